@@ -1,0 +1,534 @@
+/**
+ * @file kvs.h
+ * @brief libkvs: an embeddable, persistent, thread-safe key/value store.
+ *
+ * libkvs keeps byte-string keys and values in a directory of numbered,
+ * append-only, checksummed segment files, with an in-memory hash index that
+ * points at the latest value of each key. Stale records are reclaimed by a
+ * background compaction. This header is the whole public interface: anything
+ * not declared here is internal and may change.
+ *
+ * ## Tutorial
+ *
+ * @code
+ * #include <kvs.h>
+ * #include <stdio.h>
+ * #include <string.h>
+ *
+ * int main(void)
+ * {
+ *     kvs_t *db;
+ *     int rc = kvs_open("/tmp/demo-db", NULL, &db);   // NULL options = defaults
+ *     if (rc != KVS_OK) {
+ *         fprintf(stderr, "open: %s\n", kvs_strerror(rc));
+ *         return 1;
+ *     }
+ *     rc = kvs_set(db, "greeting", 8, "hello", 5);
+ *     if (rc != KVS_OK)
+ *         fprintf(stderr, "set: %s\n", kvs_strerror(rc));
+ *
+ *     void *val;
+ *     size_t vlen;
+ *     rc = kvs_get(db, "greeting", 8, &val, &vlen);
+ *     if (rc == KVS_OK) {
+ *         printf("%s\n", (char *)val);   // the buffer is NUL-terminated
+ *         kvs_free(val);
+ *     } else if (rc == KVS_NOT_FOUND) {
+ *         printf("no greeting\n");
+ *     }
+ *     kvs_remove(db, "greeting", 8);
+ *     return kvs_close(db) == KVS_OK ? 0 : 1;
+ * }
+ * @endcode
+ *
+ * Build it with `cc demo.c $(pkg-config --cflags --libs kvs)`.
+ *
+ * ## Conventions
+ * - Every call returns an `int` status: #KVS_OK (0), a positive
+ *   informational code (#KVS_NOT_FOUND, #KVS_EXISTS), or a negative error.
+ *   Treat any negative value you do not know as an error: new codes may be
+ *   added in minor releases. kvs_strerror() names every code.
+ * - Output parameters are written on every path, also on failure (`NULL` / 0).
+ * - Memory returned to the caller comes from `malloc` and is released with
+ *   kvs_free().
+ * - Destructors accept `NULL`.
+ *
+ * ## Caveats
+ * - Do not use a handle in a child after `fork()`: the child has none of the
+ *   library's background threads and shares the directory lock.
+ * - Do not put a store on a network file system (NFS, SMB): the directory lock
+ *   (`flock`) and the shared file mappings are not reliable there.
+ * - Do not truncate or overwrite segment files while a store is open: the
+ *   library reads them through memory mappings, and a file shrunk underneath
+ *   a mapping makes the process receive `SIGBUS`.
+ * - A 64-bit platform is required (segments are memory-mapped).
+ */
+#ifndef KVS_H
+#define KVS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @cond INTERNAL */
+#if defined(KVS_BUILDING_LIBRARY) && defined(__GNUC__)
+#define KVS_API __attribute__((visibility("default")))
+#else
+#define KVS_API
+#endif
+/** @endcond */
+
+/**
+ * @defgroup version Version
+ * @brief Compile-time and run-time version of the library.
+ *
+ * The soname follows the major version: within one major version the ABI
+ * only grows (new functions, new status codes, new options), it never breaks.
+ * @{
+ */
+/** Major version: bumped on an incompatible ABI change. */
+#define KVS_VERSION_MAJOR 1
+/** Minor version: bumped when functions or options are added. */
+#define KVS_VERSION_MINOR 0
+/** Patch version: bumped for fixes only. */
+#define KVS_VERSION_PATCH 0
+/** The version as a string, "MAJOR.MINOR.PATCH". */
+#define KVS_VERSION_STRING "1.0.0"
+/** The version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH`. */
+#define KVS_VERSION_NUMBER \
+    (KVS_VERSION_MAJOR * 10000 + KVS_VERSION_MINOR * 100 + KVS_VERSION_PATCH)
+
+/**
+ * @brief Version of the library actually linked, as a string.
+ * @return A static string such as "1.0.0"; compare it with
+ *         #KVS_VERSION_STRING to detect a header/library mismatch.
+ */
+KVS_API const char *kvs_version(void);
+
+/**
+ * @brief Version of the library actually linked, as a number.
+ * @return The linked library's #KVS_VERSION_NUMBER.
+ */
+KVS_API int kvs_version_number(void);
+/** @} */
+
+/**
+ * @defgroup status Status codes
+ * @brief Values returned by every call.
+ *
+ * #KVS_OK is 0; informational outcomes are positive; errors are negative.
+ * @{
+ */
+/** Success. */
+#define KVS_OK 0
+/** The key does not exist (kvs_get(), kvs_remove(), kvs_exists()). Not an error. */
+#define KVS_NOT_FOUND 1
+/** The key exists, so a kvs_set_ex() with #KVS_SET_IF_ABSENT wrote nothing. Not an error. */
+#define KVS_EXISTS 2
+/** An argument is invalid (NULL pointer, empty key, value out of range). */
+#define KVS_EINVAL (-1)
+/** A system call on a file failed; `errno` holds its reason (`ENOSPC` for a full disk). */
+#define KVS_EIO (-2)
+/** Data on disk failed a checksum or format check and cannot be used. */
+#define KVS_ECORRUPT (-3)
+/** Memory could not be allocated. */
+#define KVS_ENOMEM (-4)
+/** The directory is locked by another open handle, in this or another process. */
+#define KVS_EBUSY (-5)
+/** A key or value is larger than #KVS_KEY_MAX or #KVS_VALUE_MAX. */
+#define KVS_ETOOBIG (-6)
+/** A write was attempted on a handle opened read-only. */
+#define KVS_EREADONLY (-7)
+/** The directory holds segments of an on-disk format this library does not know. */
+#define KVS_EVERSION (-8)
+/** The directory does not hold a store and the options forbid creating one. */
+#define KVS_ENOENT (-9)
+
+/**
+ * @brief A short English description of a status code.
+ * @param[in] status Any value returned by a kvs_* call (unknown values allowed).
+ * @return A static, NUL-terminated string; never `NULL`.
+ */
+KVS_API const char *kvs_strerror(int status);
+
+/**
+ * @brief The symbolic name of a status code, e.g. "KVS_EIO".
+ * @param[in] status Any value returned by a kvs_* call (unknown values allowed).
+ * @return A static string; "KVS_UNKNOWN" for a value this version does not know.
+ */
+KVS_API const char *kvs_status_name(int status);
+/** @} */
+
+/**
+ * @defgroup limits Limits
+ * @brief The largest key and value a store accepts.
+ * @{
+ */
+/** Largest key, in bytes (keys must also be at least one byte long). */
+#define KVS_KEY_MAX 65535u
+/** Largest value, in bytes (512 MiB, the same bound Redis puts on a string). */
+#define KVS_VALUE_MAX (512u * 1024u * 1024u)
+/** @} */
+
+/**
+ * @defgroup options Options
+ * @brief Settings for kvs_open(), in an opaque object so that they can grow.
+ *
+ * Create one with kvs_options_create(), change what you need, pass it to
+ * kvs_open() and destroy it: kvs_open() copies the options, so they may be
+ * destroyed right after. Setters that can reject a value return a status.
+ * @{
+ */
+
+/** Opaque set of options for kvs_open(). */
+typedef struct kvs_options kvs_options_t;
+
+/** How durable an acknowledged write is. */
+typedef enum {
+    /** A write has been handed to the operating system when the call returns:
+     *  it survives a crash of the process (`kill -9`), not a power cut. */
+    KVS_SYNC_NONE = 0,
+    /** As #KVS_SYNC_NONE, plus a background `fdatasync` at least once every
+     *  sync interval (default one second): a power cut loses at most about
+     *  that much. The default. */
+    KVS_SYNC_INTERVAL = 1,
+    /** A write returns only once it is on stable storage. Writers calling at
+     *  the same time share one `fdatasync` (group commit). */
+    KVS_SYNC_ALWAYS = 2
+} kvs_sync_t;
+
+/** Severity of a message passed to a #kvs_log_fn. */
+typedef enum {
+    KVS_LOG_ERROR = 0, /**< Something failed; data may be unavailable. */
+    KVS_LOG_WARN = 1,  /**< Something was repaired or skipped (e.g. a torn tail). */
+    KVS_LOG_INFO = 2   /**< Normal but noteworthy events (compaction, recovery). */
+} kvs_log_level_t;
+
+/**
+ * @brief A callback receiving the library's diagnostic messages.
+ *
+ * The library never writes to stdout or stderr itself. The callback may be
+ * called from any of the library's threads, at any time between kvs_open()
+ * and the return of kvs_close(); it must not call back into the library.
+ * @param ctx The pointer given to kvs_options_set_logger().
+ * @param level How severe the message is.
+ * @param msg A NUL-terminated message without a trailing newline.
+ */
+typedef void (*kvs_log_fn)(void *ctx, kvs_log_level_t level, const char *msg);
+
+/**
+ * @brief Allocate a set of options holding the defaults.
+ * @return The new options, or `NULL` if memory ran out.
+ */
+KVS_API kvs_options_t *kvs_options_create(void);
+
+/**
+ * @brief Release options. `NULL` is a no-op.
+ * @param[in] opts Options from kvs_options_create(), or `NULL`.
+ */
+KVS_API void kvs_options_destroy(kvs_options_t *opts);
+
+/**
+ * @brief Choose the durability of writes. Default #KVS_SYNC_INTERVAL.
+ * @param[in,out] opts The options to change (`NULL` is ignored).
+ * @param[in] mode One of #kvs_sync_t; kvs_open() rejects any other value with #KVS_EINVAL.
+ */
+KVS_API void kvs_options_set_sync(kvs_options_t *opts, kvs_sync_t mode);
+
+/**
+ * @brief Set the period of the background sync of #KVS_SYNC_INTERVAL.
+ * @param[in,out] opts The options to change.
+ * @param[in] interval_ms Milliseconds between two syncs, 1 to 60000. Default 1000.
+ * @return #KVS_OK, or #KVS_EINVAL for a `NULL` @p opts or a value out of range.
+ */
+KVS_API int kvs_options_set_sync_interval_ms(kvs_options_t *opts, unsigned interval_ms);
+
+/**
+ * @brief Set the size at which the active segment is sealed and a new one started.
+ *
+ * A record larger than this gets a segment of its own.
+ * @param[in,out] opts The options to change.
+ * @param[in] bytes 4096 to 1 GiB. Default 64 MiB.
+ * @return #KVS_OK, or #KVS_EINVAL for a `NULL` @p opts or a value out of range.
+ */
+KVS_API int kvs_options_set_segment_size(kvs_options_t *opts, size_t bytes);
+
+/**
+ * @brief Set how much garbage triggers a background compaction.
+ *
+ * Compaction starts when stale bytes (overwritten or removed records) reach
+ * this fraction of the bytes in sealed segments, and at least one segment's
+ * worth of them exists (or 1 MiB, whichever is smaller). It then rewrites the
+ * segments holding the most garbage until the fraction is at most half the
+ * trigger.
+ * @param[in,out] opts The options to change.
+ * @param[in] percent 1 to 100; 100 never compacts in the background
+ *            (kvs_compact() still works). Default 20.
+ * @return #KVS_OK, or #KVS_EINVAL for a `NULL` @p opts or a value out of range.
+ */
+KVS_API int kvs_options_set_compaction_trigger(kvs_options_t *opts, unsigned percent);
+
+/**
+ * @brief Create the directory and an empty store if there is none. Default on.
+ * @param[in,out] opts The options to change (`NULL` is ignored).
+ * @param[in] on Non-zero to create, zero to fail with #KVS_ENOENT instead.
+ */
+KVS_API void kvs_options_set_create_if_missing(kvs_options_t *opts, int on);
+
+/**
+ * @brief Open the store read-only. Default off.
+ *
+ * A read-only handle never changes the directory: writes return
+ * #KVS_EREADONLY, a torn tail left by a crash is ignored in memory rather
+ * than cut off, and no compaction runs. It still takes the directory lock.
+ * @param[in,out] opts The options to change (`NULL` is ignored).
+ * @param[in] on Non-zero for read-only.
+ */
+KVS_API void kvs_options_set_read_only(kvs_options_t *opts, int on);
+
+/**
+ * @brief Skip damaged records at open instead of failing. Default off.
+ *
+ * By default kvs_open() returns #KVS_ECORRUPT when a segment is damaged
+ * anywhere but at the torn tail a crash can leave. With repair on, the
+ * damaged bytes are skipped, the loss is counted in #KVS_STAT_RECOVERY_SKIPPED_BYTES
+ * and reported to the logger, and the damaged segments are rewritten by the
+ * next compaction. Keys whose latest record was lost fall back to an older
+ * intact record or disappear.
+ * @param[in,out] opts The options to change (`NULL` is ignored).
+ * @param[in] on Non-zero to repair.
+ */
+KVS_API void kvs_options_set_repair(kvs_options_t *opts, int on);
+
+/**
+ * @brief Read hint files at open. Default on.
+ *
+ * Hint files let kvs_open() rebuild the index without reading the values.
+ * Turning this off makes open scan and verify every record of every segment
+ * (slower, but it checks every checksum).
+ * @param[in,out] opts The options to change (`NULL` is ignored).
+ * @param[in] on Non-zero to use hint files.
+ */
+KVS_API void kvs_options_set_use_hints(kvs_options_t *opts, int on);
+
+/**
+ * @brief Receive diagnostic messages. Default: none are delivered.
+ * @param[in,out] opts The options to change (`NULL` is ignored).
+ * @param[in] fn The callback, or `NULL` to turn logging off.
+ * @param[in] ctx Passed back to @p fn as its first argument.
+ */
+KVS_API void kvs_options_set_logger(kvs_options_t *opts, kvs_log_fn fn, void *ctx);
+/** @} */
+
+/**
+ * @defgroup core Core calls
+ * @brief Open, read, write, close.
+ * @{
+ */
+
+/** Opaque handle on an open store; safe to use from any number of threads at once. */
+typedef struct kvs kvs_t;
+
+/**
+ * @brief Open (and by default create) the store in a directory.
+ *
+ * Rebuilds the index from the segments (from their hint files where those are
+ * intact), cuts off a torn record a crash left at the end of a segment, and
+ * starts the background threads (interval sync, compaction).
+ * @param[in] dir Path of the store's directory.
+ * @param[in] opts Options, or `NULL` for the defaults. Copied; may be destroyed afterwards.
+ * @param[out] out Receives the handle; `NULL` on failure.
+ * @return #KVS_OK;
+ *         #KVS_EINVAL (`NULL` @p dir or @p out, invalid option values);
+ *         #KVS_ENOENT (no store and create-if-missing is off);
+ *         #KVS_EBUSY (the directory is open in this or another process);
+ *         #KVS_ECORRUPT (a damaged segment, and repair is off);
+ *         #KVS_EVERSION (an unknown format version);
+ *         #KVS_EIO (a system call failed; `errno` says why);
+ *         #KVS_ENOMEM.
+ */
+KVS_API int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out);
+
+/**
+ * @brief Flush, sync and close a store, and free the handle.
+ *
+ * Waits for a running compaction to stop at a safe point, seals the active
+ * segment, writes its hint file and syncs everything. The handle is freed
+ * even when an error is returned. No other thread may use the handle during
+ * or after this call.
+ * @param[in] db The handle, or `NULL` (a no-op returning #KVS_OK).
+ * @return #KVS_OK, or #KVS_EIO if the final sync failed (writes acknowledged
+ *         under #KVS_SYNC_NONE or #KVS_SYNC_INTERVAL may then not be durable).
+ */
+KVS_API int kvs_close(kvs_t *db);
+
+/**
+ * @brief Store a value under a key, replacing any previous value.
+ * @param[in] db The handle.
+ * @param[in] key The key bytes (any bytes, NUL allowed).
+ * @param[in] klen Key length, 1 to #KVS_KEY_MAX.
+ * @param[in] val The value bytes; may be `NULL` when @p vlen is 0.
+ * @param[in] vlen Value length, 0 to #KVS_VALUE_MAX.
+ * @return #KVS_OK;
+ *         #KVS_EINVAL (`NULL` @p db or @p key, empty key, `NULL` @p val with @p vlen > 0);
+ *         #KVS_ETOOBIG (key or value over the limits; nothing is written);
+ *         #KVS_EREADONLY (read-only handle);
+ *         #KVS_EIO (the disk is full or a sync failed; see the note);
+ *         #KVS_ENOMEM.
+ * @note Under #KVS_SYNC_ALWAYS this call waits for `fdatasync`. Another
+ *       thread may read the new value slightly before the call returns.
+ * @note After a failed sync the handle refuses every further write with
+ *       #KVS_EIO (the operating system may have dropped the unsynced pages):
+ *       close and reopen it. Everything acknowledged before stays readable.
+ */
+KVS_API int kvs_set(kvs_t *db, const void *key, size_t klen, const void *val, size_t vlen);
+
+/** Flags for kvs_set_ex(). */
+typedef enum {
+    KVS_SET_IF_ABSENT = 1u << 0, /**< Write only if the key does not exist (Redis `NX`). */
+    KVS_SET_IF_PRESENT = 1u << 1 /**< Write only if the key exists (Redis `XX`). */
+} kvs_set_flags_t;
+
+/**
+ * @brief kvs_set() with conditions, checked and applied atomically.
+ * @param[in] db The handle.
+ * @param[in] key The key bytes.
+ * @param[in] klen Key length, 1 to #KVS_KEY_MAX.
+ * @param[in] val The value bytes; may be `NULL` when @p vlen is 0.
+ * @param[in] vlen Value length, 0 to #KVS_VALUE_MAX.
+ * @param[in] flags 0 or one of #kvs_set_flags_t (both at once is #KVS_EINVAL).
+ * @return As kvs_set(), plus #KVS_EXISTS (#KVS_SET_IF_ABSENT and the key
+ *         exists) and #KVS_NOT_FOUND (#KVS_SET_IF_PRESENT and it does not);
+ *         in both cases nothing is written.
+ */
+KVS_API int kvs_set_ex(kvs_t *db, const void *key, size_t klen, const void *val, size_t vlen,
+                       unsigned flags);
+
+/**
+ * @brief Read the latest value of a key.
+ * @param[in] db The handle.
+ * @param[in] key The key bytes.
+ * @param[in] klen Key length, 1 to #KVS_KEY_MAX.
+ * @param[out] val Receives a `malloc`ed copy of the value followed by one NUL
+ *             byte not counted in @p vlen (so string values are C strings);
+ *             never `NULL` on #KVS_OK, even for an empty value; `NULL` otherwise.
+ *             Release it with kvs_free().
+ * @param[out] vlen Receives the value's length; 0 when not #KVS_OK.
+ * @return #KVS_OK; #KVS_NOT_FOUND;
+ *         #KVS_EINVAL (`NULL` argument, empty key);
+ *         #KVS_ETOOBIG (key longer than #KVS_KEY_MAX: it cannot exist);
+ *         #KVS_ECORRUPT (the stored record fails its checksum; no data is returned);
+ *         #KVS_ENOMEM.
+ * @note Never waits for compaction or for `fdatasync`.
+ */
+KVS_API int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen);
+
+/**
+ * @brief Tell whether a key exists, without copying its value.
+ * @param[in] db The handle.
+ * @param[in] key The key bytes.
+ * @param[in] klen Key length, 1 to #KVS_KEY_MAX.
+ * @return #KVS_OK (it exists), #KVS_NOT_FOUND, #KVS_EINVAL, #KVS_ETOOBIG, #KVS_ECORRUPT.
+ */
+KVS_API int kvs_exists(kvs_t *db, const void *key, size_t klen);
+
+/**
+ * @brief Remove a key.
+ *
+ * Writes a tombstone record, so the removal survives a restart like a write.
+ * @param[in] db The handle.
+ * @param[in] key The key bytes.
+ * @param[in] klen Key length, 1 to #KVS_KEY_MAX.
+ * @return #KVS_OK (removed); #KVS_NOT_FOUND (there was no such key; nothing
+ *         is written); #KVS_EINVAL; #KVS_ETOOBIG; #KVS_EREADONLY; #KVS_EIO; #KVS_ENOMEM.
+ * @note Durability and waiting as for kvs_set().
+ */
+KVS_API int kvs_remove(kvs_t *db, const void *key, size_t klen);
+
+/**
+ * @brief Release memory returned by the library. `NULL` is a no-op.
+ * @param[in] ptr A buffer from kvs_get(), or `NULL`.
+ */
+KVS_API void kvs_free(void *ptr);
+/** @} */
+
+/**
+ * @defgroup maintenance Maintenance
+ * @brief Explicit sync and compaction.
+ * @{
+ */
+
+/**
+ * @brief Make every write acknowledged so far durable (`fdatasync`), whatever the sync mode.
+ * @param[in] db The handle.
+ * @return #KVS_OK, #KVS_EINVAL, #KVS_EIO.
+ */
+KVS_API int kvs_sync(kvs_t *db);
+
+/**
+ * @brief Compact now, in the calling thread, and wait for it to finish.
+ *
+ * Seals the active segment, then rewrites every sealed segment that holds
+ * any stale or damaged bytes and deletes the old files. Readers and writers
+ * keep working meanwhile. If a background compaction is running, waits for
+ * it first.
+ * @param[in] db The handle.
+ * @return #KVS_OK, #KVS_EINVAL, #KVS_EREADONLY, #KVS_EIO (the store is left as it was), #KVS_ENOMEM.
+ */
+KVS_API int kvs_compact(kvs_t *db);
+/** @} */
+
+/**
+ * @defgroup stats Statistics
+ * @brief Counters and gauges describing an open store.
+ * @{
+ */
+
+/** What kvs_stat() can report. New values may be added at the end. */
+typedef enum {
+    KVS_STAT_KEYS = 0,              /**< Live keys. */
+    KVS_STAT_SEGMENTS,              /**< Segment files. */
+    KVS_STAT_DISK_BYTES,            /**< Bytes of segment and hint files. */
+    KVS_STAT_LIVE_BYTES,            /**< Bytes of the records that hold live values. */
+    KVS_STAT_DEAD_BYTES,            /**< Bytes of stale records (overwritten, removed, tombstones). */
+    KVS_STAT_INDEX_BYTES,           /**< Memory held by the index. */
+    KVS_STAT_SETS,                  /**< kvs_set() calls that wrote, since open. */
+    KVS_STAT_GETS,                  /**< kvs_get() calls, since open. */
+    KVS_STAT_REMOVES,               /**< kvs_remove() calls that wrote, since open. */
+    KVS_STAT_SYNCS,                 /**< `fdatasync` calls on segments, since open. */
+    KVS_STAT_SYNCED_WRITES,         /**< Writes made durable by group commit, since open. */
+    KVS_STAT_COMPACTIONS,           /**< Compactions finished, since open. */
+    KVS_STAT_COMPACTED_BYTES,       /**< Bytes of segments reclaimed by compaction, since open. */
+    KVS_STAT_RECOVERY_TORN_BYTES,   /**< Bytes of torn tails cut off at open. */
+    KVS_STAT_RECOVERY_SKIPPED_BYTES,/**< Bytes of damaged records skipped at open (repair mode). */
+    KVS_STAT_OPEN_MICROS,           /**< How long kvs_open() took, in microseconds. */
+    KVS_STAT_HINT_SEGMENTS,         /**< Segments whose index came from a hint file at open. */
+    KVS_STAT_WRITE_FAILED,          /**< 1 if a failed sync made the handle refuse writes. */
+    KVS_STAT_COUNT_                 /**< Number of statistics; not a statistic. */
+} kvs_stat_t;
+
+/**
+ * @brief Read one statistic.
+ * @param[in] db The handle.
+ * @param[in] which The statistic.
+ * @param[out] value Receives its value (0 on error).
+ * @return #KVS_OK, or #KVS_EINVAL for a `NULL` argument or an unknown @p which.
+ */
+KVS_API int kvs_stat(kvs_t *db, kvs_stat_t which, uint64_t *value);
+
+/**
+ * @brief The name of a statistic, in snake case (e.g. "keys", "dead_bytes").
+ * @param[in] which The statistic.
+ * @return A static string, or `NULL` for an unknown @p which.
+ */
+KVS_API const char *kvs_stat_name(kvs_stat_t which);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KVS_H */

@@ -1,0 +1,510 @@
+/*
+ * Background work: hint files for freshly sealed segments, and compaction.
+ *
+ * Compaction copies the live records of some sealed segments (the inputs)
+ * into new segments (the outputs), then deletes the inputs. The steps, each
+ * safe to interrupt with kill -9 (doc/DESIGN.md has the argument):
+ *   1. copy live records into an output; remember each move;
+ *   2. seal and fdatasync the output, write its hint, fsync the directory;
+ *   3. point the index at the copies whose originals are still current;
+ *   4. when every input holds no live record: write OBSOLETE (durably),
+ *      unlink the inputs, fsync the directory, remove OBSOLETE.
+ * Outputs get epochs just above every sealed segment and below the active
+ * one, so replay puts the copies after their originals and before any newer
+ * write. Readers are never blocked for more than one index update.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "db.h"
+#include "hash.h"
+#include "hint.h"
+#include "io.h"
+#include "obsolete.h"
+
+/* ---- hint files ---- */
+
+/* The next sealed segment without a hint (referenced), or NULL. */
+static struct kvs_segment *next_unhinted(struct kvs *db)
+{
+    struct kvs_segment *found = NULL;
+    pthread_mutex_lock(&db->seg_mutex);
+    for (size_t i = 0; i < db->nsegs && !found; i++) {
+        struct kvs_segment *s = db->segs[i];
+        if (atomic_load(&s->sealed) && !atomic_load(&s->hinted) && !s->hint_failed) {
+            kvs__seg_ref(s);
+            found = s;
+        }
+    }
+    pthread_mutex_unlock(&db->seg_mutex);
+    return found;
+}
+
+/* A hint may only describe synced data: after a power cut, a hint that
+ * outlived its segment's pages would point at zeros. */
+static void write_hint(struct kvs *db, struct kvs_segment *s)
+{
+    if (!atomic_load(&s->synced)) {
+        kvs__stat_add(db, KVS_STAT_SYNCS, 1);
+        if (kvs__io_datasync(s->fd) < 0) {
+            kvs__log(db, KVS_LOG_ERROR, "fdatasync of segment %u failed: %s", s->id,
+                     strerror(errno));
+            s->hint_failed = true;
+            return;
+        }
+        atomic_store(&s->synced, true);
+    }
+    int rc = kvs__hint_write(db->dirfd, s, db->seed);
+    if (rc == KVS_OK) {
+        atomic_store(&s->hinted, true);
+    } else {
+        s->hint_failed = true;
+        kvs__log(db, KVS_LOG_WARN, "cannot write the hint of segment %u: %s", s->id,
+                 kvs_strerror(rc));
+    }
+}
+
+void kvs__write_pending_hints(struct kvs *db)
+{
+    struct kvs_segment *s;
+    while ((s = next_unhinted(db)) != NULL) {
+        write_hint(db, s);
+        kvs__seg_unref(s);
+    }
+}
+
+/* ---- choosing what to compact ---- */
+
+struct compaction {
+    struct kvs_segment **in; /* referenced, in epoch order */
+    size_t n;
+    uint64_t base_epoch;      /* outputs get base_epoch + 1, + 2, ... */
+    uint64_t min_other_epoch; /* oldest segment that is not an input */
+    struct kvs_segment *out;  /* current output, or NULL */
+    struct move *moves;       /* records copied into out */
+    size_t nmoves, moves_cap;
+    unsigned outputs;
+};
+
+struct move {
+    uint64_t hash;
+    struct kvs_loc from, to;
+};
+
+static double dead_ratio(const struct kvs_segment *s)
+{
+    uint64_t size = s->tail > KVS_SEG_HEADER_SIZE ? s->tail : 1;
+    return s->damaged ? 2.0 : (double)atomic_load(&s->dead_bytes) / (double)size;
+}
+
+static int cmp_dead_ratio_desc(const void *a, const void *b)
+{
+    double x = dead_ratio(*(struct kvs_segment *const *)a);
+    double y = dead_ratio(*(struct kvs_segment *const *)b);
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int cmp_epoch(const void *a, const void *b)
+{
+    const struct kvs_segment *x = *(struct kvs_segment *const *)a;
+    const struct kvs_segment *y = *(struct kvs_segment *const *)b;
+    return x->epoch < y->epoch ? -1 : x->epoch > y->epoch;
+}
+
+/*
+ * The background policy: act once dead bytes reach the trigger fraction of
+ * the sealed bytes, then take the segments with the most garbage until what
+ * remains is under half the trigger. all = kvs_compact(): every sealed
+ * segment with any garbage. Caller holds seg_mutex; candidates are sealed.
+ */
+static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n, bool all)
+{
+    uint64_t total = 0, dead = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += cand[i]->tail;
+        dead += atomic_load(&cand[i]->dead_bytes);
+    }
+    qsort(cand, n, sizeof(*cand), cmp_dead_ratio_desc);
+    size_t picked = 0;
+    if (all) {
+        while (picked < n && dead_ratio(cand[picked]) > 0)
+            picked++;
+        return picked;
+    }
+    unsigned trigger = db->opts.compaction_trigger_percent;
+    uint64_t floor_bytes = KVS_MIN(db->opts.segment_bytes, (uint64_t)1 << 20);
+    if (trigger >= 100 || dead < floor_bytes || dead * 100 < total * trigger)
+        return 0;
+    while (picked < n && dead * 200 > total * trigger) {
+        /* After the rewrite s shrinks to its live bytes. */
+        struct kvs_segment *s = cand[picked++];
+        uint64_t live = KVS_MIN(atomic_load(&s->live_bytes), s->tail);
+        total = total - s->tail + live;
+        dead -= KVS_MIN(dead, atomic_load(&s->dead_bytes));
+    }
+    return picked;
+}
+
+/* Fill c with the inputs (referenced) and the epoch bounds; 0 if nothing to do. */
+static size_t select_inputs(struct kvs *db, struct compaction *c, bool all)
+{
+    pthread_mutex_lock(&db->seg_mutex);
+    struct kvs_segment **cand = malloc((db->nsegs ? db->nsegs : 1) * sizeof(*cand));
+    size_t n = 0;
+    c->base_epoch = 0;
+    for (size_t i = 0; cand && i < db->nsegs; i++) {
+        struct kvs_segment *s = db->segs[i];
+        if (atomic_load(&s->sealed)) {
+            cand[n++] = s;
+            c->base_epoch = KVS_MAX(c->base_epoch, s->epoch);
+        }
+    }
+    size_t picked = cand ? pick_inputs(db, cand, n, all) : 0;
+    qsort(cand, picked, sizeof(*cand), cmp_epoch);
+    c->min_other_epoch = UINT64_MAX;
+    for (size_t i = 0; i < db->nsegs; i++) {
+        bool input = false;
+        for (size_t j = 0; j < picked && !input; j++)
+            input = cand[j] == db->segs[i];
+        if (!input)
+            c->min_other_epoch = KVS_MIN(c->min_other_epoch, db->segs[i]->epoch);
+    }
+    for (size_t i = 0; i < picked; i++)
+        kvs__seg_ref(cand[i]);
+    pthread_mutex_unlock(&db->seg_mutex);
+    c->in = cand;
+    c->n = picked;
+    return picked;
+}
+
+/* ---- copying ---- */
+
+static void output_discard(struct kvs *db, struct kvs_segment *out)
+{
+    char name[KVS_SEG_NAME_MAX];
+    kvs__db_remove_segment(db, out);
+    kvs__seg_name(name, out->id, "log");
+    kvs__io_unlinkat(db->dirfd, name);
+    pthread_mutex_lock(&db->seg_mutex);
+    db->dir_dirty = true;
+    pthread_mutex_unlock(&db->seg_mutex);
+    kvs__seg_unref(out);
+}
+
+/* Point the index at the copies whose originals are still the current
+ * records; a copy whose original was overwritten meanwhile is dead. */
+static void apply_moves(struct kvs *db, struct compaction *c)
+{
+    for (size_t i = 0; i < c->nmoves; i++) {
+        const struct move *m = &c->moves[i];
+        struct kvs_index_shard *sh = kvs__index_shard(&db->index, m->hash);
+        pthread_rwlock_wrlock(&sh->lock);
+        struct kvs_index_entry *e = kvs__index_find_loc(sh, m->hash, &m->from);
+        if (e) {
+            e->loc = m->to;
+            kvs__db_retire_loc(db, &m->from);
+            atomic_fetch_add_explicit(&c->out->live_bytes, m->to.size, memory_order_relaxed);
+        } else {
+            atomic_fetch_add_explicit(&c->out->dead_bytes, m->to.size, memory_order_relaxed);
+        }
+        pthread_rwlock_unlock(&sh->lock);
+    }
+    c->nmoves = 0;
+}
+
+/* Make the current output durable, then switch the index over to it. */
+static int output_finish(struct kvs *db, struct compaction *c)
+{
+    struct kvs_segment *out = c->out;
+    if (!out)
+        return KVS_OK;
+    kvs__seg_seal(out);
+    kvs__stat_add(db, KVS_STAT_SYNCS, 1);
+    int rc = kvs__io_datasync(out->fd) == 0 ? KVS_OK : KVS_EIO;
+    if (rc == KVS_OK)
+        rc = kvs__sync_dir_if_dirty(db);
+    if (rc != KVS_OK) {
+        kvs__log(db, KVS_LOG_ERROR, "compaction: cannot sync segment %u: %s", out->id,
+                 strerror(errno));
+        c->out = NULL;
+        c->nmoves = 0;
+        output_discard(db, out);
+        return rc;
+    }
+    atomic_store(&out->synced, true);
+    write_hint(db, out);
+    apply_moves(db, c);
+    c->out = NULL;
+    return KVS_OK;
+}
+
+static int output_room(struct kvs *db, struct compaction *c, uint64_t size)
+{
+    if (c->out && !kvs__seg_has_room(c->out, size)) {
+        int rc = output_finish(db, c);
+        if (rc != KVS_OK)
+            return rc;
+    }
+    if (!c->out) {
+        uint64_t cap = KVS_MAX(db->opts.segment_bytes,
+                               KVS_SEG_HEADER_SIZE + size + KVS_REC_HEADER_SIZE);
+        int rc = kvs__db_new_segment(db, c->base_epoch + ++c->outputs, KVS_SEG_FLAG_COMPACTED,
+                                     cap, &c->out);
+        if (rc != KVS_OK)
+            return rc;
+    }
+    return kvs__seg_reserve(c->out, size);
+}
+
+static int remember_move(struct compaction *c, uint64_t hash, const struct kvs_loc *from,
+                         const struct kvs_loc *to)
+{
+    if (c->nmoves == c->moves_cap) {
+        size_t cap = c->moves_cap ? c->moves_cap * 2 : 1024;
+        struct move *m = realloc(c->moves, cap * sizeof(*m));
+        if (!m)
+            return KVS_ENOMEM;
+        c->moves = m;
+        c->moves_cap = cap;
+    }
+    c->moves[c->nmoves++] = (struct move){.hash = hash, .from = *from, .to = *to};
+    return KVS_OK;
+}
+
+/* Is this record the one the index points at? */
+static bool record_is_live(struct kvs *db, uint64_t hash, const struct kvs_loc *loc)
+{
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
+    pthread_rwlock_rdlock(&sh->lock);
+    bool live = kvs__index_find_loc(sh, hash, loc) != NULL;
+    pthread_rwlock_unlock(&sh->lock);
+    return live;
+}
+
+/* A tombstone can go once no older record of its key can be replayed: the
+ * key was written again since, or every other segment is newer. */
+static bool tombstone_needed(struct kvs *db, const struct compaction *c,
+                             const struct kvs_segment *s, uint64_t hash, const struct kvs_rec *r)
+{
+    if (s->epoch < c->min_other_epoch)
+        return false;
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
+    pthread_rwlock_rdlock(&sh->lock);
+    bool rewritten = kvs__index_find(sh, hash, r->key, r->klen, kvs__key_eq, db) != NULL;
+    pthread_rwlock_unlock(&sh->lock);
+    return !rewritten;
+}
+
+static int copy_record(struct kvs *db, struct compaction *c, struct kvs_segment *s,
+                       const struct kvs_rec *r, uint64_t off)
+{
+    uint64_t hash = kvs__hash(db->seed, r->key, r->klen);
+    struct kvs_loc from = {.slot = s->slot, .off = (uint32_t)off, .size = (uint32_t)r->size};
+    bool put = r->type == KVS_REC_PUT;
+    if (put ? !record_is_live(db, hash, &from) : !tombstone_needed(db, c, s, hash, r))
+        return KVS_OK;
+    int rc = output_room(db, c, r->size);
+    if (rc != KVS_OK)
+        return rc;
+    struct kvs_loc to = {.slot = c->out->slot, .size = (uint32_t)r->size};
+    to.off = (uint32_t)kvs__seg_append(c->out, r->type, r->key, r->klen, r->val, r->vlen);
+    return put ? remember_move(c, hash, &from, &to) : KVS_OK;
+}
+
+/* Copy the live records of one input. A record that does not decode stops
+ * the copy of this input, which then keeps live bytes and is not deleted. */
+static int copy_segment(struct kvs *db, struct compaction *c, struct kvs_segment *s)
+{
+    uint64_t off = KVS_SEG_HEADER_SIZE;
+    while (off < s->tail && !atomic_load(&db->compact_abort)) {
+        struct kvs_rec r;
+        if (kvs__rec_decode(s->base + off, s->tail - off, &r) != KVS_REC_OK) {
+            kvs__log(db, KVS_LOG_ERROR, "compaction: segment %u has a damaged record at %llu",
+                     s->id, (unsigned long long)off);
+            return KVS_OK;
+        }
+        if (r.type == KVS_REC_SEAL)
+            break;
+        int rc = copy_record(db, c, s, &r, off);
+        if (rc != KVS_OK)
+            return rc;
+        off += r.size;
+    }
+    return KVS_OK;
+}
+
+/* ---- deleting the inputs ---- */
+
+/* Wait until no thread can still be reading through an old location: every
+ * reader holds a shard lock, the writer holds write_mutex while it accounts
+ * for the record it replaced. */
+static void quiesce_readers(struct kvs *db)
+{
+    pthread_mutex_lock(&db->write_mutex);
+    pthread_mutex_unlock(&db->write_mutex);
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
+        pthread_rwlock_wrlock(&db->index.shards[i].lock);
+        pthread_rwlock_unlock(&db->index.shards[i].lock);
+    }
+}
+
+/* Delete the inputs that no longer hold live records. The decision is taken
+ * once, so that the OBSOLETE list and the files removed always agree. */
+static int delete_inputs(struct kvs *db, struct compaction *c)
+{
+    uint32_t *ids = malloc((c->n ? c->n : 1) * sizeof(*ids));
+    bool *gone = calloc(c->n ? c->n : 1, sizeof(*gone));
+    if (!ids || !gone) {
+        free(ids);
+        free(gone);
+        return KVS_ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        gone[i] = atomic_load(&c->in[i]->live_bytes) == 0;
+        if (gone[i])
+            ids[n++] = c->in[i]->id;
+    }
+    int rc = n ? kvs__obsolete_write(db->dirfd, ids, n) : KVS_OK;
+    free(ids);
+    if (rc != KVS_OK) {
+        kvs__log(db, KVS_LOG_ERROR, "compaction: cannot write OBSOLETE: %s", strerror(errno));
+        free(gone);
+        return rc;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        if (gone[i])
+            kvs__db_remove_segment(db, c->in[i]);
+    quiesce_readers(db);
+    for (size_t i = 0; i < c->n; i++) {
+        struct kvs_segment *s = c->in[i];
+        if (!gone[i])
+            continue;
+        char name[KVS_SEG_NAME_MAX];
+        kvs__seg_name(name, s->id, "log");
+        kvs__io_unlinkat(db->dirfd, name);
+        kvs__seg_name(name, s->id, "hint");
+        kvs__io_unlinkat(db->dirfd, name);
+        kvs__stat_add(db, KVS_STAT_COMPACTED_BYTES, s->tail);
+        kvs__seg_unref(s); /* the list's reference; ours goes in compaction_end */
+    }
+    free(gone);
+    if (n && kvs__io_sync_dir(db->dirfd) == 0)
+        kvs__obsolete_remove(db->dirfd);
+    return KVS_OK;
+}
+
+static void compaction_end(struct compaction *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        kvs__seg_unref(c->in[i]);
+    free(c->in);
+    free(c->moves);
+}
+
+/* Run one compaction; caller holds compact_mutex. */
+static int compact(struct kvs *db, bool all)
+{
+    struct compaction c = {0};
+    if (select_inputs(db, &c, all) == 0) {
+        compaction_end(&c);
+        return KVS_OK;
+    }
+    uint64_t t0 = kvs__now_us();
+    int rc = KVS_OK;
+    for (size_t i = 0; i < c.n && rc == KVS_OK; i++)
+        rc = copy_segment(db, &c, c.in[i]);
+    if (rc == KVS_OK)
+        rc = output_finish(db, &c);
+    else if (c.out)
+        output_discard(db, c.out); /* no index entry points into it yet */
+    if (rc == KVS_OK)
+        rc = delete_inputs(db, &c);
+    if (rc == KVS_OK) {
+        kvs__stat_add(db, KVS_STAT_COMPACTIONS, 1);
+        kvs__log(db, KVS_LOG_INFO, "compaction of %zu segments into %u took %llu ms", c.n,
+                 c.outputs, (unsigned long long)((kvs__now_us() - t0) / 1000));
+    }
+    compaction_end(&c);
+    return rc;
+}
+
+int kvs__compact_now(struct kvs *db)
+{
+    pthread_mutex_lock(&db->compact_mutex);
+    pthread_mutex_lock(&db->write_mutex);
+    int rc = KVS_OK;
+    if (atomic_load(&db->write_failed))
+        rc = KVS_EIO;
+    else if (db->active->tail > KVS_SEG_HEADER_SIZE)
+        rc = kvs__db_roll(db, 0);
+    pthread_mutex_unlock(&db->write_mutex);
+    if (rc == KVS_OK) {
+        kvs__write_pending_hints(db);
+        rc = compact(db, true);
+    }
+    pthread_mutex_unlock(&db->compact_mutex);
+    return rc;
+}
+
+/* ---- the background thread ---- */
+
+void kvs__bg_kick(struct kvs *db)
+{
+    pthread_mutex_lock(&db->bg_mutex);
+    db->bg_kicked = true;
+    pthread_cond_signal(&db->bg_cond);
+    pthread_mutex_unlock(&db->bg_mutex);
+}
+
+/* Wait for a kick, a stop, or a second (to re-check the compaction trigger
+ * when writes stopped). Returns false on stop. */
+static bool bg_wait(struct kvs *db)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += 1;
+    pthread_mutex_lock(&db->bg_mutex);
+    int rc = 0;
+    while (!db->bg_stop && !db->bg_kicked && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&db->bg_cond, &db->bg_mutex, &deadline);
+    db->bg_kicked = false;
+    bool go = !db->bg_stop;
+    pthread_mutex_unlock(&db->bg_mutex);
+    return go;
+}
+
+static void *bg_main(void *arg)
+{
+    struct kvs *db = arg;
+    while (bg_wait(db)) {
+        pthread_mutex_lock(&db->compact_mutex);
+        kvs__write_pending_hints(db);
+        if (!atomic_load(&db->write_failed))
+            compact(db, false);
+        pthread_mutex_unlock(&db->compact_mutex);
+    }
+    return NULL;
+}
+
+int kvs__bg_start(struct kvs *db)
+{
+    if (pthread_create(&db->bg_thread, NULL, bg_main, db) != 0)
+        return KVS_ENOMEM;
+    db->bg_running = true;
+    kvs__bg_kick(db); /* segments recovered without hints get them now */
+    return KVS_OK;
+}
+
+void kvs__bg_stop(struct kvs *db)
+{
+    if (!db->bg_running)
+        return;
+    pthread_mutex_lock(&db->bg_mutex);
+    db->bg_stop = true;
+    pthread_cond_signal(&db->bg_cond);
+    pthread_mutex_unlock(&db->bg_mutex);
+    pthread_join(db->bg_thread, NULL);
+    db->bg_running = false;
+}

@@ -1,0 +1,603 @@
+/*
+ * The public calls: argument checks, the read path, the write path, open and
+ * close. Recovery, syncing and compaction live in their own files.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "hint.h"
+#include "io.h"
+
+void kvs__log(struct kvs *db, kvs_log_level_t level, const char *fmt, ...)
+{
+    if (!db->opts.log_fn)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    db->opts.log_fn(db->opts.log_ctx, level, msg);
+}
+
+/* ---- key comparison against records in segment mappings ---- */
+
+static const uint8_t *loc_record(struct kvs *db, const struct kvs_loc *loc)
+{
+    return kvs__slot_get(db, loc->slot)->base + loc->off;
+}
+
+int kvs__key_eq(void *ctx, const struct kvs_loc *loc, const void *key, size_t klen)
+{
+    const uint8_t *rec = loc_record(ctx, loc);
+    if (loc->size < KVS_REC_HEADER_SIZE + klen || kvs__load16(rec + 5) != klen)
+        return 0;
+    return memcmp(rec + KVS_REC_HEADER_SIZE, key, klen) == 0;
+}
+
+/* ---- segment list and slot table ---- */
+
+static int slot_alloc(struct kvs *db, struct kvs_segment *s)
+{
+    for (uint32_t n = 0; n < KVS_SLOT_COUNT; n++) {
+        uint32_t slot = (db->slot_next + n) % KVS_SLOT_COUNT;
+        if (slot != 0 && kvs__slot_get(db, slot) == NULL) {
+            s->slot = slot;
+            db->slot_next = slot + 1;
+            atomic_store_explicit(&db->slots[slot], s, memory_order_release);
+            return KVS_OK;
+        }
+    }
+    kvs__log(db, KVS_LOG_ERROR, "too many segments (%u)", KVS_SLOT_COUNT - 1);
+    return KVS_ENOMEM;
+}
+
+/* Insert keeping db->segs in epoch order. Caller holds seg_mutex. */
+static int segs_insert(struct kvs *db, struct kvs_segment *s)
+{
+    if (db->nsegs == db->segs_cap) {
+        size_t cap = db->segs_cap ? db->segs_cap * 2 : 16;
+        struct kvs_segment **n = realloc(db->segs, cap * sizeof(*n));
+        if (!n)
+            return KVS_ENOMEM;
+        db->segs = n;
+        db->segs_cap = cap;
+    }
+    size_t i = db->nsegs;
+    while (i > 0 && db->segs[i - 1]->epoch > s->epoch) {
+        db->segs[i] = db->segs[i - 1];
+        i--;
+    }
+    db->segs[i] = s;
+    db->nsegs++;
+    return KVS_OK;
+}
+
+int kvs__db_add_segment(struct kvs *db, struct kvs_segment *s)
+{
+    pthread_mutex_lock(&db->seg_mutex);
+    int rc = segs_insert(db, s);
+    if (rc == KVS_OK) {
+        rc = slot_alloc(db, s);
+        if (rc != KVS_OK) {
+            for (size_t i = 0; i < db->nsegs; i++)
+                if (db->segs[i] == s) {
+                    memmove(&db->segs[i], &db->segs[i + 1],
+                            (db->nsegs - i - 1) * sizeof(db->segs[0]));
+                    db->nsegs--;
+                    break;
+                }
+        }
+    }
+    pthread_mutex_unlock(&db->seg_mutex);
+    return rc;
+}
+
+void kvs__db_remove_segment(struct kvs *db, struct kvs_segment *s)
+{
+    pthread_mutex_lock(&db->seg_mutex);
+    for (size_t i = 0; i < db->nsegs; i++) {
+        if (db->segs[i] == s) {
+            memmove(&db->segs[i], &db->segs[i + 1], (db->nsegs - i - 1) * sizeof(db->segs[0]));
+            db->nsegs--;
+            break;
+        }
+    }
+    if (s->slot)
+        atomic_store_explicit(&db->slots[s->slot], NULL, memory_order_release);
+    pthread_mutex_unlock(&db->seg_mutex);
+}
+
+int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t capacity,
+                        struct kvs_segment **out)
+{
+    pthread_mutex_lock(&db->seg_mutex);
+    uint32_t id = db->next_id;
+    if (id == UINT32_MAX) {
+        pthread_mutex_unlock(&db->seg_mutex);
+        kvs__log(db, KVS_LOG_ERROR, "segment numbers exhausted");
+        return KVS_ENOMEM;
+    }
+    db->next_id++;
+    db->dir_dirty = true;
+    pthread_mutex_unlock(&db->seg_mutex);
+
+    int rc = kvs__seg_create(db->dirfd, id, epoch, flags, db->seed, capacity, out);
+    if (rc != KVS_OK) {
+        kvs__log(db, KVS_LOG_ERROR, "cannot create segment %u: %s", id, strerror(errno));
+        return rc;
+    }
+    rc = kvs__db_add_segment(db, *out);
+    if (rc != KVS_OK) {
+        char name[KVS_SEG_NAME_MAX];
+        kvs__seg_name(name, id, "log");
+        kvs__io_unlinkat(db->dirfd, name);
+        kvs__seg_unref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+void kvs__db_retire_loc(struct kvs *db, const struct kvs_loc *loc)
+{
+    struct kvs_segment *s = kvs__slot_get(db, loc->slot);
+    atomic_fetch_sub_explicit(&s->live_bytes, loc->size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->dead_bytes, loc->size, memory_order_relaxed);
+}
+
+/* ---- argument checks ---- */
+
+static int check_key(const kvs_t *db, const void *key, size_t klen)
+{
+    if (!db || !key || klen == 0)
+        return KVS_EINVAL;
+    if (klen > KVS_KEY_MAX)
+        return KVS_ETOOBIG;
+    return KVS_OK;
+}
+
+static int check_write(const kvs_t *db, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    int rc = check_key(db, key, klen);
+    if (rc != KVS_OK)
+        return rc;
+    if (!val && vlen > 0)
+        return KVS_EINVAL;
+    if (vlen > KVS_VALUE_MAX)
+        return KVS_ETOOBIG;
+    if (db->opts.read_only)
+        return KVS_EREADONLY;
+    return KVS_OK;
+}
+
+/* ---- read path ---- */
+
+/*
+ * Look at every entry whose tag matches: the first intact record holding the
+ * key wins; damaged candidates are remembered so that, if nothing intact
+ * matches, the caller hears KVS_ECORRUPT rather than KVS_NOT_FOUND.
+ * Caller holds the shard's read lock.
+ */
+static int lookup_record(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
+                         const void *key, size_t klen, struct kvs_rec *out)
+{
+    bool damaged = false;
+    uint32_t pos = kvs__index_home(sh, h);
+    struct kvs_index_entry *e;
+    while ((e = kvs__index_next_tag(sh, h, &pos)) != NULL) {
+        const uint8_t *rec = loc_record(db, &e->loc);
+        if (kvs__rec_decode(rec, e->loc.size, out) != KVS_REC_OK || out->size != e->loc.size ||
+            out->type != KVS_REC_PUT) {
+            damaged = true;
+            continue;
+        }
+        if (out->klen == klen && memcmp(out->key, key, klen) == 0)
+            return KVS_OK;
+    }
+    return damaged ? KVS_ECORRUPT : KVS_NOT_FOUND;
+}
+
+int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    if (val)
+        *val = NULL;
+    if (vlen)
+        *vlen = 0;
+    int rc = check_key(db, key, klen);
+    if (rc != KVS_OK || !val || !vlen)
+        return rc != KVS_OK ? rc : KVS_EINVAL;
+    uint64_t h = kvs__hash(db->seed, key, klen);
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
+    struct kvs_rec r;
+
+    pthread_rwlock_rdlock(&sh->lock);
+    rc = lookup_record(db, sh, h, key, klen, &r);
+    if (rc == KVS_OK) {
+        uint8_t *copy = malloc((size_t)r.vlen + 1);
+        if (copy) {
+            memcpy(copy, r.val, r.vlen);
+            copy[r.vlen] = 0;
+            *val = copy;
+            *vlen = r.vlen;
+        } else {
+            rc = KVS_ENOMEM;
+        }
+    }
+    pthread_rwlock_unlock(&sh->lock);
+    kvs__stat_add(db, KVS_STAT_GETS, 1);
+    if (rc == KVS_ECORRUPT)
+        kvs__log(db, KVS_LOG_ERROR, "a record of the key asked for fails its checksum");
+    return rc;
+}
+
+int kvs_exists(kvs_t *db, const void *key, size_t klen)
+{
+    int rc = check_key(db, key, klen);
+    if (rc != KVS_OK)
+        return rc;
+    uint64_t h = kvs__hash(db->seed, key, klen);
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
+    pthread_rwlock_rdlock(&sh->lock);
+    struct kvs_index_entry *e = kvs__index_find(sh, h, key, klen, kvs__key_eq, db);
+    pthread_rwlock_unlock(&sh->lock);
+    return e ? KVS_OK : KVS_NOT_FOUND;
+}
+
+/* ---- write path ---- */
+
+/* On failure the old segment stays active. */
+int kvs__db_roll(struct kvs *db, uint64_t need)
+{
+    uint64_t capacity = KVS_MAX(db->opts.segment_bytes,
+                                KVS_SEG_HEADER_SIZE + need + KVS_REC_HEADER_SIZE);
+    struct kvs_segment *next;
+    uint64_t epoch;
+    pthread_mutex_lock(&db->seg_mutex);
+    epoch = db->next_writer_epoch;
+    db->next_writer_epoch += KVS_EPOCH_WRITER_STEP;
+    pthread_mutex_unlock(&db->seg_mutex);
+    int rc = kvs__db_new_segment(db, epoch, 0, capacity, &next);
+    if (rc != KVS_OK)
+        return rc;
+    struct kvs_segment *old = db->active;
+    kvs__seg_seal(old);
+    db->active = next;
+    kvs__bg_kick(db); /* the sealed segment wants a hint file */
+    return KVS_OK;
+}
+
+/* Conditions of kvs_set_ex and kvs_remove, checked under write_mutex. */
+static int write_precheck(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
+                          const void *key, size_t klen, enum kvs_rec_type type, unsigned flags)
+{
+    if (type == KVS_REC_PUT && flags == 0)
+        return KVS_OK;
+    pthread_rwlock_rdlock(&sh->lock);
+    bool exists = kvs__index_find(sh, h, key, klen, kvs__key_eq, db) != NULL;
+    pthread_rwlock_unlock(&sh->lock);
+    if (type == KVS_REC_DEL)
+        return exists ? KVS_OK : KVS_NOT_FOUND;
+    if ((flags & KVS_SET_IF_ABSENT) && exists)
+        return KVS_EXISTS;
+    if ((flags & KVS_SET_IF_PRESENT) && !exists)
+        return KVS_NOT_FOUND;
+    return KVS_OK;
+}
+
+/* Point the index at the record just appended. Caller holds write_mutex. */
+static void index_apply(struct kvs *db, struct kvs_index_shard *sh, uint64_t h, const void *key,
+                        size_t klen, enum kvs_rec_type type, const struct kvs_loc *loc)
+{
+    struct kvs_segment *seg = db->active;
+    struct kvs_loc old;
+    pthread_rwlock_wrlock(&sh->lock);
+    if (type == KVS_REC_PUT) {
+        atomic_fetch_add_explicit(&seg->live_bytes, loc->size, memory_order_relaxed);
+        if (kvs__index_put(sh, h, key, klen, kvs__key_eq, db, loc, &old) == 1)
+            kvs__db_retire_loc(db, &old);
+    } else {
+        atomic_fetch_add_explicit(&seg->dead_bytes, loc->size, memory_order_relaxed);
+        struct kvs_index_entry *e = kvs__index_find(sh, h, key, klen, kvs__key_eq, db);
+        if (e) {
+            old = e->loc;
+            kvs__index_erase(sh, e);
+            kvs__db_retire_loc(db, &old);
+        }
+    }
+    pthread_rwlock_unlock(&sh->lock);
+}
+
+static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, size_t klen,
+                    const void *val, size_t vlen, unsigned flags)
+{
+    uint64_t h = kvs__hash(db->seed, key, klen);
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
+    uint64_t size = kvs__rec_size(klen, vlen);
+    uint64_t seq = 0;
+    int rc;
+
+    pthread_mutex_lock(&db->write_mutex);
+    if (atomic_load(&db->write_failed)) {
+        errno = EIO;
+        rc = KVS_EIO;
+        goto out;
+    }
+    rc = write_precheck(db, sh, h, key, klen, type, flags);
+    if (rc == KVS_OK && type == KVS_REC_PUT)
+        rc = kvs__index_prepare_insert(sh);
+    if (rc == KVS_OK && !kvs__seg_has_room(db->active, size))
+        rc = kvs__db_roll(db, size);
+    if (rc == KVS_OK)
+        rc = kvs__seg_reserve(db->active, size);
+    if (rc != KVS_OK)
+        goto out;
+    struct kvs_loc loc = {
+        .slot = db->active->slot,
+        .off = (uint32_t)kvs__seg_append(db->active, type, key, klen, val, vlen),
+        .size = (uint32_t)size,
+    };
+    index_apply(db, sh, h, key, klen, type, &loc);
+    seq = ++db->write_seq;
+out:
+    pthread_mutex_unlock(&db->write_mutex);
+    if (rc == KVS_EIO)
+        kvs__log(db, KVS_LOG_ERROR, "write failed: %s", strerror(errno));
+    if (rc != KVS_OK)
+        return rc;
+    kvs__stat_add(db, type == KVS_REC_PUT ? KVS_STAT_SETS : KVS_STAT_REMOVES, 1);
+    if (db->opts.sync == KVS_SYNC_ALWAYS)
+        return kvs__sync_upto(db, seq);
+    return KVS_OK;
+}
+
+int kvs_set(kvs_t *db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    int rc = check_write(db, key, klen, val, vlen);
+    if (rc != KVS_OK)
+        return rc;
+    return db_write(db, KVS_REC_PUT, key, klen, val, vlen, 0);
+}
+
+int kvs_set_ex(kvs_t *db, const void *key, size_t klen, const void *val, size_t vlen,
+               unsigned flags)
+{
+    int rc = check_write(db, key, klen, val, vlen);
+    if (rc != KVS_OK)
+        return rc;
+    if ((flags & ~(unsigned)(KVS_SET_IF_ABSENT | KVS_SET_IF_PRESENT)) != 0 ||
+        flags == (KVS_SET_IF_ABSENT | KVS_SET_IF_PRESENT))
+        return KVS_EINVAL;
+    return db_write(db, KVS_REC_PUT, key, klen, val, vlen, flags);
+}
+
+int kvs_remove(kvs_t *db, const void *key, size_t klen)
+{
+    int rc = check_write(db, key, klen, NULL, 0);
+    if (rc != KVS_OK)
+        return rc;
+    return db_write(db, KVS_REC_DEL, key, klen, NULL, 0, 0);
+}
+
+int kvs_sync(kvs_t *db)
+{
+    if (!db)
+        return KVS_EINVAL;
+    if (db->opts.read_only)
+        return KVS_OK;
+    pthread_mutex_lock(&db->write_mutex);
+    uint64_t seq = db->write_seq;
+    pthread_mutex_unlock(&db->write_mutex);
+    return kvs__sync_upto(db, seq);
+}
+
+int kvs_compact(kvs_t *db)
+{
+    if (!db)
+        return KVS_EINVAL;
+    if (db->opts.read_only)
+        return KVS_EREADONLY;
+    return kvs__compact_now(db);
+}
+
+/* ---- open and close ---- */
+
+/* mkdir -p: create each missing component of path. */
+static int make_dirs(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return KVS_ENOMEM;
+    int rc = KVS_OK;
+    for (char *p = copy + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+                rc = errno == ENOENT ? KVS_ENOENT : KVS_EIO;
+                break;
+            }
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    int saved_errno = errno;
+    free(copy);
+    errno = saved_errno;
+    return rc;
+}
+
+static struct kvs *db_alloc(const struct kvs_options *opts)
+{
+    struct kvs *db = calloc(1, sizeof(*db));
+    if (!db)
+        return NULL;
+    db->slots = calloc(KVS_SLOT_COUNT, sizeof(*db->slots));
+    if (!db->slots || kvs__index_init(&db->index) != KVS_OK) {
+        free(db->slots);
+        free(db);
+        return NULL;
+    }
+    db->opts = *opts;
+    db->dirfd = -1;
+    db->lock_fd = -1;
+    db->slot_next = 1;
+    db->next_writer_epoch = KVS_EPOCH_WRITER_STEP;
+    pthread_mutex_init(&db->seg_mutex, NULL);
+    pthread_mutex_init(&db->write_mutex, NULL);
+    pthread_mutex_init(&db->sync_mutex, NULL);
+    pthread_mutex_init(&db->bg_mutex, NULL);
+    pthread_mutex_init(&db->compact_mutex, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&db->sync_cond, &ca);
+    pthread_cond_init(&db->bg_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return db;
+}
+
+/* Free everything; segments are dropped without touching their files. */
+static void db_free(struct kvs *db)
+{
+    for (size_t i = 0; i < db->nsegs; i++)
+        kvs__seg_unref(db->segs[i]);
+    free(db->segs);
+    free(db->slots);
+    kvs__index_destroy(&db->index);
+    if (db->lock_fd >= 0)
+        kvs__unlock_dir(db->lock_fd);
+    if (db->dirfd >= 0)
+        kvs__io_close(db->dirfd);
+    pthread_mutex_destroy(&db->seg_mutex);
+    pthread_mutex_destroy(&db->write_mutex);
+    pthread_mutex_destroy(&db->sync_mutex);
+    pthread_mutex_destroy(&db->bg_mutex);
+    pthread_mutex_destroy(&db->compact_mutex);
+    pthread_cond_destroy(&db->sync_cond);
+    pthread_cond_destroy(&db->bg_cond);
+    free(db->dir);
+    free(db);
+}
+
+static int open_dir(struct kvs *db, const char *dir)
+{
+    if (db->opts.create_if_missing && !db->opts.read_only) {
+        int rc = make_dirs(dir);
+        if (rc != KVS_OK)
+            return rc;
+    }
+    db->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (db->dirfd < 0)
+        return errno == ENOENT ? KVS_ENOENT : KVS_EIO;
+    return kvs__lock_dir(db->dirfd, db->opts.read_only, &db->lock_fd);
+}
+
+static int start_writer(struct kvs *db)
+{
+    uint64_t epoch = db->next_writer_epoch;
+    db->next_writer_epoch += KVS_EPOCH_WRITER_STEP;
+    return kvs__db_new_segment(db, epoch, 0, db->opts.segment_bytes, &db->active);
+}
+
+int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out)
+{
+    uint64_t t0 = kvs__now_us();
+    if (out)
+        *out = NULL;
+    if (!dir || !*dir || !out)
+        return KVS_EINVAL;
+    struct kvs_options o;
+    if (opts)
+        o = *opts;
+    else
+        kvs__options_defaults(&o);
+    if (kvs__options_validate(&o) != KVS_OK)
+        return KVS_EINVAL;
+
+    struct kvs *db = db_alloc(&o);
+    if (!db)
+        return KVS_ENOMEM;
+    db->dir = strdup(dir);
+    int rc = db->dir ? open_dir(db, dir) : KVS_ENOMEM;
+    if (rc == KVS_OK)
+        rc = kvs__recover(db);
+    if (rc == KVS_OK && !o.read_only)
+        rc = start_writer(db);
+    if (rc == KVS_OK && !o.read_only)
+        rc = kvs__sync_dir_if_dirty(db);
+    if (rc == KVS_OK && !o.read_only)
+        rc = kvs__sync_start(db);
+    if (rc == KVS_OK && !o.read_only)
+        rc = kvs__bg_start(db);
+    if (rc != KVS_OK) {
+        int saved = errno;
+        kvs__sync_stop(db);
+        kvs__bg_stop(db);
+        if (db->active && db->active->tail == KVS_SEG_HEADER_SIZE) {
+            char name[KVS_SEG_NAME_MAX];
+            kvs__seg_name(name, db->active->id, "log");
+            kvs__io_unlinkat(db->dirfd, name);
+        }
+        db_free(db);
+        errno = saved;
+        return rc;
+    }
+    atomic_store(&db->stats[KVS_STAT_OPEN_MICROS], kvs__now_us() - t0);
+    *out = db;
+    return KVS_OK;
+}
+
+/* Seal the active segment at close, or delete it if nothing was written. */
+static int close_active(struct kvs *db)
+{
+    struct kvs_segment *s = db->active;
+    db->active = NULL;
+    if (s->tail == KVS_SEG_HEADER_SIZE) {
+        char name[KVS_SEG_NAME_MAX];
+        kvs__seg_name(name, s->id, "log");
+        kvs__db_remove_segment(db, s);
+        kvs__io_unlinkat(db->dirfd, name);
+        pthread_mutex_lock(&db->seg_mutex);
+        db->dir_dirty = true;
+        pthread_mutex_unlock(&db->seg_mutex);
+        kvs__seg_unref(s);
+        return KVS_OK;
+    }
+    return kvs__seg_seal(s);
+}
+
+int kvs_close(kvs_t *db)
+{
+    if (!db)
+        return KVS_OK;
+    atomic_store(&db->compact_abort, true);
+    kvs__bg_stop(db);
+    kvs__sync_stop(db);
+    int rc = KVS_OK;
+    if (!db->opts.read_only) {
+        pthread_mutex_lock(&db->write_mutex);
+        uint64_t seq = ++db->write_seq; /* the seal, so that the sync below covers it */
+        close_active(db);
+        pthread_mutex_unlock(&db->write_mutex);
+        if (!atomic_load(&db->write_failed))
+            rc = kvs__sync_upto(db, seq);
+        else
+            rc = KVS_EIO;
+        if (rc == KVS_OK)
+            kvs__write_pending_hints(db);
+    }
+    int saved = errno;
+    db_free(db);
+    errno = saved;
+    return rc;
+}

@@ -1,0 +1,127 @@
+/*
+ * struct kvs: the state of an open store, shared by the files that implement
+ * it (db.c: public calls; recovery.c: open; sync.c: durability; compact.c:
+ * background work). doc/DESIGN.md explains the locking; in short:
+ *
+ *   write_mutex   one writer at a time: appends to the active segment and
+ *                 index updates happen in log order. Taken before a shard lock.
+ *   shard locks   (index.h) readers share, the writer and compaction exclude.
+ *                 A reader holds its shard's read lock while it copies a value
+ *                 out of a segment mapping, which is what keeps that segment
+ *                 alive: compaction moves entries under the write lock and
+ *                 sweeps every shard lock before it frees a segment.
+ *   seg_mutex     the list of segments and the slot table (leaf lock).
+ *   sync_mutex    group commit state (leaf lock).
+ *   bg_mutex      background thread wake-ups (leaf lock).
+ *   compact_mutex one compaction at a time (taken before everything above).
+ */
+#ifndef KVS_DB_H
+#define KVS_DB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "index.h"
+#include "internal.h"
+#include "options.h"
+#include "segment.h"
+
+/* Slot 0 is never used, so a zeroed index entry means "empty". */
+#define KVS_SLOT_COUNT 65536u
+
+struct kvs {
+    struct kvs_options opts;
+    char *dir;
+    int dirfd;
+    int lock_fd;
+    uint64_t seed; /* key hash seed, from the segment headers */
+
+    struct kvs_index index;
+
+    pthread_mutex_t seg_mutex;
+    struct kvs_segment *_Atomic *slots; /* KVS_SLOT_COUNT entries */
+    uint32_t slot_next;                 /* where the search for a free slot starts */
+    struct kvs_segment **segs;          /* every segment, in epoch order */
+    size_t nsegs, segs_cap;
+    uint32_t next_id;
+    uint64_t next_writer_epoch;
+    bool dir_dirty; /* a file was created or removed since the last directory fsync */
+
+    pthread_mutex_t write_mutex;
+    struct kvs_segment *active; /* NULL when read-only */
+    uint64_t write_seq;         /* records appended since open */
+    _Atomic bool write_failed;  /* a sync failed: refuse writes (see kvs_set) */
+
+    pthread_mutex_t sync_mutex;
+    pthread_cond_t sync_cond;
+    uint64_t synced_seq; /* every record up to here is on stable storage */
+    bool sync_leader;    /* a thread is running fdatasync for the group */
+    bool sync_stop;      /* tells the interval thread to exit */
+
+    pthread_mutex_t bg_mutex;
+    pthread_cond_t bg_cond;
+    bool bg_stop;
+    bool bg_kicked;
+    bool bg_running, sync_running;
+    pthread_t bg_thread, sync_thread;
+    pthread_mutex_t compact_mutex;
+    _Atomic bool compact_abort; /* close asks a running compaction to stop */
+
+    _Atomic uint64_t stats[KVS_STAT_COUNT_];
+};
+
+/* Logging through the user's callback (printf-style). */
+void kvs__log(struct kvs *db, kvs_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline void kvs__stat_add(struct kvs *db, kvs_stat_t which, uint64_t n)
+{
+    atomic_fetch_add_explicit(&db->stats[which], n, memory_order_relaxed);
+}
+
+static inline struct kvs_segment *kvs__slot_get(struct kvs *db, uint32_t slot)
+{
+    return atomic_load_explicit(&db->slots[slot], memory_order_acquire);
+}
+
+/* Key comparison callbacks for the index. The strict one says "equal" only
+ * for an intact record holding the key; the read one also says "equal" for a
+ * damaged record whose tag matched, so that kvs_get reports the damage. */
+int kvs__key_eq(void *db, const struct kvs_loc *loc, const void *key, size_t klen);
+int kvs__key_eq_or_damaged(void *db, const struct kvs_loc *loc, const void *key, size_t klen);
+
+/* segment list (db.c) */
+int kvs__db_add_segment(struct kvs *db, struct kvs_segment *s);
+void kvs__db_remove_segment(struct kvs *db, struct kvs_segment *s);
+int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t capacity,
+                        struct kvs_segment **out);
+/* Seal the active segment and start a new one with room for need bytes.
+ * Caller holds write_mutex. */
+int kvs__db_roll(struct kvs *db, uint64_t need);
+/* Account that the record at loc no longer holds a live value. */
+void kvs__db_retire_loc(struct kvs *db, const struct kvs_loc *loc);
+
+/* recovery.c */
+int kvs__recover(struct kvs *db);
+
+/* sync.c */
+int kvs__sync_upto(struct kvs *db, uint64_t seq);
+int kvs__sync_start(struct kvs *db);
+void kvs__sync_stop(struct kvs *db);
+int kvs__sync_dir_if_dirty(struct kvs *db);
+
+/* compact.c */
+int kvs__bg_start(struct kvs *db);
+void kvs__bg_stop(struct kvs *db);
+void kvs__bg_kick(struct kvs *db);
+int kvs__compact_now(struct kvs *db);
+/* Write hint files for sealed segments that lack one. */
+void kvs__write_pending_hints(struct kvs *db);
+
+/* lock.c */
+int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd);
+void kvs__unlock_dir(int lock_fd);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * The key hash. Its values are stored in hint files, so it is part of the
+ * on-disk format: XXH3-64 (stable since xxHash 0.8.0) with the store's seed.
+ * The seed is random per store and kept in every segment header, so keys
+ * chosen by an attacker cannot be aimed at one bucket without reading it.
+ */
+#ifndef KVS_HASH_H
+#define KVS_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint64_t kvs__hash(uint64_t seed, const void *key, size_t klen);
+
+/* A fresh random seed (getrandom, falling back to time and address bits). */
+uint64_t kvs__hash_new_seed(void);
+
+#endif

@@ -1,0 +1,171 @@
+/* Hint files: writing from a sealed segment, loading with full validation. */
+#include "hint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "crc32c.h"
+#include "hash.h"
+#include "internal.h"
+#include "io.h"
+
+static const uint8_t hint_magic[8] = {0x89, 'K', 'V', 'S', 'H', 'N', 'T', '\n'};
+
+/* Count the records before the seal, checking that they all decode. */
+static int hint_count(const struct kvs_segment *s, uint64_t *count, uint64_t *data_end)
+{
+    uint64_t off = KVS_SEG_HEADER_SIZE, n = 0;
+    for (;;) {
+        struct kvs_rec r;
+        if (kvs__rec_peek(s->base + off, s->tail - off, &r) != KVS_REC_OK)
+            return KVS_ECORRUPT;
+        if (r.type == KVS_REC_SEAL)
+            break;
+        n++;
+        off += r.size;
+    }
+    *count = n;
+    *data_end = off;
+    return KVS_OK;
+}
+
+static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t count,
+                            uint64_t data_end, size_t *len)
+{
+    *len = KVS_HINT_HEADER_SIZE + count * KVS_HINT_ENTRY_SIZE + 4;
+    uint8_t *buf = malloc(*len);
+    if (!buf)
+        return NULL;
+    memcpy(buf, hint_magic, sizeof(hint_magic));
+    kvs__store32(buf + 8, KVS_FORMAT_VERSION);
+    kvs__store32(buf + 12, s->id);
+    kvs__store64(buf + 16, s->tail);
+    kvs__store64(buf + 24, data_end);
+    kvs__store64(buf + 32, count);
+    kvs__store64(buf + 40, seed);
+    uint8_t *p = buf + KVS_HINT_HEADER_SIZE;
+    uint64_t off = KVS_SEG_HEADER_SIZE;
+    for (uint64_t i = 0; i < count; i++) {
+        struct kvs_rec r;
+        kvs__rec_peek(s->base + off, s->tail - off, &r);
+        uint32_t word = (uint32_t)off | (r.type == KVS_REC_DEL ? KVS_HINT_TOMBSTONE : 0);
+        kvs__store64(p, kvs__hash(seed, r.key, r.klen));
+        kvs__store32(p + 8, word);
+        p += KVS_HINT_ENTRY_SIZE;
+        off += r.size;
+    }
+    kvs__store32(p, kvs__crc32c(0, buf, (size_t)(p - buf)));
+    return buf;
+}
+
+int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
+{
+    KVS_ASSERT(s->sealed);
+    uint64_t count, data_end;
+    int rc = hint_count(s, &count, &data_end);
+    if (rc != KVS_OK)
+        return rc;
+    size_t len;
+    uint8_t *buf = hint_encode(s, seed, count, data_end, &len);
+    if (!buf)
+        return KVS_ENOMEM;
+    char tmp[KVS_SEG_NAME_MAX], name[KVS_SEG_NAME_MAX];
+    kvs__seg_name(tmp, s->id, "hint.tmp");
+    kvs__seg_name(name, s->id, "hint");
+    rc = KVS_EIO;
+    int fd = kvs__io_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        if (kvs__io_pwrite_all(fd, buf, len, 0) == 0 && kvs__io_renameat(dirfd, tmp, name) == 0)
+            rc = KVS_OK;
+        kvs__io_close(fd);
+        if (rc != KVS_OK) {
+            int saved = errno;
+            kvs__io_unlinkat(dirfd, tmp);
+            errno = saved;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* Everything in a hint must agree with the segment before any entry is used:
+ * offsets strictly increase, start after the header, and end at data_end. */
+static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segment *s,
+                         uint64_t seed, struct kvs_hint *out)
+{
+    if (len < KVS_HINT_HEADER_SIZE + 4 || memcmp(buf, hint_magic, sizeof(hint_magic)) != 0)
+        return KVS_NOT_FOUND;
+    if (kvs__crc32c(0, buf, len - 4) != kvs__load32(buf + len - 4))
+        return KVS_NOT_FOUND;
+    uint64_t count = kvs__load64(buf + 32);
+    uint64_t data_end = kvs__load64(buf + 24);
+    if (kvs__load32(buf + 8) != KVS_FORMAT_VERSION || kvs__load32(buf + 12) != s->id ||
+        kvs__load64(buf + 16) != s->tail || kvs__load64(buf + 40) != seed ||
+        count != (len - KVS_HINT_HEADER_SIZE - 4) / KVS_HINT_ENTRY_SIZE ||
+        (len - KVS_HINT_HEADER_SIZE - 4) % KVS_HINT_ENTRY_SIZE != 0 ||
+        data_end + KVS_REC_HEADER_SIZE > s->tail || data_end < KVS_SEG_HEADER_SIZE)
+        return KVS_NOT_FOUND;
+    uint64_t expect = KVS_SEG_HEADER_SIZE;
+    for (uint64_t i = 0; i < count; i++) {
+        uint32_t off = kvs__load32(buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE + 8) &
+                       ~KVS_HINT_TOMBSTONE;
+        if (off != expect && i == 0)
+            return KVS_NOT_FOUND;
+        if (off < expect || off + (uint64_t)KVS_REC_HEADER_SIZE + 1 > data_end)
+            return KVS_NOT_FOUND;
+        expect = (uint64_t)off + KVS_REC_HEADER_SIZE + 1;
+    }
+    if (count == 0 && data_end != KVS_SEG_HEADER_SIZE)
+        return KVS_NOT_FOUND;
+    out->count = count;
+    out->data_end = data_end;
+    return KVS_OK;
+}
+
+int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct kvs_hint *out)
+{
+    char name[KVS_SEG_NAME_MAX];
+    kvs__seg_name(name, s->id, "hint");
+    *out = (struct kvs_hint){0};
+    int fd = kvs__io_openat(dirfd, name, O_RDONLY, 0);
+    if (fd < 0)
+        return errno == ENOENT ? KVS_NOT_FOUND : KVS_EIO;
+    uint64_t len;
+    int rc = KVS_NOT_FOUND;
+    uint8_t *buf = NULL;
+    if (kvs__io_file_size(fd, &len) == 0 && len <= SIZE_MAX / 2 &&
+        len <= KVS_HINT_HEADER_SIZE + 4 + (s->tail / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE) {
+        buf = malloc(len ? len : 1);
+        if (!buf)
+            rc = KVS_ENOMEM;
+        else if (kvs__io_pread_all(fd, buf, len, 0) == 0)
+            rc = hint_validate(buf, len, s, seed, out);
+    }
+    kvs__io_close(fd);
+    if (rc != KVS_OK) {
+        free(buf);
+        return rc;
+    }
+    out->buf = buf;
+    return KVS_OK;
+}
+
+void kvs__hint_get(const struct kvs_hint *h, uint64_t i, struct kvs_hint_rec *out)
+{
+    const uint8_t *p = h->buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE;
+    uint32_t word = kvs__load32(p + 8);
+    out->hash = kvs__load64(p);
+    out->off = word & ~KVS_HINT_TOMBSTONE;
+    out->tombstone = (word & KVS_HINT_TOMBSTONE) != 0;
+    uint64_t next = i + 1 < h->count
+                        ? kvs__load32(p + KVS_HINT_ENTRY_SIZE + 8) & ~KVS_HINT_TOMBSTONE
+                        : h->data_end;
+    out->size = (uint32_t)(next - out->off);
+}
+
+void kvs__hint_free(struct kvs_hint *h)
+{
+    free(h->buf);
+    h->buf = NULL;
+}

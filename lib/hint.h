@@ -1,0 +1,48 @@
+/*
+ * Hint files: NNNNNNNNNN.hint beside each sealed segment, listing every
+ * record's key hash and offset, so that open rebuilds the index without
+ * reading keys or values. A hint is only an accelerator: a missing, stale or
+ * damaged hint is ignored and its segment scanned instead.
+ */
+#ifndef KVS_HINT_H
+#define KVS_HINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "segment.h"
+
+#define KVS_HINT_HEADER_SIZE 48u
+#define KVS_HINT_ENTRY_SIZE 12u
+#define KVS_HINT_TOMBSTONE 0x80000000u
+
+/* One record as the hint describes it. */
+struct kvs_hint_rec {
+    uint64_t hash;
+    uint32_t off;
+    uint32_t size;
+    bool tombstone;
+};
+
+/* A loaded, fully validated hint file. */
+struct kvs_hint {
+    uint8_t *buf;
+    uint64_t count;
+    uint64_t data_end;
+};
+
+/* Write the hint of a sealed segment (tmp file + rename; not synced: see
+ * doc/FORMAT.md). KVS_OK, KVS_EIO, KVS_ENOMEM, KVS_ECORRUPT if the segment's
+ * records do not decode. */
+int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed);
+
+/* Load and validate the hint of segment s. KVS_NOT_FOUND if there is no
+ * usable hint (absent, damaged, or for other bytes than s holds). */
+int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct kvs_hint *out);
+
+/* The i-th record of a loaded hint. */
+void kvs__hint_get(const struct kvs_hint *h, uint64_t i, struct kvs_hint_rec *out);
+
+void kvs__hint_free(struct kvs_hint *h);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * The in-memory index ("keydir"): key hash -> location of the key's latest
+ * record. A hash table split into shards, each an open-addressing table with
+ * linear probing under its own reader/writer lock, so gets on different keys
+ * never contend and a write blocks only the readers of one shard, briefly.
+ *
+ * Keys are not kept in memory: an entry holds 32 bits of the hash (the tag)
+ * and the record's location; a tag match is confirmed by comparing the key
+ * stored in the record (the caller's key_eq). So an entry costs 16 bytes, and
+ * with the table between 3/8 and 3/4 full, 21 to 43 bytes per key.
+ *
+ * The tag is the hash's upper 32 bits: its top 8 bits pick the shard and its
+ * low bits the home bucket, so a table can grow without the keys. Everything
+ * that touches the layout of the hash lives here and in index.c, so the index
+ * can be swapped for an ordered one without touching the rest.
+ */
+#ifndef KVS_INDEX_H
+#define KVS_INDEX_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KVS_INDEX_SHARD_BITS 8
+#define KVS_INDEX_SHARDS (1u << KVS_INDEX_SHARD_BITS)
+#define KVS_INDEX_BUCKET_BITS_MAX 24
+
+/* Where a record lives: slot 0 means "empty entry". */
+struct kvs_loc {
+    uint32_t slot; /* segment slot (see segment.h) */
+    uint32_t off;  /* byte offset of the record in its segment */
+    uint32_t size; /* record size in bytes, header included */
+};
+
+struct kvs_index_entry {
+    uint32_t tag;
+    struct kvs_loc loc;
+};
+
+struct kvs_index_shard {
+    pthread_rwlock_t lock;
+    struct kvs_index_entry *table; /* capacity = mask + 1, a power of two */
+    uint32_t mask;
+    uint32_t count;
+} __attribute__((aligned(64)));
+
+struct kvs_index {
+    struct kvs_index_shard shards[KVS_INDEX_SHARDS];
+};
+
+/* Does the record at e->loc hold this key? */
+typedef int (*kvs_key_eq_fn)(void *ctx, const struct kvs_loc *loc, const void *key,
+                             size_t klen);
+
+int kvs__index_init(struct kvs_index *ix);
+void kvs__index_destroy(struct kvs_index *ix);
+
+/* Size every shard for about n keys in total, so a bulk load never resizes. */
+int kvs__index_reserve(struct kvs_index *ix, uint64_t n);
+
+static inline struct kvs_index_shard *kvs__index_shard(struct kvs_index *ix, uint64_t hash)
+{
+    return &ix->shards[hash >> (64 - KVS_INDEX_SHARD_BITS)];
+}
+
+static inline uint32_t kvs__index_tag(uint64_t hash)
+{
+    return (uint32_t)(hash >> 32);
+}
+
+static inline uint32_t kvs__index_home(const struct kvs_index_shard *s, uint64_t hash)
+{
+    return kvs__index_tag(hash) & s->mask;
+}
+
+/*
+ * Find the entry holding key. The caller holds the shard's lock (read or
+ * write) and gets a pointer valid until it releases it.
+ */
+static inline struct kvs_index_entry *kvs__index_find(struct kvs_index_shard *s, uint64_t hash,
+                                                      const void *key, size_t klen,
+                                                      kvs_key_eq_fn eq, void *ctx)
+{
+    uint32_t tag = kvs__index_tag(hash);
+    for (uint32_t i = kvs__index_home(s, hash);; i = (i + 1) & s->mask) {
+        struct kvs_index_entry *e = &s->table[i];
+        if (e->loc.slot == 0)
+            return NULL;
+        if (e->tag == tag && eq(ctx, &e->loc, key, klen))
+            return e;
+    }
+}
+
+/*
+ * Walk the entries whose tag matches hash, starting at *pos (initialise it
+ * with kvs__index_home()); returns NULL at the end of the probe sequence.
+ * For callers that must look at every candidate (kvs_get skips damaged ones).
+ */
+static inline struct kvs_index_entry *kvs__index_next_tag(struct kvs_index_shard *s,
+                                                          uint64_t hash, uint32_t *pos)
+{
+    uint32_t tag = kvs__index_tag(hash);
+    for (uint32_t i = *pos;; i = (i + 1) & s->mask) {
+        struct kvs_index_entry *e = &s->table[i];
+        if (e->loc.slot == 0)
+            return NULL;
+        if (e->tag == tag) {
+            *pos = (i + 1) & s->mask;
+            return e;
+        }
+    }
+}
+
+/*
+ * Make sure one more key fits without growing, so that an insertion after a
+ * record was appended cannot fail. Only the writing thread inserts, so it may
+ * check the fill level without the lock; growth takes the write lock.
+ */
+int kvs__index_prepare_insert(struct kvs_index_shard *s);
+
+/* Find the entry pointing at exactly loc (no key comparison needed). */
+struct kvs_index_entry *kvs__index_find_loc(struct kvs_index_shard *s, uint64_t hash,
+                                            const struct kvs_loc *loc);
+
+/*
+ * Insert or replace, under the shard's write lock. If the key was present,
+ * *old receives its previous location and 1 is returned; 0 if it is new;
+ * KVS_ENOMEM if the table could not grow (nothing changed).
+ */
+int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, size_t klen,
+                   kvs_key_eq_fn eq, void *ctx, const struct kvs_loc *loc, struct kvs_loc *old);
+
+/* Remove the entry e (found under the same write lock). */
+void kvs__index_erase(struct kvs_index_shard *s, struct kvs_index_entry *e);
+
+/* Entries and bytes of table memory, summed over shards (takes each lock). */
+void kvs__index_usage(struct kvs_index *ix, uint64_t *keys, uint64_t *bytes);
+
+#endif

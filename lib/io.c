@@ -1,0 +1,177 @@
+/* The file I/O layer (see io.h): retries, fault injection, nothing else. */
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static _Atomic(kvs_io_fault_fn) io_fault_fn;
+static void *_Atomic io_fault_ctx;
+
+void kvs__io_set_fault(kvs_io_fault_fn fn, void *ctx)
+{
+    atomic_store(&io_fault_ctx, ctx);
+    atomic_store(&io_fault_fn, fn);
+}
+
+/* Returns 1 (errno set) if the test hook wants this operation to fail. */
+static int io_fault(enum kvs_io_op op)
+{
+    kvs_io_fault_fn fn = atomic_load_explicit(&io_fault_fn, memory_order_acquire);
+    if (__builtin_expect(fn == NULL, 1))
+        return 0;
+    int err = fn(op, atomic_load(&io_fault_ctx));
+    if (err == 0)
+        return 0;
+    errno = err;
+    return 1;
+}
+
+int kvs__io_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    if (io_fault(KVS_IO_OPEN))
+        return -1;
+    int fd;
+    do
+        fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+int kvs__io_close(int fd)
+{
+    int saved = errno;
+    int rc = close(fd);
+    errno = saved;
+    return rc;
+}
+
+int kvs__io_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    if (io_fault(KVS_IO_READ))
+        return -1;
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            errno = EIO; /* the file is shorter than it should be */
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int kvs__io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    if (io_fault(KVS_IO_WRITE))
+        return -1;
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int kvs__io_allocate(int fd, uint64_t off, uint64_t len)
+{
+    if (io_fault(KVS_IO_ALLOCATE))
+        return -1;
+    int err;
+    do
+        err = posix_fallocate(fd, (off_t)off, (off_t)len);
+    while (err == EINTR);
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int kvs__io_truncate(int fd, uint64_t len)
+{
+    if (io_fault(KVS_IO_TRUNCATE))
+        return -1;
+    int rc;
+    do
+        rc = ftruncate(fd, (off_t)len);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+int kvs__io_datasync(int fd)
+{
+    if (io_fault(KVS_IO_SYNC))
+        return -1;
+    int rc;
+    do
+        rc = fdatasync(fd);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+int kvs__io_sync_dir(int dirfd)
+{
+    if (io_fault(KVS_IO_SYNC_DIR))
+        return -1;
+    int rc;
+    do
+        rc = fsync(dirfd);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+int kvs__io_renameat(int dirfd, const char *from, const char *to)
+{
+    if (io_fault(KVS_IO_RENAME))
+        return -1;
+    return renameat(dirfd, from, dirfd, to);
+}
+
+int kvs__io_unlinkat(int dirfd, const char *name)
+{
+    if (io_fault(KVS_IO_UNLINK))
+        return -1;
+    return unlinkat(dirfd, name, 0);
+}
+
+int kvs__io_file_size(int fd, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -1;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+void *kvs__io_map(int fd, size_t len, int writable)
+{
+    if (io_fault(KVS_IO_MAP))
+        return NULL;
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    void *p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void kvs__io_unmap(void *addr, size_t len)
+{
+    if (addr)
+        munmap(addr, len);
+}

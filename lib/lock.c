@@ -1,0 +1,39 @@
+/*
+ * The directory lock: an flock() on DIR/LOCK. flock locks belong to the open
+ * file description, so a second kvs_open in the same process conflicts too
+ * (fcntl locks would not), and the kernel drops the lock when the process
+ * dies, so a crash never leaves a stale lock behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include "db.h"
+#include "io.h"
+
+int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd)
+{
+    *lock_fd = -1;
+    int fd = kvs__io_openat(dirfd, "LOCK", O_RDWR | O_CREAT, 0644);
+    if (fd < 0 && read_only)
+        fd = kvs__io_openat(dirfd, "LOCK", O_RDONLY, 0);
+    if (fd < 0)
+        return KVS_EIO;
+    int rc;
+    do
+        rc = flock(fd, LOCK_EX | LOCK_NB);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0) {
+        int busy = errno == EWOULDBLOCK;
+        kvs__io_close(fd);
+        return busy ? KVS_EBUSY : KVS_EIO;
+    }
+    *lock_fd = fd;
+    return KVS_OK;
+}
+
+void kvs__unlock_dir(int lock_fd)
+{
+    flock(lock_fd, LOCK_UN);
+    kvs__io_close(lock_fd);
+}

@@ -1,0 +1,94 @@
+/* The OBSOLETE file (see obsolete.h). Layout in doc/FORMAT.md. */
+#include "obsolete.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "crc32c.h"
+#include "internal.h"
+#include "io.h"
+#include "segment.h"
+
+#define OBSOLETE_TMP_NAME "OBSOLETE.tmp"
+#define OBSOLETE_HEADER_SIZE 16u
+#define OBSOLETE_MAX_IDS 65536u
+
+static const uint8_t obsolete_magic[8] = {0x89, 'K', 'V', 'S', 'O', 'B', 'S', '\n'};
+
+int kvs__obsolete_write(int dirfd, const uint32_t *ids, size_t n)
+{
+    if (n > OBSOLETE_MAX_IDS)
+        return KVS_EINVAL;
+    size_t len = OBSOLETE_HEADER_SIZE + n * 4 + 4;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return KVS_ENOMEM;
+    memcpy(buf, obsolete_magic, sizeof(obsolete_magic));
+    kvs__store32(buf + 8, KVS_FORMAT_VERSION);
+    kvs__store32(buf + 12, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        kvs__store32(buf + OBSOLETE_HEADER_SIZE + i * 4, ids[i]);
+    kvs__store32(buf + len - 4, kvs__crc32c(0, buf, len - 4));
+
+    int rc = KVS_EIO;
+    int fd = kvs__io_openat(dirfd, OBSOLETE_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        if (kvs__io_pwrite_all(fd, buf, len, 0) == 0 && kvs__io_datasync(fd) == 0 &&
+            kvs__io_renameat(dirfd, OBSOLETE_TMP_NAME, KVS_OBSOLETE_NAME) == 0 &&
+            kvs__io_sync_dir(dirfd) == 0)
+            rc = KVS_OK;
+        kvs__io_close(fd);
+    }
+    free(buf);
+    return rc;
+}
+
+int kvs__obsolete_read(int dirfd, uint32_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    int fd = kvs__io_openat(dirfd, KVS_OBSOLETE_NAME, O_RDONLY, 0);
+    if (fd < 0)
+        return errno == ENOENT ? KVS_NOT_FOUND : KVS_EIO;
+    uint64_t len;
+    int rc = KVS_ECORRUPT;
+    uint8_t *buf = NULL;
+    if (kvs__io_file_size(fd, &len) < 0) {
+        rc = KVS_EIO;
+    } else if (len >= OBSOLETE_HEADER_SIZE + 4 &&
+               len <= OBSOLETE_HEADER_SIZE + 4 + OBSOLETE_MAX_IDS * 4) {
+        buf = malloc(len);
+        if (!buf)
+            rc = KVS_ENOMEM;
+        else if (kvs__io_pread_all(fd, buf, len, 0) < 0)
+            rc = KVS_EIO;
+        else if (memcmp(buf, obsolete_magic, 8) == 0 &&
+                 kvs__load32(buf + 8) == KVS_FORMAT_VERSION &&
+                 len == OBSOLETE_HEADER_SIZE + 4 + (uint64_t)kvs__load32(buf + 12) * 4 &&
+                 kvs__crc32c(0, buf, len - 4) == kvs__load32(buf + len - 4))
+            rc = KVS_OK;
+    }
+    kvs__io_close(fd);
+    if (rc == KVS_OK) {
+        size_t count = kvs__load32(buf + 12);
+        uint32_t *out = malloc((count ? count : 1) * sizeof(*out));
+        if (!out) {
+            rc = KVS_ENOMEM;
+        } else {
+            for (size_t i = 0; i < count; i++)
+                out[i] = kvs__load32(buf + OBSOLETE_HEADER_SIZE + i * 4);
+            *ids = out;
+            *n = count;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int kvs__obsolete_remove(int dirfd)
+{
+    if (kvs__io_unlinkat(dirfd, KVS_OBSOLETE_NAME) < 0 && errno != ENOENT)
+        return KVS_EIO;
+    return KVS_OK;
+}

@@ -1,0 +1,508 @@
+/*
+ * Open-time recovery: find the segments, replay them in epoch order into the
+ * index (from hint files where they are intact, else by scanning records),
+ * cut off a torn tail, and seal what a crash left open. The rules are written
+ * out in doc/FORMAT.md, "Recovery".
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "hash.h"
+#include "hint.h"
+#include "io.h"
+#include "obsolete.h"
+
+/* ---- replaying records into the index ---- */
+
+/* Key equality for replay: the candidate is given by its location, so that
+ * hint replay never reads a key unless two hashes collide. */
+static int loc_key_eq(void *ctx, const struct kvs_loc *loc, const void *key, size_t klen)
+{
+    (void)klen;
+    struct kvs *db = ctx;
+    const struct kvs_loc *other = key;
+    const uint8_t *a = kvs__slot_get(db, loc->slot)->base + loc->off;
+    const uint8_t *b = kvs__slot_get(db, other->slot)->base + other->off;
+    uint32_t ka = kvs__load16(a + 5), kb = kvs__load16(b + 5);
+    if (ka != kb || KVS_REC_HEADER_SIZE + ka > loc->size || KVS_REC_HEADER_SIZE + kb > other->size)
+        return 0;
+    return memcmp(a + KVS_REC_HEADER_SIZE, b + KVS_REC_HEADER_SIZE, ka) == 0;
+}
+
+static int replay_put(struct kvs *db, struct kvs_segment *s, uint64_t hash,
+                      const struct kvs_loc *loc)
+{
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
+    struct kvs_loc old;
+    int r = kvs__index_put(sh, hash, loc, 0, loc_key_eq, db, loc, &old);
+    if (r < 0)
+        return r;
+    if (r == 1)
+        kvs__db_retire_loc(db, &old);
+    atomic_fetch_add_explicit(&s->live_bytes, loc->size, memory_order_relaxed);
+    return KVS_OK;
+}
+
+static void replay_del(struct kvs *db, struct kvs_segment *s, uint64_t hash,
+                       const struct kvs_loc *loc)
+{
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
+    struct kvs_index_entry *e = kvs__index_find(sh, hash, loc, 0, loc_key_eq, db);
+    if (e) {
+        struct kvs_loc old = e->loc;
+        kvs__index_erase(sh, e);
+        kvs__db_retire_loc(db, &old);
+    }
+    atomic_fetch_add_explicit(&s->dead_bytes, loc->size, memory_order_relaxed);
+}
+
+/* ---- hint replay ---- */
+
+/* A hint is used only for a sealed segment whose seal sits where it says. */
+static int replay_hint(struct kvs *db, struct kvs_segment *s, const struct kvs_hint *h)
+{
+    struct kvs_rec seal;
+    if (kvs__rec_decode(s->base + h->data_end, s->tail - h->data_end, &seal) != KVS_REC_OK ||
+        seal.type != KVS_REC_SEAL || h->data_end + seal.size != s->tail)
+        return KVS_NOT_FOUND;
+    for (uint64_t i = 0; i < h->count; i++) {
+        struct kvs_hint_rec r;
+        kvs__hint_get(h, i, &r);
+        struct kvs_loc loc = {.slot = s->slot, .off = r.off, .size = r.size};
+        if (r.tombstone) {
+            replay_del(db, s, r.hash, &loc);
+        } else {
+            int rc = replay_put(db, s, r.hash, &loc);
+            if (rc != KVS_OK)
+                return rc;
+        }
+    }
+    atomic_store(&s->sealed, true);
+    return KVS_OK;
+}
+
+/* ---- scanning a segment ---- */
+
+static bool all_zero(const uint8_t *p, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* Offset of the first intact record at or after from, or end if none. */
+static uint64_t resync(const struct kvs_segment *s, uint64_t from, uint64_t end)
+{
+    for (uint64_t p = from; p + KVS_REC_HEADER_SIZE <= end; p++) {
+        uint8_t t = s->base[p + 4];
+        if (t != KVS_REC_PUT && t != KVS_REC_DEL && t != KVS_REC_SEAL)
+            continue;
+        struct kvs_rec r;
+        if (kvs__rec_decode(s->base + p, end - p, &r) == KVS_REC_OK)
+            return p;
+    }
+    return end;
+}
+
+/* Bytes from off up to the last non-zero byte before end. */
+static uint64_t nonzero_extent(const struct kvs_segment *s, uint64_t off, uint64_t end)
+{
+    while (end > off && s->base[end - 1] == 0)
+        end--;
+    return end - off;
+}
+
+/*
+ * An unreadable record at off with intact records after it is either a hole
+ * that a power cut left in data that was never synced (the bytes from off to
+ * the end of their 512-byte sector are all zero: whole sectors are lost) or
+ * damage.
+ */
+static bool looks_unsynced(const struct kvs_segment *s, uint64_t off)
+{
+    uint64_t sector_end = (off | 511u) + 1;
+    return s->base[off + 4 < sector_end ? off + 4 : off] == 0 &&
+           all_zero(s->base + off, sector_end - off);
+}
+
+struct scan_result {
+    uint64_t valid_end; /* end of the last intact record */
+    bool sealed;        /* ended with a SEAL record */
+};
+
+/* Deal with an unreadable record at *off: returns KVS_OK and moves *off to go
+ * on scanning, KVS_NOT_FOUND to stop there (tail), or KVS_ECORRUPT. */
+static int scan_bad_record(struct kvs *db, struct kvs_segment *s, uint64_t *off, uint64_t end)
+{
+    uint64_t next = resync(s, *off + 1, end);
+    uint64_t torn = nonzero_extent(s, *off, next == end ? end : next);
+    if (next == end || looks_unsynced(s, *off)) {
+        if (torn) {
+            kvs__stat_add(db, KVS_STAT_RECOVERY_TORN_BYTES, torn);
+            kvs__log(db, KVS_LOG_WARN,
+                     "segment %u: dropping %llu bytes of torn or unsynced tail at offset %llu",
+                     s->id, (unsigned long long)torn, (unsigned long long)*off);
+        }
+        return KVS_NOT_FOUND;
+    }
+    if (!db->opts.repair) {
+        kvs__log(db, KVS_LOG_ERROR,
+                 "segment %u: damaged record at offset %llu (%llu bytes before the next intact "
+                 "one); open with repair to skip it",
+                 s->id, (unsigned long long)*off, (unsigned long long)(next - *off));
+        return KVS_ECORRUPT;
+    }
+    kvs__stat_add(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, next - *off);
+    kvs__log(db, KVS_LOG_WARN, "segment %u: skipping %llu damaged bytes at offset %llu", s->id,
+             (unsigned long long)(next - *off), (unsigned long long)*off);
+    s->damaged = true;
+    atomic_fetch_add_explicit(&s->dead_bytes, next - *off, memory_order_relaxed);
+    *off = next;
+    return KVS_OK;
+}
+
+static int scan_apply(struct kvs *db, struct kvs_segment *s, const struct kvs_rec *r, uint64_t off)
+{
+    struct kvs_loc loc = {.slot = s->slot, .off = (uint32_t)off, .size = (uint32_t)r->size};
+    uint64_t hash = kvs__hash(db->seed, r->key, r->klen);
+    if (r->type == KVS_REC_DEL) {
+        replay_del(db, s, hash, &loc);
+        return KVS_OK;
+    }
+    return replay_put(db, s, hash, &loc);
+}
+
+static int scan_segment(struct kvs *db, struct kvs_segment *s, struct scan_result *res)
+{
+    uint64_t off = KVS_SEG_HEADER_SIZE, end = s->tail;
+    res->sealed = false;
+    while (off < end) {
+        struct kvs_rec r;
+        if (kvs__rec_decode(s->base + off, end - off, &r) == KVS_REC_OK) {
+            if (r.type == KVS_REC_SEAL) {
+                off += r.size;
+                res->sealed = true;
+                break;
+            }
+            int rc = scan_apply(db, s, &r, off);
+            if (rc != KVS_OK)
+                return rc;
+            off += r.size;
+            continue;
+        }
+        int rc = scan_bad_record(db, s, &off, end);
+        if (rc == KVS_NOT_FOUND)
+            break;
+        if (rc != KVS_OK)
+            return rc;
+    }
+    if (res->sealed && off < end && !all_zero(s->base + off, end - off))
+        kvs__log(db, KVS_LOG_WARN, "segment %u: ignoring %llu bytes after its seal", s->id,
+                 (unsigned long long)(end - off));
+    res->valid_end = off;
+    return KVS_OK;
+}
+
+/* ---- directory listing and the OBSOLETE file ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Segment ids in the directory; also removes leftover temporary files. */
+static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
+{
+    int fd = dup(db->dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return KVS_EIO;
+    }
+    rewinddir(d);
+    uint32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc = KVS_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint32_t id;
+        size_t len = strlen(de->d_name);
+        if (!db->opts.read_only && len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
+            kvs__io_unlinkat(db->dirfd, de->d_name);
+            continue;
+        }
+        if (!kvs__seg_parse_name(de->d_name, "log", &id))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            uint32_t *grown = realloc(ids, cap * sizeof(*ids));
+            if (!grown) {
+                rc = KVS_ENOMEM;
+                break;
+            }
+            ids = grown;
+        }
+        ids[n++] = id;
+    }
+    closedir(d);
+    if (rc != KVS_OK) {
+        free(ids);
+        return rc;
+    }
+    qsort(ids, n, sizeof(*ids), cmp_u32);
+    *ids_out = ids;
+    *n_out = n;
+    return KVS_OK;
+}
+
+static void unlink_segment_files(int dirfd, uint32_t id)
+{
+    char name[KVS_SEG_NAME_MAX];
+    kvs__seg_name(name, id, "log");
+    kvs__io_unlinkat(dirfd, name);
+    kvs__seg_name(name, id, "hint");
+    kvs__io_unlinkat(dirfd, name);
+}
+
+/* Finish the deletions a compaction recorded in OBSOLETE before it died.
+ * Read-only handles instead drop those ids from the list they open. */
+static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n)
+{
+    uint32_t *dead;
+    size_t ndead;
+    int rc = kvs__obsolete_read(db->dirfd, &dead, &ndead);
+    if (rc == KVS_NOT_FOUND)
+        return KVS_OK;
+    if (rc == KVS_ECORRUPT) {
+        kvs__log(db, KVS_LOG_ERROR, "the OBSOLETE file is damaged");
+        return db->opts.repair ? KVS_OK : KVS_ECORRUPT;
+    }
+    if (rc != KVS_OK)
+        return rc;
+    qsort(dead, ndead, sizeof(*dead), cmp_u32);
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (bsearch(&ids[i], dead, ndead, sizeof(*dead), cmp_u32)) {
+            if (!db->opts.read_only)
+                unlink_segment_files(db->dirfd, ids[i]);
+            continue;
+        }
+        ids[kept++] = ids[i];
+    }
+    *n = kept;
+    free(dead);
+    if (db->opts.read_only)
+        return KVS_OK;
+    if (kvs__io_sync_dir(db->dirfd) < 0)
+        return KVS_EIO;
+    return kvs__obsolete_remove(db->dirfd);
+}
+
+/* ---- opening the segments ---- */
+
+static int cmp_epoch(const void *a, const void *b)
+{
+    const struct kvs_segment *x = *(struct kvs_segment *const *)a;
+    const struct kvs_segment *y = *(struct kvs_segment *const *)b;
+    return x->epoch < y->epoch ? -1 : x->epoch > y->epoch;
+}
+
+/* Open every listed segment; empty ones (a crash right after creation) are
+ * deleted. All must carry the same hash seed and distinct epochs. */
+static int open_segments(struct kvs *db, const uint32_t *ids, size_t n,
+                         struct kvs_segment ***out, size_t *nout)
+{
+    struct kvs_segment **segs = calloc(n ? n : 1, sizeof(*segs));
+    if (!segs)
+        return KVS_ENOMEM;
+    size_t k = 0;
+    bool have_seed = false;
+    int rc = KVS_OK;
+    for (size_t i = 0; i < n && rc == KVS_OK; i++) {
+        uint64_t seed;
+        struct kvs_segment *s;
+        rc = kvs__seg_open(db->dirfd, ids[i], !db->opts.read_only, &s, &seed);
+        if (rc == KVS_NOT_FOUND) {
+            kvs__log(db, KVS_LOG_WARN, "segment %u is empty (crash at creation): removed", ids[i]);
+            if (!db->opts.read_only)
+                unlink_segment_files(db->dirfd, ids[i]);
+            rc = KVS_OK;
+            continue;
+        }
+        if (rc != KVS_OK) {
+            kvs__log(db, KVS_LOG_ERROR, "segment %u: unreadable header (%s)", ids[i],
+                     kvs_strerror(rc));
+            break;
+        }
+        segs[k++] = s;
+        if (have_seed && seed != db->seed) {
+            kvs__log(db, KVS_LOG_ERROR, "segment %u belongs to another store", ids[i]);
+            rc = KVS_ECORRUPT;
+        }
+        db->seed = seed;
+        have_seed = true;
+    }
+    qsort(segs, k, sizeof(*segs), cmp_epoch);
+    for (size_t i = 1; i < k && rc == KVS_OK; i++)
+        if (segs[i]->epoch == segs[i - 1]->epoch) {
+            kvs__log(db, KVS_LOG_ERROR, "segments %u and %u share an epoch", segs[i - 1]->id,
+                     segs[i]->id);
+            rc = KVS_ECORRUPT;
+        }
+    if (rc != KVS_OK) {
+        for (size_t i = 0; i < k; i++)
+            kvs__seg_unref(segs[i]);
+        free(segs);
+        return rc;
+    }
+    if (!have_seed)
+        db->seed = kvs__hash_new_seed();
+    *out = segs;
+    *nout = k;
+    return KVS_OK;
+}
+
+/* ---- per-segment replay ---- */
+
+/* A segment a crash left unsealed: cut its torn tail, seal it, sync it. */
+static int finish_unsealed(struct kvs *db, struct kvs_segment *s, uint64_t valid_end)
+{
+    if (db->opts.read_only) {
+        s->tail = valid_end;
+        return KVS_OK;
+    }
+    int rc = kvs__seg_cut(s, valid_end);
+    if (rc == KVS_OK)
+        rc = kvs__seg_reserve(s, 0);
+    if (rc == KVS_OK)
+        rc = kvs__seg_seal(s);
+    if (rc == KVS_OK && kvs__io_datasync(s->fd) < 0)
+        rc = KVS_EIO;
+    if (rc != KVS_OK)
+        kvs__log(db, KVS_LOG_ERROR, "segment %u: cannot seal after recovery: %s", s->id,
+                 strerror(errno));
+    return rc;
+}
+
+/* Replay one segment: from its hint if one was loaded, else by scanning. */
+static int load_segment(struct kvs *db, struct kvs_segment *s, struct kvs_hint *h)
+{
+    if (h->buf) {
+        int rc = replay_hint(db, s, h);
+        kvs__hint_free(h);
+        if (rc == KVS_OK) {
+            atomic_store(&s->hinted, true);
+            atomic_store(&s->synced, true);
+            kvs__stat_add(db, KVS_STAT_HINT_SEGMENTS, 1);
+            return KVS_OK;
+        }
+        if (rc != KVS_NOT_FOUND)
+            return rc;
+        /* The hint does not match the segment (it replayed nothing yet). */
+    }
+    struct scan_result res;
+    int rc = scan_segment(db, s, &res);
+    if (rc != KVS_OK)
+        return rc;
+    if (res.sealed) {
+        s->tail = res.valid_end;
+        atomic_store(&s->sealed, true);
+        atomic_store(&s->synced, true);
+        return KVS_OK;
+    }
+    rc = finish_unsealed(db, s, res.valid_end);
+    atomic_store(&s->synced, rc == KVS_OK);
+    return rc;
+}
+
+/* Load the hint files up front: their record counts size the index once. */
+static int load_hints(struct kvs *db, struct kvs_segment **segs, size_t n, struct kvs_hint *hints)
+{
+    uint64_t records = 0;
+    for (size_t i = 0; i < n && db->opts.use_hints; i++) {
+        int rc = kvs__hint_load(db->dirfd, segs[i], db->seed, &hints[i]);
+        if (rc == KVS_OK)
+            records += hints[i].count;
+        else if (rc != KVS_NOT_FOUND)
+            return rc;
+    }
+    return kvs__index_reserve(&db->index, records);
+}
+
+static void drop_empty_segment(struct kvs *db, struct kvs_segment *s)
+{
+    kvs__db_remove_segment(db, s);
+    pthread_mutex_lock(&db->seg_mutex);
+    db->dir_dirty = true;
+    pthread_mutex_unlock(&db->seg_mutex);
+    if (!db->opts.read_only)
+        unlink_segment_files(db->dirfd, s->id);
+    kvs__seg_unref(s);
+}
+
+/* New segments get numbers above every file seen, and the next writer epoch. */
+static void set_next_numbers(struct kvs *db, uint32_t max_id)
+{
+    uint64_t max_epoch = 0;
+    for (size_t i = 0; i < db->nsegs; i++)
+        max_epoch = KVS_MAX(max_epoch, db->segs[i]->epoch);
+    db->next_writer_epoch = (max_epoch / KVS_EPOCH_WRITER_STEP + 1) * KVS_EPOCH_WRITER_STEP;
+    db->next_id = max_id + 1;
+}
+
+static int replay_all(struct kvs *db, struct kvs_segment **segs, size_t n)
+{
+    struct kvs_hint *hints = calloc(n ? n : 1, sizeof(*hints));
+    if (!hints)
+        return KVS_ENOMEM;
+    int rc = load_hints(db, segs, n, hints);
+    for (size_t i = 0; i < n && rc == KVS_OK; i++) {
+        rc = load_segment(db, segs[i], &hints[i]);
+        if (rc == KVS_OK && segs[i]->tail <= KVS_SEG_HEADER_SIZE + KVS_REC_HEADER_SIZE)
+            drop_empty_segment(db, segs[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        kvs__hint_free(&hints[i]);
+    free(hints);
+    return rc;
+}
+
+int kvs__recover(struct kvs *db)
+{
+    uint32_t *ids;
+    size_t nids;
+    int rc = list_segments(db, &ids, &nids);
+    if (rc != KVS_OK)
+        return rc;
+    uint32_t max_id = nids ? ids[nids - 1] : 0;
+    rc = apply_obsolete(db, ids, &nids);
+    if (rc == KVS_OK && max_id == 0 && !db->opts.create_if_missing)
+        rc = KVS_ENOENT;
+    struct kvs_segment **segs = NULL;
+    size_t nsegs = 0;
+    if (rc == KVS_OK)
+        rc = open_segments(db, ids, nids, &segs, &nsegs);
+    free(ids);
+    if (rc != KVS_OK)
+        return rc;
+    /* Segments join the store (slots, list) before replay, which reads keys
+     * through their slots; on failure db_free releases them. */
+    for (size_t i = 0; i < nsegs; i++) {
+        if (rc == KVS_OK)
+            rc = kvs__db_add_segment(db, segs[i]);
+        else
+            kvs__seg_unref(segs[i]);
+    }
+    if (rc == KVS_OK)
+        rc = replay_all(db, segs, nsegs);
+    if (rc == KVS_OK)
+        set_next_numbers(db, max_id);
+    free(segs);
+    return rc;
+}

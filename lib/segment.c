@@ -1,0 +1,229 @@
+/* Segment files: naming, header, creation, growth, sealing (see segment.h). */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "crc32c.h"
+#include "internal.h"
+#include "io.h"
+
+static const uint8_t seg_magic[8] = {0x89, 'K', 'V', 'S', 'L', 'O', 'G', '\n'};
+
+void kvs__seg_name(char out[KVS_SEG_NAME_MAX], uint32_t id, const char *ext)
+{
+    snprintf(out, KVS_SEG_NAME_MAX, "%010u.%s", id, ext);
+}
+
+int kvs__seg_parse_name(const char *name, const char *ext, uint32_t *id)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    if (name[10] != '.' || strcmp(name + 11, ext) != 0 || v > UINT32_MAX)
+        return 0;
+    *id = (uint32_t)v;
+    return 1;
+}
+
+void kvs__seg_header_encode(uint8_t out[KVS_SEG_HEADER_SIZE], uint32_t id, uint64_t epoch,
+                            uint32_t flags, uint64_t seed)
+{
+    memset(out, 0, KVS_SEG_HEADER_SIZE);
+    memcpy(out, seg_magic, sizeof(seg_magic));
+    kvs__store32(out + 8, KVS_FORMAT_VERSION);
+    kvs__store32(out + 12, KVS_SEG_HEADER_SIZE);
+    kvs__store32(out + 16, id);
+    kvs__store32(out + 20, flags);
+    kvs__store64(out + 24, epoch);
+    kvs__store64(out + 32, seed);
+    kvs__store32(out + 60, kvs__crc32c(0, out, 60));
+}
+
+static struct kvs_segment *seg_alloc(uint32_t id, int fd)
+{
+    struct kvs_segment *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->id = id;
+    s->fd = fd;
+    atomic_init(&s->refs, 1);
+    return s;
+}
+
+static void seg_free(struct kvs_segment *s)
+{
+    kvs__io_unmap(s->base, s->map_bytes);
+    if (s->fd >= 0)
+        kvs__io_close(s->fd);
+    free(s);
+}
+
+int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint64_t seed,
+                    uint64_t capacity, struct kvs_segment **out)
+{
+    char name[KVS_SEG_NAME_MAX];
+    kvs__seg_name(name, id, "log");
+    *out = NULL;
+    capacity = KVS_MAX(capacity, (uint64_t)KVS_SEG_HEADER_SIZE + KVS_REC_HEADER_SIZE);
+    int fd = kvs__io_openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return KVS_EIO;
+    struct kvs_segment *s = seg_alloc(id, fd);
+    if (!s) {
+        kvs__io_close(fd);
+        kvs__io_unlinkat(dirfd, name);
+        return KVS_ENOMEM;
+    }
+    s->epoch = epoch;
+    s->flags = flags;
+    s->map_bytes = capacity;
+    s->tail = KVS_SEG_HEADER_SIZE;
+    int rc = KVS_EIO;
+    s->base = kvs__io_map(fd, capacity, 1);
+    if (s->base && kvs__seg_reserve(s, 0) == KVS_OK) {
+        kvs__seg_header_encode(s->base, id, epoch, flags, seed);
+        *out = s;
+        return KVS_OK;
+    }
+    int saved = errno;
+    seg_free(s);
+    kvs__io_unlinkat(dirfd, name);
+    errno = saved;
+    return rc;
+}
+
+static int seg_header_check(const uint8_t *h, uint32_t id, struct kvs_segment *s, uint64_t *seed)
+{
+    static const uint8_t zeros[KVS_SEG_HEADER_SIZE];
+    if (memcmp(h, zeros, sizeof(zeros)) == 0)
+        return KVS_NOT_FOUND;
+    if (memcmp(h, seg_magic, sizeof(seg_magic)) != 0)
+        return KVS_ECORRUPT;
+    if (kvs__crc32c(0, h, 60) != kvs__load32(h + 60))
+        return KVS_ECORRUPT;
+    if (kvs__load32(h + 8) != KVS_FORMAT_VERSION)
+        return KVS_EVERSION;
+    if (kvs__load32(h + 12) != KVS_SEG_HEADER_SIZE || kvs__load32(h + 16) != id)
+        return KVS_ECORRUPT;
+    s->flags = kvs__load32(h + 20);
+    s->epoch = kvs__load64(h + 24);
+    *seed = kvs__load64(h + 32);
+    return KVS_OK;
+}
+
+int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **out,
+                  uint64_t *seed)
+{
+    char name[KVS_SEG_NAME_MAX];
+    kvs__seg_name(name, id, "log");
+    *out = NULL;
+    int fd = kvs__io_openat(dirfd, name, writable ? O_RDWR : O_RDONLY, 0);
+    if (fd < 0)
+        return KVS_EIO;
+    struct kvs_segment *s = seg_alloc(id, fd);
+    if (!s) {
+        kvs__io_close(fd);
+        return KVS_ENOMEM;
+    }
+    uint64_t size;
+    if (kvs__io_file_size(fd, &size) < 0) {
+        seg_free(s);
+        return KVS_EIO;
+    }
+    if (size < KVS_SEG_HEADER_SIZE) {
+        /* Shorter than a header: only a crash during creation leaves this,
+         * and then the bytes that are there are zeros. */
+        uint8_t h[KVS_SEG_HEADER_SIZE] = {0};
+        int rc = size && kvs__io_pread_all(fd, h, size, 0) < 0 ? KVS_EIO : KVS_NOT_FOUND;
+        static const uint8_t zeros[KVS_SEG_HEADER_SIZE];
+        if (rc == KVS_NOT_FOUND && memcmp(h, zeros, sizeof(h)) != 0)
+            rc = KVS_ECORRUPT;
+        seg_free(s);
+        return rc;
+    }
+    if (size > SIZE_MAX / 2) {
+        seg_free(s);
+        return KVS_ECORRUPT;
+    }
+    /* A writable mapping leaves room to seal a segment a crash left open. */
+    s->map_bytes = size + (writable ? KVS_REC_HEADER_SIZE : 0);
+    s->file_bytes = size;
+    s->tail = size;
+    s->base = kvs__io_map(fd, s->map_bytes, writable);
+    if (!s->base) {
+        seg_free(s);
+        return KVS_EIO;
+    }
+    int rc = seg_header_check(s->base, id, s, seed);
+    if (rc != KVS_OK) {
+        seg_free(s);
+        return rc;
+    }
+    *out = s;
+    return KVS_OK;
+}
+
+int kvs__seg_reserve(struct kvs_segment *s, uint64_t need)
+{
+    uint64_t want = s->tail + need + KVS_REC_HEADER_SIZE; /* always room for the seal */
+    if (want > s->map_bytes)
+        return KVS_ETOOBIG;
+    if (want <= s->file_bytes)
+        return KVS_OK;
+    uint64_t grown = KVS_MIN(KVS_MAX(want, s->file_bytes + KVS_SEG_GROW_BYTES), s->map_bytes);
+    if (kvs__io_allocate(s->fd, s->file_bytes, grown - s->file_bytes) < 0)
+        return KVS_EIO;
+    s->file_bytes = grown;
+    return KVS_OK;
+}
+
+uint64_t kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const void *key,
+                         size_t klen, const void *val, size_t vlen)
+{
+    uint64_t off = s->tail;
+    uint64_t size = kvs__rec_size(klen, vlen);
+    KVS_ASSERT(off + size <= s->file_bytes);
+    kvs__rec_encode(s->base + off, type, key, klen, val, vlen);
+    s->tail = off + size;
+    return off;
+}
+
+int kvs__seg_seal(struct kvs_segment *s)
+{
+    KVS_ASSERT(!s->sealed);
+    KVS_ASSERT(s->tail + KVS_REC_HEADER_SIZE <= s->file_bytes);
+    kvs__seg_append(s, KVS_REC_SEAL, NULL, 0, NULL, 0);
+    s->sealed = true;
+    /* Trimming only gives back the reserved blocks; a failure leaves zeros
+     * after the seal, which recovery accepts. */
+    if (s->file_bytes > s->tail && kvs__io_truncate(s->fd, s->tail) == 0)
+        s->file_bytes = s->tail;
+    return KVS_OK;
+}
+
+int kvs__seg_cut(struct kvs_segment *s, uint64_t len)
+{
+    KVS_ASSERT(len >= KVS_SEG_HEADER_SIZE && len <= s->file_bytes);
+    if (kvs__io_truncate(s->fd, len) < 0)
+        return KVS_EIO;
+    s->file_bytes = len;
+    s->tail = len;
+    return KVS_OK;
+}
+
+void kvs__seg_ref(struct kvs_segment *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void kvs__seg_unref(struct kvs_segment *s)
+{
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        seg_free(s);
+}

@@ -1,0 +1,102 @@
+/*
+ * Segment files: NNNNNNNNNN.log, a 64-byte header then records. A segment is
+ * memory-mapped for its whole life: readers copy values straight out of the
+ * mapping, and the writer appends by copying records into the mapping of the
+ * active segment, whose blocks are reserved ahead (fallocate) so that a full
+ * disk is an error return, never a SIGBUS.
+ *
+ * Only the active segment grows. Sealing appends a SEAL record and trims the
+ * file to its data; after that a segment never changes until it is deleted.
+ */
+#ifndef KVS_SEGMENT_H
+#define KVS_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+#define KVS_SEG_HEADER_SIZE 64u
+#define KVS_FORMAT_VERSION 1u
+#define KVS_SEG_NAME_MAX 32
+/* Growth step of the active segment's file (blocks reserved ahead). */
+#define KVS_SEG_GROW_BYTES (1u << 20)
+/* Header flag: the segment was written by compaction. */
+#define KVS_SEG_FLAG_COMPACTED 1u
+/* Writer segments are 2^32 epochs apart; compaction outputs fit in between. */
+#define KVS_EPOCH_WRITER_STEP (UINT64_C(1) << 32)
+
+struct kvs_segment {
+    uint32_t id;    /* file number */
+    uint32_t slot;  /* index in the store's slot table; 0 = none */
+    uint64_t epoch; /* replay order: higher epochs hold newer records */
+    uint32_t flags;
+    int fd;
+    uint8_t *base;        /* mapping of the file */
+    size_t map_bytes;     /* length of the mapping (the most the file may grow to) */
+    uint64_t file_bytes;  /* current file length (owner thread only) */
+    uint64_t tail;        /* end of the records written so far (owner thread only) */
+    _Atomic bool sealed;  /* ends with a SEAL record and never changes */
+    bool damaged;         /* repair mode skipped bytes in it: rewrite it */
+    bool hint_failed;     /* writing its hint failed once: do not retry (bg thread only) */
+    _Atomic bool synced;  /* sealed and fdatasync'ed */
+    _Atomic bool hinted;  /* has a valid hint file */
+    _Atomic uint64_t live_bytes; /* records the index points at */
+    _Atomic uint64_t dead_bytes; /* superseded records and tombstones */
+    _Atomic int refs;
+};
+
+/* "0000000042.log" style names. */
+void kvs__seg_name(char out[KVS_SEG_NAME_MAX], uint32_t id, const char *ext);
+
+/* Parse a "NNNNNNNNNN.<ext>" name; 1 and *id on success. */
+int kvs__seg_parse_name(const char *name, const char *ext, uint32_t *id);
+
+/*
+ * Create a new, empty, writable segment: file, header, mapping of
+ * capacity bytes (at least a header plus a seal). The file is not synced.
+ */
+int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint64_t seed,
+                    uint64_t capacity, struct kvs_segment **out);
+
+/*
+ * Open an existing segment and check its header. writable maps it read-write
+ * (needed to seal a segment left unsealed by a crash).
+ * Returns KVS_OK, KVS_NOT_FOUND if the file is empty or its header is all
+ * zeros (a crash right after creation), KVS_ECORRUPT, KVS_EVERSION, KVS_EIO.
+ * *seed receives the store's hash seed from the header.
+ */
+int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **out,
+                  uint64_t *seed);
+
+/* Make room for need more bytes after the tail (plus a seal), growing the
+ * file by whole steps. KVS_ETOOBIG if the mapping is too small, KVS_EIO. */
+int kvs__seg_reserve(struct kvs_segment *s, uint64_t need);
+
+/* Append a record (space reserved); returns its offset. */
+uint64_t kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const void *key,
+                         size_t klen, const void *val, size_t vlen);
+
+/* Append the SEAL record and trim the file to it. */
+int kvs__seg_seal(struct kvs_segment *s);
+
+/* Cut the file back to len bytes of data (torn tail), zeroing the rest of the
+ * mapping's file pages so that the next append starts on clean bytes. */
+int kvs__seg_cut(struct kvs_segment *s, uint64_t len);
+
+static inline bool kvs__seg_has_room(const struct kvs_segment *s, uint64_t need)
+{
+    return s->tail + need + KVS_REC_HEADER_SIZE <= s->map_bytes;
+}
+
+void kvs__seg_ref(struct kvs_segment *s);
+/* Drop a reference; the last one unmaps, closes and frees. */
+void kvs__seg_unref(struct kvs_segment *s);
+
+/* Header bytes for a segment (exposed for tests and the format docs). */
+void kvs__seg_header_encode(uint8_t out[KVS_SEG_HEADER_SIZE], uint32_t id, uint64_t epoch,
+                            uint32_t flags, uint64_t seed);
+
+#endif
