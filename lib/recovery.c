@@ -94,20 +94,6 @@ static bool all_zero(const uint8_t *p, uint64_t n)
     return true;
 }
 
-/* Offset of the first intact record at or after from, or end if none. */
-static uint64_t resync(const struct kvs_segment *s, uint64_t from, uint64_t end)
-{
-    for (uint64_t p = from; p + KVS_REC_HEADER_SIZE <= end; p++) {
-        uint8_t t = s->base[p + 4];
-        if (t != KVS_REC_PUT && t != KVS_REC_DEL && t != KVS_REC_SEAL)
-            continue;
-        struct kvs_rec r;
-        if (kvs__rec_decode(s->base + p, end - p, &r) == KVS_REC_OK)
-            return p;
-    }
-    return end;
-}
-
 /* Bytes from off up to the last non-zero byte before end. */
 static uint64_t nonzero_extent(const struct kvs_segment *s, uint64_t off, uint64_t end)
 {
@@ -138,7 +124,7 @@ struct scan_result {
  * on scanning, KVS_NOT_FOUND to stop there (tail), or KVS_ECORRUPT. */
 static int scan_bad_record(struct kvs *db, struct kvs_segment *s, uint64_t *off, uint64_t end)
 {
-    uint64_t next = resync(s, *off + 1, end);
+    uint64_t next = kvs__seg_next_intact(s, *off + 1, end);
     uint64_t torn = nonzero_extent(s, *off, next == end ? end : next);
     if (next == end || looks_unsynced(s, *off)) {
         if (torn) {

@@ -227,3 +227,16 @@ void kvs__seg_unref(struct kvs_segment *s)
     if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
         seg_free(s);
 }
+
+uint64_t kvs__seg_next_intact(const struct kvs_segment *s, uint64_t from, uint64_t end)
+{
+    for (uint64_t p = from; p + KVS_REC_HEADER_SIZE <= end; p++) {
+        uint8_t t = s->base[p + 4];
+        if (t != KVS_REC_PUT && t != KVS_REC_DEL && t != KVS_REC_SEAL)
+            continue;
+        struct kvs_rec r;
+        if (kvs__rec_decode(s->base + p, end - p, &r) == KVS_REC_OK)
+            return p;
+    }
+    return end;
+}
