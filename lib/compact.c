@@ -132,7 +132,8 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n, b
         total += cand[i]->tail;
         dead += atomic_load(&cand[i]->dead_bytes);
     }
-    qsort(cand, n, sizeof(*cand), cmp_dead_ratio_desc);
+    if (n > 1)
+        qsort(cand, n, sizeof(*cand), cmp_dead_ratio_desc);
     size_t picked = 0;
     if (all) {
         while (picked < n && dead_ratio(cand[picked]) > 0)
@@ -168,7 +169,8 @@ static size_t select_inputs(struct kvs *db, struct compaction *c, bool all)
         }
     }
     size_t picked = cand ? pick_inputs(db, cand, n, all) : 0;
-    qsort(cand, picked, sizeof(*cand), cmp_epoch);
+    if (picked > 1)
+        qsort(cand, picked, sizeof(*cand), cmp_epoch);
     c->min_other_epoch = UINT64_MAX;
     for (size_t i = 0; i < db->nsegs; i++) {
         bool input = false;

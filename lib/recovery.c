@@ -241,7 +241,8 @@ static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
         free(ids);
         return rc;
     }
-    qsort(ids, n, sizeof(*ids), cmp_u32);
+    if (n > 1)
+        qsort(ids, n, sizeof(*ids), cmp_u32);
     *ids_out = ids;
     *n_out = n;
     return KVS_OK;
@@ -271,7 +272,8 @@ static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n)
     }
     if (rc != KVS_OK)
         return rc;
-    qsort(dead, ndead, sizeof(*dead), cmp_u32);
+    if (ndead > 1)
+        qsort(dead, ndead, sizeof(*dead), cmp_u32);
     size_t kept = 0;
     for (size_t i = 0; i < *n; i++) {
         if (bsearch(&ids[i], dead, ndead, sizeof(*dead), cmp_u32)) {
@@ -334,7 +336,8 @@ static int open_segments(struct kvs *db, const uint32_t *ids, size_t n,
         db->seed = seed;
         have_seed = true;
     }
-    qsort(segs, k, sizeof(*segs), cmp_epoch);
+    if (k > 1)
+        qsort(segs, k, sizeof(*segs), cmp_epoch);
     for (size_t i = 1; i < k && rc == KVS_OK; i++)
         if (segs[i]->epoch == segs[i - 1]->epoch) {
             kvs__log(db, KVS_LOG_ERROR, "segments %u and %u share an epoch", segs[i - 1]->id,
