@@ -15,6 +15,7 @@
 #include "hash.h"
 #include "hint.h"
 #include "io.h"
+#include "snapshot.h"
 
 void kvs__log(struct kvs *db, kvs_log_level_t level, const char *fmt, ...)
 {
@@ -593,8 +594,10 @@ int kvs_close(kvs_t *db)
             rc = kvs__sync_upto(db, seq);
         else
             rc = KVS_EIO;
-        if (rc == KVS_OK)
+        if (rc == KVS_OK) {
             kvs__write_pending_hints(db);
+            kvs__snapshot_write(db);
+        }
     }
     int saved = errno;
     db_free(db);

@@ -133,6 +133,16 @@ int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, si
 /* Remove the entry e (found under the same write lock). */
 void kvs__index_erase(struct kvs_index_shard *s, struct kvs_index_entry *e);
 
+/* A zeroed table of capacity entries, for kvs__index_adopt (NULL if out of memory). */
+struct kvs_index_entry *kvs__index_table_alloc(uint32_t capacity);
+void kvs__index_table_free(struct kvs_index_entry *t, uint32_t capacity);
+
+/* Replace shard i's table by one of capacity entries (a power of two)
+ * holding count keys, as saved by a snapshot; the index takes ownership
+ * (the table must come from kvs__index_table_alloc). */
+void kvs__index_adopt(struct kvs_index *ix, unsigned i, struct kvs_index_entry *table,
+                      uint32_t capacity, uint32_t count);
+
 /* Entries and bytes of table memory, summed over shards (takes each lock). */
 void kvs__index_usage(struct kvs_index *ix, uint64_t *keys, uint64_t *bytes);
 

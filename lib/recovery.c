@@ -14,6 +14,7 @@
 #include "hint.h"
 #include "io.h"
 #include "obsolete.h"
+#include "snapshot.h"
 
 /* ---- replaying records into the index ---- */
 
@@ -462,6 +463,21 @@ static int replay_all(struct kvs *db, struct kvs_segment **segs, size_t n)
     return rc;
 }
 
+/* The index saved at the last clean close, if it still describes the
+ * segments exactly; else replay them. A store opened for writing drops the
+ * saved index before it changes anything. */
+static int rebuild_index(struct kvs *db, struct kvs_segment **segs, size_t n)
+{
+    int rc = db->opts.use_hints ? kvs__snapshot_load(db) : KVS_NOT_FOUND;
+    if (rc == KVS_OK)
+        atomic_store(&db->stats[KVS_STAT_INDEX_SNAPSHOT_LOADED], 1);
+    else if (rc == KVS_NOT_FOUND)
+        rc = replay_all(db, segs, n);
+    if (rc == KVS_OK && !db->opts.read_only)
+        rc = kvs__snapshot_remove(db);
+    return rc;
+}
+
 int kvs__recover(struct kvs *db)
 {
     uint32_t *ids;
@@ -489,7 +505,7 @@ int kvs__recover(struct kvs *db)
             kvs__seg_unref(segs[i]);
     }
     if (rc == KVS_OK)
-        rc = replay_all(db, segs, nsegs);
+        rc = rebuild_index(db, segs, nsegs);
     if (rc == KVS_OK)
         set_next_numbers(db, max_id);
     free(segs);

@@ -22,6 +22,7 @@ static const char *const stat_names[KVS_STAT_COUNT_] = {
     [KVS_STAT_OPEN_MICROS] = "open_micros",
     [KVS_STAT_HINT_SEGMENTS] = "hint_segments",
     [KVS_STAT_WRITE_FAILED] = "write_failed",
+    [KVS_STAT_INDEX_SNAPSHOT_LOADED] = "index_snapshot_loaded",
 };
 
 const char *kvs_stat_name(kvs_stat_t which)
