@@ -23,4 +23,5 @@ void kvs__digest_update(struct kvs_digest *d, const void *buf, size_t len);
 uint64_t kvs__digest_final(struct kvs_digest *d);
 void kvs__digest_free(struct kvs_digest *d);
 
+
 #endif

@@ -38,7 +38,9 @@ static int replay_put(struct kvs *db, struct kvs_segment *s, uint64_t hash,
 {
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
     struct kvs_loc old;
-    int r = kvs__index_put(sh, hash, loc, 0, loc_key_eq, db, loc, &old);
+    int r = kvs__index_prepare_insert(&db->index, sh);
+    if (r == KVS_OK)
+        r = kvs__index_put(sh, hash, loc, 0, loc_key_eq, db, loc, &old);
     if (r < 0)
         return r;
     if (r == 1)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "db.h"
@@ -85,10 +86,8 @@ int kvs__snapshot_write(struct kvs *db)
     uint64_t off = 0;
     struct kvs_digest *sum = kvs__digest_new();
     int rc = sum ? write_head(db, fd, &off, sum) : KVS_ENOMEM;
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK; i++) {
-        const struct kvs_index_shard *s = &db->index.shards[i];
-        rc = put_bytes(fd, &off, sum, s->table, ((size_t)s->mask + 1) * sizeof(*s->table));
-    }
+    if (rc == KVS_OK)
+        rc = put_bytes(fd, &off, sum, db->index.region, db->index.region_bytes);
     uint8_t trailer[8];
     if (rc == KVS_OK) {
         kvs__store64(trailer, kvs__digest_final(sum));
@@ -118,15 +117,13 @@ struct snap_load {
     int fd;
     uint64_t off, size;
     struct kvs_digest *sum;
-    uint32_t slot_map[KVS_SLOT_COUNT]; /* slot at close -> slot now; 0 = none */
-    struct kvs_segment *by_slot[KVS_SLOT_COUNT];
-    struct kvs_index_entry *tables[KVS_INDEX_SHARDS];
-    uint32_t capacity[KVS_INDEX_SHARDS], count[KVS_INDEX_SHARDS];
+    struct kvs_segment *by_slot[KVS_SLOT_COUNT]; /* saved slot -> segment */
+    uint32_t capacity, count[KVS_INDEX_SHARDS];
 };
 
 static int get_bytes(struct snap_load *l, void *buf, size_t len)
 {
-    if (l->off + len > l->size || kvs__io_pread_all(l->fd, buf, len, l->off) < 0)
+    if (len > l->size - l->off || kvs__io_pread_all(l->fd, buf, len, l->off) < 0)
         return KVS_NOT_FOUND;
     kvs__digest_update(l->sum, buf, len);
     l->off += len;
@@ -154,93 +151,118 @@ static bool segment_matches(const struct kvs_segment *s, uint64_t epoch, uint64_
            r.type == KVS_REC_SEAL;
 }
 
-static int load_segments(struct kvs *db, struct snap_load *l, uint32_t n)
+static int read_segments(struct kvs *db, struct snap_load *l, uint8_t *saved, uint32_t n)
 {
     if (n != db->nsegs)
         return KVS_NOT_FOUND;
     for (uint32_t i = 0; i < n; i++) {
-        uint8_t e[SNAP_SEGMENT_SIZE];
-        if (get_bytes(l, e, sizeof(e)) != KVS_OK)
+        uint8_t *e = saved + (size_t)i * SNAP_SEGMENT_SIZE;
+        if (get_bytes(l, e, SNAP_SEGMENT_SIZE) != KVS_OK)
             return KVS_NOT_FOUND;
         struct kvs_segment *s = find_segment(db, kvs__load32(e));
-        uint32_t old_slot = kvs__load32(e + 4);
-        if (!segment_matches(s, kvs__load64(e + 8), kvs__load64(e + 16)) || old_slot == 0 ||
-            old_slot >= KVS_SLOT_COUNT || l->slot_map[old_slot] != 0)
+        uint32_t slot = kvs__load32(e + 4);
+        if (!segment_matches(s, kvs__load64(e + 8), kvs__load64(e + 16)) || slot == 0 ||
+            slot >= KVS_SLOT_COUNT || l->by_slot[slot])
             return KVS_NOT_FOUND;
-        l->slot_map[old_slot] = s->slot;
-        l->by_slot[old_slot] = s;
-        atomic_store(&s->live_bytes, kvs__load64(e + 24));
-        atomic_store(&s->dead_bytes, kvs__load64(e + 32));
-        atomic_store(&s->hinted, (kvs__load32(e + 40) & SNAP_FLAG_HINTED) != 0);
-        s->damaged = (kvs__load32(e + 40) & SNAP_FLAG_DAMAGED) != 0;
+        l->by_slot[slot] = s;
     }
     return KVS_OK;
 }
 
-/* Check every entry against the segments and translate its slot. */
-static int fix_entries(struct snap_load *l, struct kvs_index_entry *t, uint32_t capacity,
-                       uint32_t count)
-{
-    uint32_t seen = 0;
-    for (uint32_t i = 0; i < capacity; i++) {
-        struct kvs_loc *loc = &t[i].loc;
-        if (loc->slot == 0)
-            continue;
-        if (loc->slot >= KVS_SLOT_COUNT || !l->by_slot[loc->slot])
-            return KVS_NOT_FOUND;
-        const struct kvs_segment *s = l->by_slot[loc->slot];
-        if (loc->size <= KVS_REC_HEADER_SIZE || loc->off < KVS_SEG_HEADER_SIZE ||
-            (uint64_t)loc->off + loc->size > s->tail)
-            return KVS_NOT_FOUND;
-        loc->slot = l->slot_map[loc->slot];
-        seen++;
-    }
-    return seen == count ? KVS_OK : KVS_NOT_FOUND;
-}
-
-static int load_tables(struct snap_load *l)
+/* Every shard has the same capacity; the counts must leave room. */
+static int read_shards(struct snap_load *l)
 {
     for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
         uint8_t e[SNAP_SHARD_SIZE];
         if (get_bytes(l, e, sizeof(e)) != KVS_OK)
             return KVS_NOT_FOUND;
-        l->capacity[i] = kvs__load32(e);
+        uint32_t c = kvs__load32(e);
         l->count[i] = kvs__load32(e + 4);
-        uint32_t c = l->capacity[i];
-        if (c < 16 || c > (1u << KVS_INDEX_BUCKET_BITS_MAX) || (c & (c - 1)) != 0 ||
-            l->count[i] >= c)
+        if ((i > 0 && c != l->capacity) || (uint64_t)l->count[i] * 16 > (uint64_t)c * 15)
             return KVS_NOT_FOUND;
+        l->capacity = c;
     }
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
-        size_t bytes = (size_t)l->capacity[i] * sizeof(struct kvs_index_entry);
-        l->tables[i] = kvs__index_table_alloc(l->capacity[i]);
-        if (!l->tables[i])
-            return KVS_ENOMEM;
-        if (get_bytes(l, l->tables[i], bytes) != KVS_OK)
-            return KVS_NOT_FOUND;
-    }
-    uint8_t trailer[8];
-    uint64_t sum = kvs__digest_final(l->sum);
-    if (get_bytes(l, trailer, sizeof(trailer)) != KVS_OK || kvs__load64(trailer) != sum ||
-        l->off != l->size)
-        return KVS_NOT_FOUND;
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
-        if (fix_entries(l, l->tables[i], l->capacity[i], l->count[i]) != KVS_OK)
-            return KVS_NOT_FOUND;
     return KVS_OK;
 }
 
-static int load(struct kvs *db, struct snap_load *l)
+/* Every entry must point inside a listed segment; counts must agree. */
+static int check_entries(const struct snap_load *l, const struct kvs_index_entry *t,
+                         uint32_t count)
+{
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < l->capacity; i++) {
+        const struct kvs_loc *loc = &t[i].loc;
+        if (loc->slot == 0)
+            continue;
+        const struct kvs_segment *s = loc->slot < KVS_SLOT_COUNT ? l->by_slot[loc->slot] : NULL;
+        if (!s || loc->size <= KVS_REC_HEADER_SIZE || loc->off < KVS_SEG_HEADER_SIZE ||
+            (uint64_t)loc->off + loc->size > s->tail)
+            return KVS_NOT_FOUND;
+        seen++;
+    }
+    return seen == count ? KVS_OK : KVS_NOT_FOUND;
+}
+
+/* Read the tables straight into a fresh index region, then check them. */
+static int read_tables(struct kvs *db, struct snap_load *l)
+{
+    void *region = kvs__index_load_begin(&db->index, l->capacity);
+    if (!region)
+        return KVS_NOT_FOUND;
+    int rc = get_bytes(l, region, db->index.region_bytes);
+    uint8_t trailer[8];
+    uint64_t sum = kvs__digest_final(l->sum);
+    if (rc == KVS_OK && (l->size - l->off != sizeof(trailer) ||
+                         kvs__io_pread_all(l->fd, trailer, sizeof(trailer), l->off) < 0 ||
+                         kvs__load64(trailer) != sum))
+        rc = KVS_NOT_FOUND;
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK; i++)
+        rc = check_entries(l, db->index.shards[i].table, l->count[i]);
+    if (rc == KVS_OK)
+        kvs__index_load_end(&db->index, l->count);
+    return rc;
+}
+
+/* Give every segment the slot it had at close, and its saved counters. */
+static void restore_segments(struct kvs *db, const struct snap_load *l, const uint8_t *saved)
+{
+    pthread_mutex_lock(&db->seg_mutex);
+    for (size_t i = 0; i < db->nsegs; i++)
+        atomic_store(&db->slots[db->segs[i]->slot], NULL);
+    for (size_t i = 0; i < db->nsegs; i++) {
+        const uint8_t *e = saved + i * SNAP_SEGMENT_SIZE;
+        uint32_t slot = kvs__load32(e + 4);
+        struct kvs_segment *s = l->by_slot[slot];
+        s->slot = slot;
+        atomic_store(&db->slots[slot], s);
+        atomic_store(&s->live_bytes, kvs__load64(e + 24));
+        atomic_store(&s->dead_bytes, kvs__load64(e + 32));
+        atomic_store(&s->hinted, (kvs__load32(e + 40) & SNAP_FLAG_HINTED) != 0);
+        s->damaged = (kvs__load32(e + 40) & SNAP_FLAG_DAMAGED) != 0;
+        atomic_store(&s->sealed, true);
+        atomic_store(&s->synced, true);
+    }
+    pthread_mutex_unlock(&db->seg_mutex);
+}
+
+static int load(struct kvs *db, struct snap_load *l, uint8_t **saved)
 {
     uint8_t h[SNAP_HEADER_SIZE];
     if (kvs__io_file_size(l->fd, &l->size) < 0 || get_bytes(l, h, sizeof(h)) != KVS_OK)
         return KVS_NOT_FOUND;
     if (memcmp(h, snap_magic, sizeof(snap_magic)) != 0 ||
         kvs__load32(h + 8) != KVS_FORMAT_VERSION || kvs__load32(h + 12) != KVS_INDEX_SHARDS ||
-        kvs__load64(h + 24) != db->seed)
+        kvs__load64(h + 24) != db->seed || kvs__load32(h + 16) != db->nsegs)
         return KVS_NOT_FOUND;
-    int rc = load_segments(db, l, kvs__load32(h + 16));
-    return rc == KVS_OK ? load_tables(l) : rc;
+    *saved = malloc(db->nsegs * SNAP_SEGMENT_SIZE + 1);
+    if (!*saved)
+        return KVS_ENOMEM;
+    int rc = read_segments(db, l, *saved, (uint32_t)db->nsegs);
+    if (rc == KVS_OK)
+        rc = read_shards(l);
+    if (rc == KVS_OK)
+        rc = read_tables(db, l);
+    return rc;
 }
 
 int kvs__snapshot_load(struct kvs *db)
@@ -248,30 +270,18 @@ int kvs__snapshot_load(struct kvs *db)
     struct snap_load *l = calloc(1, sizeof(*l));
     if (!l)
         return KVS_ENOMEM;
+    uint8_t *saved = NULL;
     l->fd = kvs__io_openat(db->dirfd, KVS_SNAPSHOT_NAME, O_RDONLY, 0);
     l->sum = kvs__digest_new();
-    int rc = l->fd < 0 ? KVS_NOT_FOUND : !l->sum ? KVS_ENOMEM : load(db, l);
-    kvs__digest_free(l->sum);
+    int rc = l->fd < 0 ? KVS_NOT_FOUND : !l->sum ? KVS_ENOMEM : load(db, l, &saved);
     if (l->fd >= 0)
         kvs__io_close(l->fd);
-    if (rc == KVS_OK) {
-        for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
-            kvs__index_adopt(&db->index, i, l->tables[i], l->capacity[i], l->count[i]);
-        for (size_t i = 0; i < db->nsegs; i++) {
-            atomic_store(&db->segs[i]->sealed, true);
-            atomic_store(&db->segs[i]->synced, true);
-        }
-    } else {
-        for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
-            kvs__index_table_free(l->tables[i], l->capacity[i]);
-        /* Per-segment counters may be half loaded: replay starts from zero. */
-        for (size_t i = 0; i < db->nsegs; i++) {
-            atomic_store(&db->segs[i]->live_bytes, 0);
-            atomic_store(&db->segs[i]->dead_bytes, 0);
-            atomic_store(&db->segs[i]->hinted, false);
-            db->segs[i]->damaged = false;
-        }
-    }
+    kvs__digest_free(l->sum);
+    if (rc == KVS_OK)
+        restore_segments(db, l, saved);
+    else if (kvs__index_clear(&db->index) != KVS_OK)
+        rc = KVS_ENOMEM;
+    free(saved);
     free(l);
     return rc;
 }

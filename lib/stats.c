@@ -88,6 +88,16 @@ int kvs_stat(kvs_t *db, kvs_stat_t which, uint64_t *value)
     case KVS_STAT_DEAD_BYTES:
         *value = segment_sum(db, offsetof(struct kvs_segment, dead_bytes));
         break;
+    case KVS_STAT_SETS:
+    case KVS_STAT_REMOVES:
+        pthread_mutex_lock(&db->write_mutex);
+        *value = db->write_counts[which == KVS_STAT_SETS ? 0 : 1];
+        pthread_mutex_unlock(&db->write_mutex);
+        break;
+    case KVS_STAT_GETS:
+        for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
+            *value += atomic_load_explicit(&db->index.shards[i].gets, memory_order_relaxed);
+        break;
     case KVS_STAT_WRITE_FAILED:
         *value = atomic_load(&db->write_failed);
         break;
