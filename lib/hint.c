@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 
-#include "crc32c.h"
 #include "hash.h"
 #include "internal.h"
 #include "io.h"
@@ -33,7 +32,7 @@ static int hint_count(const struct kvs_segment *s, uint64_t *count, uint64_t *da
 static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t count,
                             uint64_t data_end, size_t *len)
 {
-    *len = KVS_HINT_HEADER_SIZE + count * KVS_HINT_ENTRY_SIZE + 4;
+    *len = KVS_HINT_HEADER_SIZE + count * KVS_HINT_ENTRY_SIZE + KVS_HINT_TRAILER_SIZE;
     uint8_t *buf = malloc(*len);
     if (!buf)
         return NULL;
@@ -55,7 +54,7 @@ static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t
         p += KVS_HINT_ENTRY_SIZE;
         off += r.size;
     }
-    kvs__store32(p, kvs__crc32c(0, buf, (size_t)(p - buf)));
+    kvs__store64(p, kvs__hash_sum(buf, (size_t)(p - buf)));
     return buf;
 }
 
@@ -94,16 +93,17 @@ int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
 static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segment *s,
                          uint64_t seed, struct kvs_hint *out)
 {
-    if (len < KVS_HINT_HEADER_SIZE + 4 || memcmp(buf, hint_magic, sizeof(hint_magic)) != 0)
+    const size_t trailer = KVS_HINT_TRAILER_SIZE;
+    if (len < KVS_HINT_HEADER_SIZE + trailer || memcmp(buf, hint_magic, sizeof(hint_magic)) != 0)
         return KVS_NOT_FOUND;
-    if (kvs__crc32c(0, buf, len - 4) != kvs__load32(buf + len - 4))
+    if (kvs__hash_sum(buf, len - trailer) != kvs__load64(buf + len - trailer))
         return KVS_NOT_FOUND;
     uint64_t count = kvs__load64(buf + 32);
     uint64_t data_end = kvs__load64(buf + 24);
     if (kvs__load32(buf + 8) != KVS_FORMAT_VERSION || kvs__load32(buf + 12) != s->id ||
         kvs__load64(buf + 16) != s->tail || kvs__load64(buf + 40) != seed ||
-        count != (len - KVS_HINT_HEADER_SIZE - 4) / KVS_HINT_ENTRY_SIZE ||
-        (len - KVS_HINT_HEADER_SIZE - 4) % KVS_HINT_ENTRY_SIZE != 0 ||
+        count != (len - KVS_HINT_HEADER_SIZE - trailer) / KVS_HINT_ENTRY_SIZE ||
+        (len - KVS_HINT_HEADER_SIZE - trailer) % KVS_HINT_ENTRY_SIZE != 0 ||
         data_end + KVS_REC_HEADER_SIZE > s->tail || data_end < KVS_SEG_HEADER_SIZE)
         return KVS_NOT_FOUND;
     uint64_t expect = KVS_SEG_HEADER_SIZE;
@@ -135,7 +135,8 @@ int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct
     int rc = KVS_NOT_FOUND;
     uint8_t *buf = NULL;
     if (kvs__io_file_size(fd, &len) == 0 && len <= SIZE_MAX / 2 &&
-        len <= KVS_HINT_HEADER_SIZE + 4 + (s->tail / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE) {
+        len <= KVS_HINT_HEADER_SIZE + KVS_HINT_TRAILER_SIZE +
+                   (s->tail / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE) {
         buf = malloc(len ? len : 1);
         if (!buf)
             rc = KVS_ENOMEM;

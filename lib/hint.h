@@ -14,6 +14,7 @@
 
 #define KVS_HINT_HEADER_SIZE 48u
 #define KVS_HINT_ENTRY_SIZE 12u
+#define KVS_HINT_TRAILER_SIZE 8u
 #define KVS_HINT_TOMBSTONE 0x80000000u
 
 /* One record as the hint describes it. */
