@@ -49,8 +49,9 @@ static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t
         struct kvs_rec r;
         kvs__rec_peek(s->base + off, s->tail - off, &r);
         uint32_t word = (uint32_t)off | (r.type == KVS_REC_DEL ? KVS_HINT_TOMBSTONE : 0);
-        kvs__store64(p, kvs__hash(seed, r.key, r.klen));
-        kvs__store32(p + 8, word);
+        /* only the upper half: all the index uses (see index.h) */
+        kvs__store32(p, (uint32_t)(kvs__hash(seed, r.key, r.klen) >> 32));
+        kvs__store32(p + 4, word);
         p += KVS_HINT_ENTRY_SIZE;
         off += r.size;
     }
@@ -108,7 +109,7 @@ static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segmen
         return KVS_NOT_FOUND;
     uint64_t expect = KVS_SEG_HEADER_SIZE;
     for (uint64_t i = 0; i < count; i++) {
-        uint32_t off = kvs__load32(buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE + 8) &
+        uint32_t off = kvs__load32(buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE + 4) &
                        ~KVS_HINT_TOMBSTONE;
         if (off != expect && i == 0)
             return KVS_NOT_FOUND;
@@ -155,12 +156,12 @@ int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct
 void kvs__hint_get(const struct kvs_hint *h, uint64_t i, struct kvs_hint_rec *out)
 {
     const uint8_t *p = h->buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE;
-    uint32_t word = kvs__load32(p + 8);
-    out->hash = kvs__load64(p);
+    uint32_t word = kvs__load32(p + 4);
+    out->hash = (uint64_t)kvs__load32(p) << 32;
     out->off = word & ~KVS_HINT_TOMBSTONE;
     out->tombstone = (word & KVS_HINT_TOMBSTONE) != 0;
     uint64_t next = i + 1 < h->count
-                        ? kvs__load32(p + KVS_HINT_ENTRY_SIZE + 8) & ~KVS_HINT_TOMBSTONE
+                        ? kvs__load32(p + KVS_HINT_ENTRY_SIZE + 4) & ~KVS_HINT_TOMBSTONE
                         : h->data_end;
     out->size = (uint32_t)(next - out->off);
 }
