@@ -3,6 +3,8 @@
  * removal, runs in the background while readers and writers go on, and a
  * kill -9 at any moment of it leaves a store with every acknowledged write.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/testutil.h"
+#include "io.h"
 
 static kvs_t *open_trigger(const char *dir, unsigned trigger, size_t segment)
 {
@@ -282,6 +285,98 @@ START_TEST(kill9_during_compaction)
 }
 END_TEST
 
+/* ---- a crash at every file operation of a compaction ---- */
+
+static void copy_dir(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *a = tu_path(from, de->d_name), *b = tu_path(to, de->d_name);
+        int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ck_assert(in >= 0 && out >= 0);
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+            ck_assert_int_eq(write(out, buf, (size_t)n), n);
+        close(in);
+        close(out);
+        free(a);
+        free(b);
+    }
+    closedir(d);
+}
+
+static int die_at_op(enum kvs_io_op op, void *ctx)
+{
+    (void)op;
+    atomic_int *left = ctx;
+    if (atomic_fetch_sub(left, 1) == 1)
+        raise(SIGKILL);
+    return 0;
+}
+
+/* The child opens the store, arms the hook to die at its k-th file
+ * operation, and compacts. Returns 1 if it died, 0 if it finished. */
+static int compact_and_die_at(const char *dir, int k)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        kvs_t *db = open_trigger(dir, 100, 4096);
+        static atomic_int left;
+        atomic_store(&left, k);
+        kvs__io_set_fault(die_at_op, &left);
+        int rc = kvs_compact(db);
+        kvs__io_set_fault(NULL, NULL);
+        kvs_close(db);
+        _exit(rc == KVS_OK ? 0 : 2);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        return 1;
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return 0;
+}
+
+START_TEST(crash_at_every_step_of_a_compaction)
+{
+    /* rounds of overwrites and removals: compaction copies, drops
+     * tombstones and deletes several segments */
+    kvs_t *db = open_trigger(tu_dir, 100, 4096);
+    put_round(db, 300, 0, 40);
+    put_round(db, 300, 1, 40);
+    for (int i = 0; i < 300; i += 3) {
+        char k[24];
+        int kl = snprintf(k, sizeof(k), "key-%06d", i);
+        ck_assert_kvs(kvs_remove(db, k, (size_t)kl), KVS_OK);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    int steps = 0;
+    for (int k = 1; k < 2000; k++) {
+        char *work = tu_tmpdir();
+        copy_dir(tu_dir, work);
+        int died = compact_and_die_at(work, k);
+        db = open_trigger(work, 100, 4096);
+        check_round(db, 300, 1, 40, 3);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        db = open_trigger(work, 100, 4096); /* and once more, after the repair */
+        check_round(db, 300, 1, 40, 3);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        tu_rmdir(work);
+        if (!died)
+            break;
+        steps = k;
+    }
+    ck_assert_int_gt(steps, 10); /* a compaction is many file operations */
+    ck_assert_int_lt(steps, 1999);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("compaction");
@@ -294,6 +389,7 @@ int main(void)
     tcase_add_test(tc, removing_everything_empties_the_directory);
     tcase_add_test(tc, reads_during_compaction);
     tcase_add_test(tc, kill9_during_compaction);
+    tcase_add_test(tc, crash_at_every_step_of_a_compaction);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
