@@ -129,22 +129,17 @@ int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct
     char name[KVS_SEG_NAME_MAX];
     kvs__seg_name(name, s->id, "hint");
     *out = (struct kvs_hint){0};
-    int fd = kvs__io_openat(dirfd, name, O_RDONLY, 0);
-    if (fd < 0)
-        return errno == ENOENT ? KVS_NOT_FOUND : KVS_EIO;
-    uint64_t len;
-    int rc = KVS_NOT_FOUND;
-    uint8_t *buf = NULL;
-    if (kvs__io_file_size(fd, &len) == 0 && len <= SIZE_MAX / 2 &&
-        len <= KVS_HINT_HEADER_SIZE + KVS_HINT_TRAILER_SIZE +
-                   (s->tail / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE) {
-        buf = malloc(len ? len : 1);
-        if (!buf)
-            rc = KVS_ENOMEM;
-        else if (kvs__io_pread_all(fd, buf, len, 0) == 0)
-            rc = hint_validate(buf, len, s, seed, out);
+    /* a hint is never bigger than one entry per smallest record */
+    uint64_t max_len = KVS_HINT_HEADER_SIZE + KVS_HINT_TRAILER_SIZE +
+                       (s->tail / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE;
+    uint8_t *buf;
+    size_t len;
+    if (kvs__io_read_file(dirfd, name, max_len, &buf, &len) < 0) {
+        if (errno == ENOMEM)
+            return KVS_ENOMEM;
+        return errno == ENOENT || errno == EFBIG ? KVS_NOT_FOUND : KVS_EIO;
     }
-    kvs__io_close(fd);
+    int rc = hint_validate(buf, len, s, seed, out);
     if (rc != KVS_OK) {
         free(buf);
         return rc;

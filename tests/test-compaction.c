@@ -244,14 +244,8 @@ static void crash_round(const char *dir, uint64_t *st, int round)
         }
     }
     close(fds[1]);
-    uint32_t want = 200 + (uint32_t)(tu_rand(st) % 4000), last = 0, got = 0;
-    while (got < want && read(fds[0], &last, sizeof(last)) == sizeof(last))
-        got++;
-    kill(pid, SIGKILL);
-    while (read(fds[0], &last, sizeof(last)) == sizeof(last))
-        got++;
-    close(fds[0]);
-    waitpid(pid, NULL, 0);
+    uint32_t last;
+    uint32_t got = tu_kill_after_acks(pid, fds[0], 200 + (uint32_t)(tu_rand(st) % 4000), &last);
     ck_assert_uint_gt(got, 0);
 
     kvs_t *db = open_trigger(dir, 100, 4096);
