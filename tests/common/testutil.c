@@ -213,7 +213,11 @@ uint32_t tu_kill_after_acks(pid_t pid, int fd, uint32_t want, uint32_t *last)
     while (read(fd, last, sizeof(*last)) == sizeof(*last))
         got++;
     close(fd);
-    waitpid(pid, NULL, 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    /* it must have been killed, not have stopped on an error of its own */
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "child stopped by itself (exit status %d)", WEXITSTATUS(status));
     return got;
 }
 
