@@ -131,7 +131,10 @@ int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t
     db->dir_dirty = true;
     pthread_mutex_unlock(&db->seg_mutex);
 
-    int rc = kvs__seg_create(db->dirfd, id, epoch, flags, db->seed, capacity, out);
+    /* Writer segments of KVS_SYNC_ALWAYS stores are written with pwritev:
+     * each write is synced at once, see kvs__seg_create. */
+    bool write_through = db->opts.sync == KVS_SYNC_ALWAYS && !(flags & KVS_SEG_FLAG_COMPACTED);
+    int rc = kvs__seg_create(db->dirfd, id, epoch, flags, db->seed, capacity, write_through, out);
     if (rc != KVS_OK) {
         kvs__log(db, KVS_LOG_ERROR, "cannot create segment %u: %s", id, strerror(errno));
         return rc;
@@ -272,7 +275,16 @@ int kvs__db_roll(struct kvs *db, uint64_t need)
     if (rc != KVS_OK)
         return rc;
     struct kvs_segment *old = db->active;
-    kvs__seg_seal(old);
+    rc = kvs__seg_seal(old);
+    if (rc != KVS_OK) {
+        /* the seal could not be written: keep appending to the old one */
+        kvs__db_remove_segment(db, next);
+        char name[KVS_SEG_NAME_MAX];
+        kvs__seg_name(name, next->id, "log");
+        kvs__io_unlinkat(db->dirfd, name);
+        kvs__seg_unref(next);
+        return rc;
+    }
     db->active = next;
     kvs__bg_kick(db); /* the sealed segment wants a hint file */
     return KVS_OK;
@@ -358,13 +370,12 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
         rc = kvs__db_roll(db, size);
     if (rc == KVS_OK)
         rc = kvs__seg_reserve(db->active, size);
+    uint64_t off;
+    if (rc == KVS_OK)
+        rc = kvs__seg_append(db->active, type, key, klen, val, vlen, &off);
     if (rc != KVS_OK)
         goto out;
-    struct kvs_loc loc = {
-        .slot = db->active->slot,
-        .off = (uint32_t)kvs__seg_append(db->active, type, key, klen, val, vlen),
-        .size = (uint32_t)size,
-    };
+    struct kvs_loc loc = {.slot = db->active->slot, .off = (uint32_t)off, .size = (uint32_t)size};
     index_apply(db, sh, h, key, klen, type, &loc);
     seq = ++db->write_seq;
     db->write_counts[type == KVS_REC_PUT ? 0 : 1]++;
@@ -595,6 +606,7 @@ static int close_active(struct kvs *db)
     }
     return kvs__seg_seal(s);
 }
+
 
 int kvs_close(kvs_t *db)
 {

@@ -39,6 +39,9 @@ int kvs__io_openat(int dirfd, const char *name, int flags, mode_t mode);
 int kvs__io_close(int fd);
 int kvs__io_pread_all(int fd, void *buf, size_t len, uint64_t off);
 int kvs__io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+struct iovec;
+/* Write n buffers one after the other at off, all of them. */
+int kvs__io_pwritev_all(int fd, const struct iovec *iov, int n, uint64_t off);
 /* Reserve blocks for [off, off + len) and grow the file to cover it. */
 int kvs__io_allocate(int fd, uint64_t off, uint64_t len);
 int kvs__io_truncate(int fd, uint64_t len);
