@@ -244,10 +244,11 @@ void kvs__io_unmap(void *addr, size_t len)
         munmap(addr, len);
 }
 
-int kvs__io_remap_read_only(void *addr, size_t len, int fd)
+void kvs__io_drop_page_tables(void *addr, size_t len)
 {
-    void *p = mmap(addr, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
-    return p == MAP_FAILED ? -1 : 0;
+    int saved = errno;
+    madvise(addr, len, MADV_DONTNEED);
+    errno = saved;
 }
 
 #ifndef MADV_POPULATE_WRITE

@@ -239,15 +239,18 @@ int kvs__seg_seal(struct kvs_segment *s)
     int rc = kvs__seg_append(s, KVS_REC_SEAL, NULL, 0, NULL, 0, &at);
     if (rc != KVS_OK)
         return rc;
-    s->sealed = true;
     /* Trimming only gives back the reserved blocks; a failure leaves zeros
      * after the seal, which recovery accepts. */
     if (s->file_bytes > s->tail && kvs__io_truncate(s->fd, s->tail) == 0)
         s->file_bytes = s->tail;
-    /* Drop the writable page table entries: otherwise writing back each
-     * dirty page (fdatasync, or the kernel's flusher) must write-protect it
-     * and interrupt every CPU running this process to flush its TLB. */
-    kvs__io_remap_read_only(s->base, s->map_bytes, s->fd);
+    /* Drop the writable page table entries (the pages stay in the page
+     * cache, dirty): otherwise writing back each dirty page (fdatasync, or
+     * the kernel's flusher) must write-protect it and interrupt every CPU
+     * running this process to flush its TLB. Readers fault the pages back
+     * in, read-only, and see the same bytes throughout. */
+    if (!s->write_through)
+        kvs__io_drop_page_tables(s->base, s->tail);
+    atomic_store_explicit(&s->sealed, true, memory_order_release);
     return KVS_OK;
 }
 
