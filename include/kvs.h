@@ -507,6 +507,7 @@ typedef enum {
     KVS_STAT_OPEN_MICROS,           /**< How long kvs_open() took, in microseconds. */
     KVS_STAT_HINT_SEGMENTS,         /**< Segments whose index came from a hint file at open. */
     KVS_STAT_WRITE_FAILED,          /**< 1 if a failed sync made the handle refuse writes. */
+    KVS_STAT_INDEX_SNAPSHOT_LOADED, /**< 1 if open loaded the index saved by the last close. */
     KVS_STAT_COUNT_                 /**< Number of statistics; not a statistic. */
 } kvs_stat_t;
 
