@@ -170,25 +170,30 @@ static bool client_harmless(struct session *s, size_t argc, const struct resp_ar
     return true;
 }
 
+/* Subcommands that take no argument: check the count the Redis way. */
+static bool no_args(struct session *s, size_t argc, const char *sub)
+{
+    if (argc == 2)
+        return true;
+    resp_add_errorf(s->out, "ERR wrong number of arguments for 'client|%s' command", sub);
+    return false;
+}
+
 void cmd_client(struct session *s, size_t argc, const struct resp_arg *argv)
 {
     const struct resp_arg *sub = &argv[1];
-    if (arg_is(sub, "id") || arg_is(sub, "getname") || arg_is(sub, "info") || arg_is(sub, "help")) {
-        if (argc != 2) {
-            char name[32];
-            resp_sanitize(name, sizeof(name), sub->ptr, sub->len);
-            for (char *p = name; *p; p++)
-                *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-            resp_add_errorf(s->out, "ERR wrong number of arguments for 'client|%s' command", name);
-        } else if (arg_is(sub, "id")) {
+    if (arg_is(sub, "id")) {
+        if (no_args(s, argc, "id"))
             resp_add_int(s->out, (long long)s->id);
-        } else if (arg_is(sub, "getname")) {
+    } else if (arg_is(sub, "getname")) {
+        if (no_args(s, argc, "getname"))
             s->name ? resp_add_bulk_str(s->out, s->name) : resp_add_null(s->out);
-        } else if (arg_is(sub, "info")) {
+    } else if (arg_is(sub, "info")) {
+        if (no_args(s, argc, "info"))
             client_info(s);
-        } else {
+    } else if (arg_is(sub, "help")) {
+        if (no_args(s, argc, "help"))
             client_help(s);
-        }
     } else if (arg_is(sub, "setname")) {
         if (argc != 3)
             reply_arity(s, "client|setname");

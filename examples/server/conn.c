@@ -176,8 +176,12 @@ void conn_resume(struct conn *c)
 static int prepare_input(struct conn *c)
 {
     struct buf *in = &c->in;
-    if (!in->data)
-        return bufpool_take(&c->w->pool, in) == 0 ? 0 : (c->flags |= CONN_DISCARD, -1);
+    if (!in->data) {
+        if (bufpool_take(&c->w->pool, in) == 0)
+            return 0;
+        c->flags |= CONN_DISCARD; /* out of memory */
+        return -1;
+    }
     size_t want = resp_parser_wanted(&c->parser, in->len);
     if (buf_room(in) >= 4096 && want <= in->cap)
         return 0;
