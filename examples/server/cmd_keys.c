@@ -105,7 +105,7 @@ void cmd_set(struct session *s, size_t argc, const struct resp_arg *argv)
         return;
     int rc = kvs_set_ex(s->srv->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len, o.flags);
     if (rc == KVS_OK) {
-        *s->wrote = true;
+        s->wrote = true;
         resp_add_simple(s->out, "OK");
     } else if (rc == KVS_EXISTS || rc == KVS_NOT_FOUND) {
         resp_add_null(s->out); /* NX / XX condition not met */
@@ -129,7 +129,7 @@ void cmd_mset(struct session *s, size_t argc, const struct resp_arg *argv)
             reply_storage_error(s, rc);
             return;
         }
-        *s->wrote = true;
+        s->wrote = true;
     }
     resp_add_simple(s->out, "OK");
 }
@@ -143,7 +143,7 @@ void cmd_del(struct session *s, size_t argc, const struct resp_arg *argv)
         int rc = kvs_remove(s->srv->db, argv[i].ptr, argv[i].len);
         if (rc == KVS_OK) {
             removed++;
-            *s->wrote = true;
+            s->wrote = true;
         } else if (rc != KVS_NOT_FOUND) {
             reply_storage_error(s, rc);
             return;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,8 +41,6 @@ struct conn *conn_create(struct worker *w, int fd)
     c->sess = (struct session){
         .srv = srv,
         .out = &c->out,
-        .stats = &w->stats,
-        .wrote = &c->wrote,
         .id = atomic_fetch_add(&srv->next_client_id, 1),
         .fd = fd,
         .created = time(NULL),
@@ -254,7 +253,7 @@ static int send_output(struct conn *c)
 
 void conn_flush(struct conn *c)
 {
-    c->wrote = false;
+    c->sess.wrote = false;
     if (c->flags & CONN_DISCARD) {
         conn_close(c);
         return;

@@ -41,7 +41,6 @@ struct conn {
     struct resp_parser parser;
     struct buf out;
     size_t out_pos;            /* bytes of out already sent */
-    bool wrote;                /* executed a write since the last flush */
     struct session sess;
     struct conn *prev, *next;  /* the worker's list of connections */
     struct conn *pending_next;

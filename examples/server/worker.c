@@ -84,7 +84,7 @@ static void sync_writes(struct worker *w)
 {
     bool any = false;
     for (struct conn *c = w->pending; c && !any; c = c->pending_next)
-        any = c->wrote;
+        any = c->sess.wrote;
     if (!any)
         return;
     int rc = kvs_sync(w->srv->db);
@@ -92,7 +92,7 @@ static void sync_writes(struct worker *w)
         return;
     log_msg(LL_ERROR, "sync failed: %s; dropping the clients that wrote", kvs_strerror(rc));
     for (struct conn *c = w->pending; c; c = c->pending_next)
-        if (c->wrote)
+        if (c->sess.wrote)
             c->flags |= CONN_DISCARD;
 }
 

@@ -13,13 +13,34 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "bufpool.h"
 #include "resp.h"
 #include "server.h"
-#include "session.h"
 
 struct conn;
+
+/* Counters of one worker: written by its thread only, read by INFO from any. */
+struct worker_stats {
+    _Atomic uint64_t connections; /* accepted */
+    _Atomic uint64_t commands;    /* executed */
+    _Atomic uint64_t net_in;      /* bytes read */
+    _Atomic uint64_t net_out;     /* bytes written */
+    _Atomic uint64_t protocol_errors;
+};
+
+/* Single-writer increment: a plain load and store, no locked instruction. */
+static inline void stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t stat_get(_Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
 
 struct worker {
     struct server *srv;
