@@ -170,7 +170,7 @@ static int apply(int opt, const char *arg, struct server_config *cfg)
         cfg->max_clients = (unsigned)v;
         return 0;
     case OPT_MAXBULK:
-        if (parse_range("--max-bulk", arg, 1, KVS_VALUE_MAX, &v))
+        if (parse_range("--max-bulk", arg, 1024, KVS_VALUE_MAX, &v))
             return OPTIONS_USAGE;
         cfg->max_bulk = (size_t)v;
         return 0;
