@@ -292,7 +292,15 @@ START_TEST(directory_in_use)
     ck_assert_int_eq(r.status, 1);
     ck_assert_msg(strstr(r.err, "another kvs-server"), "stderr: %s", r.err);
     run_result_free(&r);
+    /* and its address is taken: another directory on the same port fails too */
+    char addr[32];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)s.port);
+    run_server((const char *[]){"--addr", addr, "--dir", harness_tmpdir(), NULL}, 10000, &r);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "cannot listen on") && strstr(r.err, "in use"), "stderr: %s", r.err);
+    run_result_free(&r);
     ck_assert_int_eq(server_stop(&s, SIGTERM, 10000), 0);
+    ck_assert_int_ne(access(s.port_file, F_OK), 0); /* a clean exit removes the port file */
 }
 END_TEST
 
