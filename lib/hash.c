@@ -50,3 +50,8 @@ void kvs__digest_free(struct kvs_digest *d)
     if (d)
         XXH3_freeState((XXH3_state_t *)d);
 }
+
+uint64_t kvs__hash_sum(const void *buf, size_t len)
+{
+    return XXH3_64bits(buf, len);
+}

@@ -22,6 +22,8 @@ struct kvs_digest *kvs__digest_new(void);
 void kvs__digest_update(struct kvs_digest *d, const void *buf, size_t len);
 uint64_t kvs__digest_final(struct kvs_digest *d);
 void kvs__digest_free(struct kvs_digest *d);
+/* The same checksum of one buffer. */
+uint64_t kvs__hash_sum(const void *buf, size_t len);
 
 
 #endif

@@ -13,12 +13,13 @@
 #include "segment.h"
 
 #define KVS_HINT_HEADER_SIZE 48u
-#define KVS_HINT_ENTRY_SIZE 12u
+#define KVS_HINT_ENTRY_SIZE 8u
+#define KVS_HINT_TRAILER_SIZE 8u
 #define KVS_HINT_TOMBSTONE 0x80000000u
 
 /* One record as the hint describes it. */
 struct kvs_hint_rec {
-    uint64_t hash;
+    uint64_t hash; /* upper 32 bits of the key hash; the lower half is zero */
     uint32_t off;
     uint32_t size;
     bool tombstone;
@@ -37,7 +38,9 @@ struct kvs_hint {
 int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed);
 
 /* Load and validate the hint of segment s. KVS_NOT_FOUND if there is no
- * usable hint (absent, damaged, or for other bytes than s holds). */
+ * usable hint (absent or itself damaged); KVS_ECORRUPT if an intact hint
+ * describes other bytes than the segment holds (the segment was changed
+ * after it was sealed). */
 int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct kvs_hint *out);
 
 /* The i-th record of a loaded hint. */

@@ -10,7 +10,8 @@
  * with the table between 3/8 and 3/4 full, 21 to 43 bytes per key.
  *
  * The tag is the hash's upper 32 bits: its top 8 bits pick the shard and its
- * low bits the home bucket, so a table can grow without the keys. Everything
+ * low bits the home bucket, so a table can grow without the keys. The lower
+ * 32 bits of the hash are never used (hint files do not even store them). Everything
  * that touches the layout of the hash lives here and in index.c, so the index
  * can be swapped for an ordered one without touching the rest.
  */

@@ -383,6 +383,26 @@ static void patch_header_version(const char *path, uint32_t version)
     close(fd);
 }
 
+/* A sealed segment cut short while its hint survived: not a torn write
+ * (the hint proves it was complete and synced) but damage. */
+START_TEST(truncated_sealed_segment_with_hint_is_damage)
+{
+    write_many(tu_dir, 100);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0); /* a second segment, newer */
+    set_str(db, "newer", "n");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *first = tu_path(tu_dir, "0000000001.log");
+    tu_truncate(first, (long)record_offset(90));
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    db = open_opts(tu_dir, 1, 1, 0);
+    expect_value(db, "key0089", "value number 0089, some padding");
+    expect_value(db, "key0090", NULL);
+    expect_value(db, "newer", "n");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(first);
+}
+END_TEST
+
 START_TEST(damaged_header_and_unknown_version)
 {
     write_many(tu_dir, 3);
@@ -393,7 +413,28 @@ START_TEST(damaged_header_and_unknown_version)
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_OK);
     patch_header_version(seg, 2);
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_EVERSION);
+    ck_assert_kvs(open_rc(tu_dir, 1), KVS_EVERSION); /* repair never skips a newer format */
     free(seg);
+}
+END_TEST
+
+START_TEST(repair_skips_a_segment_with_a_damaged_header)
+{
+    write_many(tu_dir, 3);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    set_str(db, "second", "segment");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *first = tu_path(tu_dir, "0000000001.log");
+    tu_flip_byte(first, 20);
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    db = open_opts(tu_dir, 1, 1, 1);
+    expect_value(db, "key0001", NULL);
+    expect_value(db, "second", "segment");
+    uint64_t skipped;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, &skipped), KVS_OK);
+    ck_assert_uint_gt(skipped, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(first);
 }
 END_TEST
 
@@ -492,18 +533,9 @@ static void kill9_round(const char *dir, kvs_sync_t sync, uint64_t *st)
         }
     }
     close(fds[1]);
-    /* let it run until it acknowledged a random number of writes (bounded) */
-    uint32_t want = 100 + (uint32_t)(tu_rand(st) % 3000), last = 0, got = 0;
-    while (got < want && read(fds[0], &last, sizeof(last)) == sizeof(last))
-        got++;
-    kill(pid, SIGKILL);
-    /* drain what was acknowledged before the kill landed */
-    while (read(fds[0], &last, sizeof(last)) == sizeof(last))
-        got++;
-    close(fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    ck_assert(WIFSIGNALED(status));
+    /* let it run until it acknowledged a random number of writes */
+    uint32_t last;
+    uint32_t got = tu_kill_after_acks(pid, fds[0], 100 + (uint32_t)(tu_rand(st) % 3000), &last);
     ck_assert_uint_gt(got, 0);
     kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 16384);
     /* Every key's latest acknowledged value is there. The one write in
@@ -799,7 +831,9 @@ static Suite *recovery_suite(void)
     tcase_add_test(tc, flipped_byte_without_hint_fails_open_then_repairs);
     tcase_add_test(tc, flipped_bytes_everywhere_never_return_wrong_data);
     tcase_add_test(tc, damaged_header_and_unknown_version);
+    tcase_add_test(tc, truncated_sealed_segment_with_hint_is_damage);
     tcase_add_test(tc, damaged_hint_is_ignored);
+    tcase_add_test(tc, repair_skips_a_segment_with_a_damaged_header);
     tcase_add_test(tc, empty_segment_file_from_a_crash_is_removed);
     tcase_add_test(tc, obsolete_file_finishes_deletions);
     tcase_add_test(tc, read_only_open_of_crashed_store_changes_nothing);
