@@ -1,10 +1,11 @@
 /* Test harness for kvs-server and kvs-client; see harness.h. */
 #include "harness.h"
 
+#include "../common/testutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,14 +34,6 @@ long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* Kill what this process started and remove its directories (also after a failed check). */
 static void cleanup(void)
 {
@@ -51,10 +44,8 @@ static void cleanup(void)
             waitpid(servers[i], NULL, 0);
     }
     nservers = 0;
-    for (int i = 0; i < ntmpdirs; i++) {
-        nftw(tmpdirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(tmpdirs[i]);
-    }
+    for (int i = 0; i < ntmpdirs; i++)
+        tu_rmdir(tmpdirs[i]); /* frees it */
     ntmpdirs = 0;
 }
 
@@ -70,12 +61,8 @@ static void arm_cleanup(void)
 
 int harness_run(Suite *s)
 {
-    signal(SIGPIPE, SIG_IGN);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    signal(SIGPIPE, SIG_IGN); /* a server closing on us must fail a check, not kill the test */
+    return tu_run(s);
 }
 
 const char *harness_env(const char *name)
@@ -103,13 +90,12 @@ const char *harness_which(const char *prog)
 const char *harness_tmpdir(void)
 {
     arm_cleanup();
-    const char *base = getenv("TMPDIR");
-    char tmpl[512];
-    snprintf(tmpl, sizeof(tmpl), "%s/kvs-server-test-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpl) || ntmpdirs == MAX_TRACKED)
+    if (ntmpdirs == MAX_TRACKED)
         return NULL;
-    tmpdirs[ntmpdirs] = strdup(tmpl);
-    return tmpdirs[ntmpdirs++];
+    char *dir = tu_tmpdir();
+    if (dir)
+        tmpdirs[ntmpdirs++] = dir;
+    return dir;
 }
 
 /* Child side of a spawn: die with the parent, redirect, exec. */
@@ -478,26 +464,18 @@ uint16_t free_port(void)
     return port;
 }
 
-static uint64_t rng_state;
-
 uint64_t test_seed(void)
 {
-    static uint64_t seed;
-    if (!seed) {
-        const char *env = getenv("KVS_TEST_SEED");
-        seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-        if (!seed)
-            seed = 1;
-    }
-    return seed;
+    return tu_seed();
 }
 
 uint64_t test_rand(void)
 {
-    if (!rng_state)
-        rng_state = test_seed();
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    static uint64_t state;
+    static bool seeded;
+    if (!seeded) {
+        state = tu_seed();
+        seeded = true;
+    }
+    return tu_rand(&state);
 }

@@ -19,7 +19,7 @@
 /* Exit status meson reads as "skipped". */
 #define HARNESS_SKIP 77
 
-/* Run a suite with Check (CK_ENV verbosity); returns the process exit status. */
+/* Run a suite with tests/common's tu_run(), SIGPIPE ignored; returns the exit status. */
 int harness_run(Suite *s);
 
 /* Path of a program under test from the environment (KVS_SERVER, KVS_CLIENT). */
@@ -111,7 +111,8 @@ uint16_t free_port(void);
 /* Milliseconds on a monotonic clock. */
 long long now_ms(void);
 
-/* Deterministic pseudo-random numbers (xorshift), seeded from KVS_TEST_SEED or the time. */
+/* Deterministic pseudo-random numbers from tests/common (tu_rand), seeded
+ * with tu_seed(): KVS_TEST_SEED or the time, printed so a failure replays. */
 uint64_t test_rand(void);
 uint64_t test_seed(void);
 
