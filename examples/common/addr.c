@@ -57,6 +57,15 @@ static int split(const char *text, char *host, size_t hostlen, const char **port
     return 0;
 }
 
+static void addr_set_port(struct addr *a, uint16_t port)
+{
+    a->port = port;
+    if (a->family == AF_INET)
+        ((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+    else if (a->family == AF_INET6)
+        ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
 int addr_parse(const char *text, struct addr *a, char *err, size_t errlen)
 {
     const char *port;
@@ -86,13 +95,23 @@ int addr_parse(const char *text, struct addr *a, char *err, size_t errlen)
     return 0;
 }
 
-void addr_set_port(struct addr *a, uint16_t port)
+int addr_from_sockaddr(struct addr *a, const struct sockaddr_storage *ss, socklen_t len)
 {
-    a->port = port;
-    if (a->family == AF_INET)
-        ((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
-    else if (a->family == AF_INET6)
-        ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+    memset(a, 0, sizeof(*a));
+    const void *ip;
+    if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        ip = &((const struct sockaddr_in *)ss)->sin_addr;
+        a->port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    } else if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        ip = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        a->port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    } else {
+        return -1;
+    }
+    a->family = ss->ss_family;
+    a->len = len;
+    memcpy(&a->ss, ss, len);
+    return inet_ntop(a->family, ip, a->host, sizeof(a->host)) ? 0 : -1;
 }
 
 void addr_format(const struct addr *a, char *out, size_t outlen)

@@ -32,11 +32,11 @@ struct addr {
  */
 int addr_parse(const char *text, struct addr *a, char *err, size_t errlen);
 
+/* Fill a from a socket address (from getsockname, getpeername). Returns 0, or -1 if not IP. */
+int addr_from_sockaddr(struct addr *a, const struct sockaddr_storage *ss, socklen_t len);
+
 /* Write "1.2.3.4:80" or "[::1]:80" into out (ADDR_STR_MAX bytes). */
 void addr_format(const struct addr *a, char *out, size_t outlen);
-
-/* Set the port (after binding port 0, for instance). */
-void addr_set_port(struct addr *a, uint16_t port);
 
 /* True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (::ffff:127.x.y.z). */
 bool addr_is_loopback(const struct addr *a);

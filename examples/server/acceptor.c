@@ -17,7 +17,7 @@
 /* Connections accepted per wakeup, so signals are still noticed under a flood. */
 #define ACCEPT_BATCH 128
 
-int acceptor_listen(const struct addr *a, uint16_t *bound_port)
+int acceptor_listen(const struct addr *a, struct addr *bound)
 {
     char text[ADDR_STR_MAX];
     addr_format(a, text, sizeof(text));
@@ -37,9 +37,12 @@ int acceptor_listen(const struct addr *a, uint16_t *bound_port)
     }
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+        addr_from_sockaddr(bound, &ss, len) != 0) {
+        log_msg(LL_ERROR, "getsockname: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 

@@ -11,9 +11,10 @@
 
 /*
  * Bind and listen on a (SO_REUSEADDR, so a restart after kill -9 can bind at
- * once). Returns the socket and stores the bound port, or -1 after logging.
+ * once). Returns the socket and the address really bound (the port chosen
+ * for port 0), or -1 after logging.
  */
-int acceptor_listen(const struct addr *a, uint16_t *bound_port);
+int acceptor_listen(const struct addr *a, struct addr *bound);
 
 /*
  * Accept until a signal in sigs arrives (they must be blocked in every

@@ -1,7 +1,6 @@
 /*
  * Connection-level commands: PING ECHO SELECT AUTH QUIT CLIENT.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,32 +78,25 @@ void cmd_quit(struct session *s, size_t argc, const struct resp_arg *argv)
     s->close_after_reply = true;
 }
 
-/* "ip:port" of a socket address, IPv6 in brackets. */
-static void format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t n)
+/* "ip:port" of a socket, from getpeername or getsockname; "?" if unknown. */
+static void socket_name(int fd, bool peer, char *out, size_t n)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-        port = ntohs(a->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-        port = ntohs(a->sin6_port);
-    }
-    snprintf(out, n, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct addr a;
+    int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+                  : getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (rc == 0 && addr_from_sockaddr(&a, &ss, len) == 0)
+        addr_format(&a, out, n);
+    else
+        snprintf(out, n, "?");
 }
 
 static void client_info(struct session *s)
 {
-    struct sockaddr_storage peer = {0}, local = {0};
-    socklen_t plen = sizeof(peer), llen = sizeof(local);
-    char paddr[ADDR_STR_MAX] = "?", laddr[ADDR_STR_MAX] = "?", line[512];
-    if (getpeername(s->fd, (struct sockaddr *)&peer, &plen) == 0)
-        format_sockaddr(&peer, paddr, sizeof(paddr));
-    if (getsockname(s->fd, (struct sockaddr *)&local, &llen) == 0)
-        format_sockaddr(&local, laddr, sizeof(laddr));
+    char paddr[ADDR_STR_MAX], laddr[ADDR_STR_MAX], line[512];
+    socket_name(s->fd, true, paddr, sizeof(paddr));
+    socket_name(s->fd, false, laddr, sizeof(laddr));
     int n = snprintf(line, sizeof(line),
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld db=0 user=default resp=2\n",
                      (unsigned long long)s->id, paddr, laddr, s->fd, s->name ? s->name : "",

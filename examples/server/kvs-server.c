@@ -156,12 +156,12 @@ static void stop_workers(struct server *srv)
 static int serve(struct server *srv, const sigset_t *sigs)
 {
     const struct server_config *cfg = srv->cfg;
-    int lfd = acceptor_listen(&cfg->addr, &srv->port);
+    struct addr bound;
+    int lfd = acceptor_listen(&cfg->addr, &bound);
     if (lfd < 0)
         return -1;
-    struct addr bound = cfg->addr;
     char text[ADDR_STR_MAX];
-    addr_set_port(&bound, srv->port);
+    srv->port = bound.port;
     addr_format(&bound, text, sizeof(text));
     if (cfg->port_file && write_port_file(cfg->port_file, srv->port) != 0)
         log_msg(LL_ERROR, "cannot write the port file '%s': %s", cfg->port_file, strerror(errno));

@@ -76,6 +76,25 @@ START_TEST(loopback_rule)
 }
 END_TEST
 
+START_TEST(from_sockaddr)
+{
+    struct addr a, b;
+    char err[160], out[ADDR_STR_MAX];
+    ck_assert_int_eq(addr_parse("[::1]:6379", &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(addr_from_sockaddr(&b, &a.ss, a.len), 0);
+    ck_assert_int_eq(b.family, AF_INET6);
+    ck_assert_uint_eq(b.port, 6379);
+    addr_format(&b, out, sizeof(out));
+    ck_assert_str_eq(out, "[::1]:6379");
+    ck_assert_int_eq(addr_parse("10.1.2.3:80", &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(addr_from_sockaddr(&b, &a.ss, a.len), 0);
+    addr_format(&b, out, sizeof(out));
+    ck_assert_str_eq(out, "10.1.2.3:80");
+    struct sockaddr_storage unix_addr = {.ss_family = AF_UNIX};
+    ck_assert_int_eq(addr_from_sockaddr(&b, &unix_addr, sizeof(unix_addr)), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("addr");
@@ -83,6 +102,7 @@ int main(void)
     tcase_add_test(tc, valid);
     tcase_add_test(tc, invalid);
     tcase_add_test(tc, loopback_rule);
+    tcase_add_test(tc, from_sockaddr);
     suite_add_tcase(s, tc);
     return harness_run(s);
 }
