@@ -132,6 +132,13 @@ static enum resp_status done(struct resp_parser *p, char *buf, size_t size,
     return RESP_DONE;
 }
 
+/* fail() for the int-returning line finder. */
+static int fail_line(struct resp_parser *p, const char *msg)
+{
+    fail(p, msg);
+    return -1;
+}
+
 /*
  * Find the "\r\n" ending the header line that starts at p->pos.
  * Returns 1 with *eol at the CR, 0 when more bytes are needed, -1 on error.
@@ -143,18 +150,16 @@ static int find_crlf(struct resp_parser *p, const char *buf, size_t len, size_t 
     const char *cr = from < len ? memchr(buf + from, '\r', len - from) : NULL;
     if (!cr) {
         p->scan = len;
-        if (len - p->pos > p->lim.max_inline)
-            return fail(p, too_big), -1;
-        return 0;
+        return len - p->pos > p->lim.max_inline ? fail_line(p, too_big) : 0;
     }
     size_t at = (size_t)(cr - buf);
     p->scan = at;
     if (at - p->pos > p->lim.max_inline)
-        return fail(p, too_big), -1;
+        return fail_line(p, too_big);
     if (at + 1 >= len)
         return 0;
     if (buf[at + 1] != '\n')
-        return fail(p, "expected '\\n' after '\\r'"), -1;
+        return fail_line(p, "expected '\\n' after '\\r'");
     *eol = at;
     return 1;
 }
