@@ -256,6 +256,66 @@ START_TEST(split_big_bulk)
 }
 END_TEST
 
+/*
+ * Property: random multibulk requests (binary arguments, empty ones, up to
+ * 40 arguments), encoded and fed in random chunks, parse back to exactly
+ * what was encoded.
+ */
+START_TEST(random_requests_roundtrip)
+{
+    struct buf stream, want;
+    buf_init(&stream, 0);
+    buf_init(&want, 0);
+    for (int r = 0; r < 300; r++) {
+        size_t argc = 1 + test_rand() % 40;
+        char hdr[32];
+        buf_append(&stream, hdr, (size_t)snprintf(hdr, sizeof(hdr), "*%zu\r\n", argc));
+        for (size_t i = 0; i < argc; i++) {
+            size_t len = test_rand() % 4 == 0 ? 0 : test_rand() % 300;
+            char arg[300];
+            for (size_t j = 0; j < len; j++)
+                arg[j] = (char)test_rand();
+            buf_append(&stream, hdr, (size_t)snprintf(hdr, sizeof(hdr), "$%zu\r\n", len));
+            buf_append(&stream, arg, len);
+            buf_append(&stream, "\r\n", 2);
+            buf_append(&want, hdr, (size_t)snprintf(hdr, sizeof(hdr), "%zu:", len));
+            buf_append(&want, arg, len);
+            buf_append(&want, ",", 1);
+        }
+        buf_append(&want, ";", 1);
+    }
+    struct resp_limits lim = defaults();
+    struct transcript t;
+    feed(stream.data, stream.len, random_chunk, NULL, &lim, &t);
+    ck_assert_msg(t.last == RESP_NEED_MORE && t.requests == 300 && t.text.len == want.len &&
+                      memcmp(t.text.data, want.data, want.len) == 0,
+                  "round trip differs (KVS_TEST_SEED=%llu)", (unsigned long long)test_seed());
+    buf_free(&t.text);
+    buf_free(&stream);
+    buf_free(&want);
+}
+END_TEST
+
+/* Random bytes in random chunks: any outcome but a crash (ASan) or a runaway allocation. */
+START_TEST(random_garbage)
+{
+    struct resp_limits lim = defaults();
+    for (int round = 0; round < 200; round++) {
+        char junk[2048];
+        size_t n = 1 + test_rand() % sizeof(junk);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = test_rand();
+            /* bias towards protocol bytes so the parser goes deep */
+            static const char protocol[] = "*$\r\n0123456789-\"' \\x";
+            junk[i] = r % 2 ? protocol[(r >> 8) % (sizeof(protocol) - 1)] : (char)(r >> 16);
+        }
+        struct transcript t;
+        feed(junk, n, random_chunk, NULL, &lim, &t);
+        buf_free(&t.text);
+    }
+}
+END_TEST
+
 /* ---- hostile input (Redis tests/unit/protocol.tcl and more) ---- */
 
 START_TEST(out_of_range_multibulk_length)
@@ -545,6 +605,8 @@ static Suite *resp_suite(void)
     tcase_add_test(tc, split_inline_and_mixed);
     tcase_add_test(tc, split_errors);
     tcase_add_test(tc, split_big_bulk);
+    tcase_add_test(tc, random_requests_roundtrip);
+    tcase_add_test(tc, random_garbage);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hostile");
