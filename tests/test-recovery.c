@@ -285,6 +285,29 @@ START_TEST(flipped_byte_with_hint_is_reported_by_get)
 }
 END_TEST
 
+/* A large value is checked outside the index lock: damage is still caught. */
+START_TEST(flipped_byte_in_a_large_value)
+{
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    size_t len = 300 * 1024;
+    char *big = malloc(len);
+    memset(big, 'z', len);
+    ck_assert_kvs(kvs_set(db, "big", 3, big, len), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *seg = tu_last_file(tu_dir, ".log");
+    tu_flip_byte(seg, KVS_SEG_HEADER_SIZE + 1000);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    void *v = (void *)0x1;
+    size_t n = 1;
+    ck_assert_kvs(kvs_get(db, "big", 3, &v, &n), KVS_ECORRUPT);
+    ck_assert_ptr_null(v);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(seg);
+    free(big);
+}
+END_TEST
+
 START_TEST(flipped_byte_without_hint_fails_open_then_repairs)
 {
     write_many(tu_dir, 100);
@@ -829,6 +852,7 @@ static Suite *recovery_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, flipped_byte_with_hint_is_reported_by_get);
     tcase_add_test(tc, flipped_byte_without_hint_fails_open_then_repairs);
+    tcase_add_test(tc, flipped_byte_in_a_large_value);
     tcase_add_test(tc, flipped_bytes_everywhere_never_return_wrong_data);
     tcase_add_test(tc, damaged_header_and_unknown_version);
     tcase_add_test(tc, truncated_sealed_segment_with_hint_is_damage);
