@@ -131,9 +131,11 @@ int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t
     db->dir_dirty = true;
     pthread_mutex_unlock(&db->seg_mutex);
 
-    /* Writer segments of KVS_SYNC_ALWAYS stores are written with pwritev:
-     * each write is synced at once, see kvs__seg_create. */
-    bool write_through = db->opts.sync == KVS_SYNC_ALWAYS && !(flags & KVS_SEG_FLAG_COMPACTED);
+    /* Writer segments of stores that sync every write (or asked for it) are
+     * written with pwritev, see kvs__seg_create. */
+    bool write_through = db->opts.write_through == 1 ||
+                         (db->opts.write_through == -1 && db->opts.sync == KVS_SYNC_ALWAYS);
+    write_through = write_through && !(flags & KVS_SEG_FLAG_COMPACTED);
     int rc = kvs__seg_create(db->dirfd, id, epoch, flags, db->seed, capacity, write_through, out);
     if (rc != KVS_OK) {
         kvs__log(db, KVS_LOG_ERROR, "cannot create segment %u: %s", id, strerror(errno));

@@ -90,6 +90,9 @@ static int open_store(struct server_config *cfg, kvs_t **db)
     /* --sync always: the store does not sync per write; the workers call
      * kvs_sync() once per loop iteration before replying (see worker.h). */
     kvs_options_set_sync(opts, cfg->sync == KVS_SYNC_ALWAYS ? KVS_SYNC_NONE : cfg->sync);
+    /* with a sync per loop iteration, pwritev beats writing through a mapping */
+    if (cfg->sync == KVS_SYNC_ALWAYS)
+        kvs_options_set_write_through(opts, 1);
     kvs_options_set_logger(opts, log_from_kvs, NULL);
     int rc = kvs_open(cfg->dir, opts, db);
     kvs_options_destroy(opts);
