@@ -535,6 +535,34 @@ static bool bg_wait(struct kvs *db)
     return go;
 }
 
+/* The i-th segment (referenced), or NULL past the end. */
+static struct kvs_segment *segment_at(struct kvs *db, size_t i)
+{
+    struct kvs_segment *s = NULL;
+    pthread_mutex_lock(&db->seg_mutex);
+    if (i < db->nsegs) {
+        s = db->segs[i];
+        kvs__seg_ref(s);
+    }
+    pthread_mutex_unlock(&db->seg_mutex);
+    return s;
+}
+
+/*
+ * A freshly opened store's mappings have no page table entries yet, so the
+ * first read of every page faults, which is costly (above all in a virtual
+ * machine) and shows as a long tail of slow gets. Map them in once, in bulk.
+ */
+static void prefault_segments(struct kvs *db)
+{
+    struct kvs_segment *s;
+    for (size_t i = 0; !atomic_load(&db->compact_abort) && (s = segment_at(db, i)) != NULL; i++) {
+        if (atomic_load(&s->sealed))
+            kvs__io_prefault_read(s->base, s->tail);
+        kvs__seg_unref(s);
+    }
+}
+
 /* Idle: nothing was written since the previous look, a second or more ago. */
 static bool store_idle(struct kvs *db, uint64_t *last_seq, uint64_t *last_us)
 {
@@ -558,6 +586,10 @@ static void *bg_main(void *arg)
         pthread_mutex_lock(&db->compact_mutex);
         if (db->snapshot_stale && kvs__snapshot_remove(db) == KVS_OK)
             db->snapshot_stale = false;
+        if (db->prefault_pending) {
+            prefault_segments(db);
+            db->prefault_pending = false;
+        }
         kvs__write_pending_hints(db);
         if (!atomic_load(&db->write_failed))
             compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY);

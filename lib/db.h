@@ -40,6 +40,7 @@ struct kvs {
 
     struct kvs_index index;
     bool snapshot_stale; /* the INDEX file is to be removed (background thread) */
+    bool prefault_pending; /* map the recovered segments in (background thread) */
 
     pthread_mutex_t seg_mutex;
     struct kvs_segment *_Atomic *slots; /* KVS_SLOT_COUNT entries */

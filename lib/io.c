@@ -251,9 +251,19 @@ void kvs__io_drop_page_tables(void *addr, size_t len)
     errno = saved;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+
+void kvs__io_prefault_read(void *addr, size_t len)
+{
+    int saved = errno;
+    madvise(addr, len, MADV_POPULATE_READ);
+    errno = saved;
+}
 
 void kvs__io_prefault_write(void *addr, size_t len)
 {

@@ -60,6 +60,9 @@ void kvs__io_unmap(void *addr, size_t len);
 /* Drop the page table entries of part of a shared file mapping; the data
  * stays in the page cache and is faulted back in on the next access. */
 void kvs__io_drop_page_tables(void *addr, size_t len);
+/* Map in the page table entries of [addr, addr + len) for reading, in one
+ * call rather than one page fault at a time (best effort). */
+void kvs__io_prefault_read(void *addr, size_t len);
 /* Fault in [addr, addr + len) for writing ahead of use (best effort). */
 void kvs__io_prefault_write(void *addr, size_t len);
 

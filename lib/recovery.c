@@ -509,6 +509,7 @@ static int rebuild_index(struct kvs *db, struct kvs_segment **segs, size_t n)
     else if (rc == KVS_NOT_FOUND)
         rc = replay_all(db, segs, n);
     db->snapshot_stale = !db->opts.read_only;
+    db->prefault_pending = true;
     return rc;
 }
 
