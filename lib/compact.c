@@ -46,6 +46,10 @@ static struct kvs_segment *next_unhinted(struct kvs *db)
  * outlived its segment's pages would point at zeros. */
 static void write_hint(struct kvs *db, struct kvs_segment *s)
 {
+    /* Sealing dropped the segment's page table entries (see kvs__seg_seal);
+     * map them back in, read-only, here rather than one fault at a time in
+     * the threads that read the segment next. */
+    kvs__io_prefault_read(s->base, s->tail);
     if (!atomic_load(&s->synced)) {
         kvs__stat_add(db, KVS_STAT_SYNCS, 1);
         if (kvs__io_datasync(s->fd) < 0) {
