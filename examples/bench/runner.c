@@ -1,0 +1,134 @@
+/* The parent side: one child process per (store, phase). The parent itself
+ * never opens a store or initialises a storage library, so every child
+ * starts from the same clean state (no inherited library threads, no heap
+ * left over from another store), and a crash in one store cannot take the
+ * whole run down. */
+#include "runner.h"
+
+#include "adapter.h"
+#include "phases.h"
+#include "report.h"
+#include "sysinfo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const bench_phase_fn phases[] = {
+    bench_phase_seq,       bench_phase_random, bench_phase_open_warm,
+    bench_phase_open_cold, bench_phase_sync1,  bench_phase_syncn,
+};
+
+/* Reads result records until the child closes its end of the pipe. */
+static void drain(int fd, const bench_config_t *cfg, bench_table_t *t)
+{
+    bench_result_t r;
+    for (;;) {
+        size_t got = 0;
+        while (got < sizeof r) {
+            ssize_t n = read(fd, (char *)&r + got, sizeof r - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return;
+            got += (size_t)n;
+        }
+        if (r.store < 0 || r.store >= BENCH_MAX_STORES || r.metric < 0 || r.metric >= M_COUNT)
+            continue;
+        t->r[r.store][r.metric] = r;
+        bench_report_progress(cfg, &r);
+    }
+}
+
+static int run_child(const bench_config_t *cfg, int store, bench_phase_fn fn, bench_table_t *t)
+{
+    size_t n;
+    const bench_adapter_t *ad = bench_adapters(&n)[store];
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        bench_sink_t sink = {fds[1], store};
+        int rc = fn(cfg, ad, &sink);
+        fflush(NULL);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    drain(fds[0], cfg, t);
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "kvs-bench: [%s] child killed by signal %d\n", ad->title, WTERMSIG(status));
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Anything requested that never arrived is marked failed, so a crash shows
+ * in the table instead of as an empty cell. */
+static void mark_missing(const bench_config_t *cfg, int store, bench_table_t *t)
+{
+    for (int m = 0; m < M_COUNT; m++) {
+        bench_result_t *r = &t->r[store][m];
+        if (bench_wants(cfg, (bench_metric_t)m) && r->status == BENCH_RES_NONE) {
+            r->store = store;
+            r->metric = m;
+            r->status = BENCH_RES_FAILED;
+            snprintf(r->note, sizeof r->note, "no result (the phase failed earlier; see stderr)");
+        }
+    }
+}
+
+static void remove_store_dirs(const bench_config_t *cfg, const bench_adapter_t *ad)
+{
+    static const char *const sets[] = {"seq", "random", "sync1", "syncn"};
+    char dir[PATH_MAX];
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        bench_store_dir(cfg, ad, sets[i], dir, sizeof dir);
+        bench_rm_rf(dir);
+    }
+}
+
+static int run_store(const bench_config_t *cfg, int store, bench_table_t *t)
+{
+    size_t n;
+    const bench_adapter_t *ad = bench_adapters(&n)[store];
+    fprintf(stderr, "kvs-bench: [%s %s] %s\n", ad->title, ad->version(), ad->common_desc);
+    int failed = 0;
+    for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
+        if (!(cfg->metrics & bench_phase_metrics(phases[i])))
+            continue;
+        if (run_child(cfg, store, phases[i], t) != 0) {
+            failed = 1;
+            if (phases[i] == bench_phase_random)
+                i += 2; /* the open phases need the store it builds */
+        }
+    }
+    remove_store_dirs(cfg, ad);
+    mark_missing(cfg, store, t);
+    return failed;
+}
+
+int bench_run_all(const bench_config_t *cfg, bench_table_t *t)
+{
+    size_t n;
+    bench_adapters(&n);
+    for (int s = 0; s < BENCH_MAX_STORES; s++)
+        for (int m = 0; m < M_COUNT; m++)
+            t->r[s][m].status = BENCH_RES_NONE;
+    int failures = 0;
+    for (size_t s = 0; s < n; s++)
+        if ((cfg->stores >> s) & 1u)
+            failures += run_store(cfg, (int)s, t);
+    return failures;
+}

@@ -1,0 +1,15 @@
+/* Runs the phases of every selected store in child processes and gathers
+ * their results into one table. */
+#ifndef KVS_BENCH_RUNNER_H
+#define KVS_BENCH_RUNNER_H
+
+#include "bench.h"
+
+typedef struct bench_table {
+    bench_result_t r[BENCH_MAX_STORES][M_COUNT];
+} bench_table_t;
+
+/* Returns the number of stores whose runs had a failure (0 = all fine). */
+int bench_run_all(const bench_config_t *cfg, bench_table_t *t);
+
+#endif
