@@ -76,8 +76,15 @@ void kvs__write_pending_hints(struct kvs *db)
 
 /* ---- choosing what to compact ---- */
 
+/* What happened to one input while its records were copied. */
+struct input_state {
+    bool done;              /* every record was looked at */
+    bool dropped_tombstone; /* a tombstone was left out because older inputs go too */
+};
+
 struct compaction {
     struct kvs_segment **in; /* referenced, in epoch order */
+    struct input_state *state;
     size_t n;
     uint64_t base_epoch;      /* outputs get base_epoch + 1, + 2, ... */
     uint64_t min_other_epoch; /* oldest segment that is not an input */
@@ -125,7 +132,8 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n, b
         total += cand[i]->tail;
         dead += atomic_load(&cand[i]->dead_bytes);
     }
-    qsort(cand, n, sizeof(*cand), cmp_dead_ratio_desc);
+    if (n > 1)
+        qsort(cand, n, sizeof(*cand), cmp_dead_ratio_desc);
     size_t picked = 0;
     if (all) {
         while (picked < n && dead_ratio(cand[picked]) > 0)
@@ -161,7 +169,8 @@ static size_t select_inputs(struct kvs *db, struct compaction *c, bool all)
         }
     }
     size_t picked = cand ? pick_inputs(db, cand, n, all) : 0;
-    qsort(cand, picked, sizeof(*cand), cmp_epoch);
+    if (picked > 1)
+        qsort(cand, picked, sizeof(*cand), cmp_epoch);
     c->min_other_epoch = UINT64_MAX;
     for (size_t i = 0; i < db->nsegs; i++) {
         bool input = false;
@@ -282,27 +291,35 @@ static bool record_is_live(struct kvs *db, uint64_t hash, const struct kvs_loc *
     return live;
 }
 
-/* A tombstone can go once no older record of its key can be replayed: the
- * key was written again since, or every other segment is newer. */
-static bool tombstone_needed(struct kvs *db, const struct compaction *c,
-                             const struct kvs_segment *s, uint64_t hash, const struct kvs_rec *r)
+/*
+ * A tombstone can go once no older record of its key can be replayed: the
+ * key was written again since (that record wins on replay), or every other
+ * segment is newer and every older input is deleted with this one (which
+ * delete_inputs() enforces through dropped_tombstone).
+ */
+static bool tombstone_needed(struct kvs *db, struct compaction *c, size_t input,
+                             uint64_t hash, const struct kvs_rec *r)
 {
-    if (s->epoch < c->min_other_epoch)
-        return false;
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
     pthread_rwlock_rdlock(&sh->lock);
     bool rewritten = kvs__index_find(sh, hash, r->key, r->klen, kvs__key_eq, db) != NULL;
     pthread_rwlock_unlock(&sh->lock);
-    return !rewritten;
+    if (rewritten)
+        return false;
+    if (c->in[input]->epoch > c->min_other_epoch)
+        return true;
+    c->state[input].dropped_tombstone = true;
+    return false;
 }
 
-static int copy_record(struct kvs *db, struct compaction *c, struct kvs_segment *s,
+static int copy_record(struct kvs *db, struct compaction *c, size_t input,
                        const struct kvs_rec *r, uint64_t off)
 {
+    struct kvs_segment *s = c->in[input];
     uint64_t hash = kvs__hash(db->seed, r->key, r->klen);
     struct kvs_loc from = {.slot = s->slot, .off = (uint32_t)off, .size = (uint32_t)r->size};
     bool put = r->type == KVS_REC_PUT;
-    if (put ? !record_is_live(db, hash, &from) : !tombstone_needed(db, c, s, hash, r))
+    if (put ? !record_is_live(db, hash, &from) : !tombstone_needed(db, c, input, hash, r))
         return KVS_OK;
     int rc = output_room(db, c, r->size);
     if (rc != KVS_OK)
@@ -312,25 +329,28 @@ static int copy_record(struct kvs *db, struct compaction *c, struct kvs_segment 
     return put ? remember_move(c, hash, &from, &to) : KVS_OK;
 }
 
-/* Copy the live records of one input. A record that does not decode stops
- * the copy of this input, which then keeps live bytes and is not deleted. */
-static int copy_segment(struct kvs *db, struct compaction *c, struct kvs_segment *s)
+/* Copy the live records of one input. Damaged bytes (kept by a repair-mode
+ * open) are skipped; a live record inside them keeps the input alive. */
+static int copy_segment(struct kvs *db, struct compaction *c, size_t input)
 {
+    struct kvs_segment *s = c->in[input];
     uint64_t off = KVS_SEG_HEADER_SIZE;
-    while (off < s->tail && !atomic_load(&db->compact_abort)) {
+    while (off < s->tail) {
+        if (atomic_load(&db->compact_abort))
+            return KVS_OK;
         struct kvs_rec r;
         if (kvs__rec_decode(s->base + off, s->tail - off, &r) != KVS_REC_OK) {
-            kvs__log(db, KVS_LOG_ERROR, "compaction: segment %u has a damaged record at %llu",
-                     s->id, (unsigned long long)off);
-            return KVS_OK;
+            off = kvs__seg_next_intact(s, off + 1, s->tail);
+            continue;
         }
         if (r.type == KVS_REC_SEAL)
             break;
-        int rc = copy_record(db, c, s, &r, off);
+        int rc = copy_record(db, c, input, &r, off);
         if (rc != KVS_OK)
             return rc;
         off += r.size;
     }
+    c->state[input].done = true;
     return KVS_OK;
 }
 
@@ -349,8 +369,26 @@ static void quiesce_readers(struct kvs *db)
     }
 }
 
-/* Delete the inputs that no longer hold live records. The decision is taken
- * once, so that the OBSOLETE list and the files removed always agree. */
+/*
+ * Which inputs can go: those fully copied that hold no live record any more.
+ * An input that stays keeps its records on disk, so a tombstone dropped from
+ * a newer input could let one of them reappear: such inputs stay too.
+ */
+static void decide_deletions(struct compaction *c, bool *gone)
+{
+    uint64_t oldest_kept = UINT64_MAX;
+    for (size_t i = 0; i < c->n; i++) {
+        gone[i] = c->state[i].done && atomic_load(&c->in[i]->live_bytes) == 0;
+        if (!gone[i])
+            oldest_kept = KVS_MIN(oldest_kept, c->in[i]->epoch);
+    }
+    for (size_t i = 0; i < c->n; i++)
+        if (gone[i] && c->state[i].dropped_tombstone && c->in[i]->epoch > oldest_kept)
+            gone[i] = false;
+}
+
+/* Delete the inputs that can go. The decision is taken once, so that the
+ * OBSOLETE list and the files removed always agree. */
 static int delete_inputs(struct kvs *db, struct compaction *c)
 {
     uint32_t *ids = malloc((c->n ? c->n : 1) * sizeof(*ids));
@@ -360,12 +398,11 @@ static int delete_inputs(struct kvs *db, struct compaction *c)
         free(gone);
         return KVS_ENOMEM;
     }
+    decide_deletions(c, gone);
     size_t n = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        gone[i] = atomic_load(&c->in[i]->live_bytes) == 0;
+    for (size_t i = 0; i < c->n; i++)
         if (gone[i])
             ids[n++] = c->in[i]->id;
-    }
     int rc = n ? kvs__obsolete_write(db->dirfd, ids, n) : KVS_OK;
     free(ids);
     if (rc != KVS_OK) {
@@ -400,6 +437,7 @@ static void compaction_end(struct compaction *c)
     for (size_t i = 0; i < c->n; i++)
         kvs__seg_unref(c->in[i]);
     free(c->in);
+    free(c->state);
     free(c->moves);
 }
 
@@ -411,10 +449,15 @@ static int compact(struct kvs *db, bool all)
         compaction_end(&c);
         return KVS_OK;
     }
+    c.state = calloc(c.n, sizeof(*c.state));
+    if (!c.state) {
+        compaction_end(&c);
+        return KVS_ENOMEM;
+    }
     uint64_t t0 = kvs__now_us();
     int rc = KVS_OK;
     for (size_t i = 0; i < c.n && rc == KVS_OK; i++)
-        rc = copy_segment(db, &c, c.in[i]);
+        rc = copy_segment(db, &c, i);
     if (rc == KVS_OK)
         rc = output_finish(db, &c);
     else if (c.out)

@@ -175,3 +175,22 @@ void kvs__io_unmap(void *addr, size_t len)
     if (addr)
         munmap(addr, len);
 }
+
+int kvs__io_remap_read_only(void *addr, size_t len, int fd)
+{
+    void *p = mmap(addr, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+    return p == MAP_FAILED ? -1 : 0;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void kvs__io_prefault_write(void *addr, size_t len)
+{
+    /* Linux 5.14+; older kernels say EINVAL and the writer faults page by
+     * page instead, which is only slower. */
+    int saved = errno;
+    madvise(addr, len, MADV_POPULATE_WRITE);
+    errno = saved;
+}

@@ -50,5 +50,10 @@ int kvs__io_file_size(int fd, uint64_t *size);
 /* Shared mapping of [0, len) of fd, read-only or read-write. */
 void *kvs__io_map(int fd, size_t len, int writable);
 void kvs__io_unmap(void *addr, size_t len);
+/* Replace a read-write mapping by a read-only one at the same address (the
+ * same file pages stay visible throughout). Returns 0 or -1. */
+int kvs__io_remap_read_only(void *addr, size_t len, int fd);
+/* Fault in [addr, addr + len) for writing ahead of use (best effort). */
+void kvs__io_prefault_write(void *addr, size_t len);
 
 #endif

@@ -94,20 +94,6 @@ static bool all_zero(const uint8_t *p, uint64_t n)
     return true;
 }
 
-/* Offset of the first intact record at or after from, or end if none. */
-static uint64_t resync(const struct kvs_segment *s, uint64_t from, uint64_t end)
-{
-    for (uint64_t p = from; p + KVS_REC_HEADER_SIZE <= end; p++) {
-        uint8_t t = s->base[p + 4];
-        if (t != KVS_REC_PUT && t != KVS_REC_DEL && t != KVS_REC_SEAL)
-            continue;
-        struct kvs_rec r;
-        if (kvs__rec_decode(s->base + p, end - p, &r) == KVS_REC_OK)
-            return p;
-    }
-    return end;
-}
-
 /* Bytes from off up to the last non-zero byte before end. */
 static uint64_t nonzero_extent(const struct kvs_segment *s, uint64_t off, uint64_t end)
 {
@@ -138,7 +124,7 @@ struct scan_result {
  * on scanning, KVS_NOT_FOUND to stop there (tail), or KVS_ECORRUPT. */
 static int scan_bad_record(struct kvs *db, struct kvs_segment *s, uint64_t *off, uint64_t end)
 {
-    uint64_t next = resync(s, *off + 1, end);
+    uint64_t next = kvs__seg_next_intact(s, *off + 1, end);
     uint64_t torn = nonzero_extent(s, *off, next == end ? end : next);
     if (next == end || looks_unsynced(s, *off)) {
         if (torn) {
@@ -255,7 +241,8 @@ static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
         free(ids);
         return rc;
     }
-    qsort(ids, n, sizeof(*ids), cmp_u32);
+    if (n > 1)
+        qsort(ids, n, sizeof(*ids), cmp_u32);
     *ids_out = ids;
     *n_out = n;
     return KVS_OK;
@@ -285,7 +272,8 @@ static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n)
     }
     if (rc != KVS_OK)
         return rc;
-    qsort(dead, ndead, sizeof(*dead), cmp_u32);
+    if (ndead > 1)
+        qsort(dead, ndead, sizeof(*dead), cmp_u32);
     size_t kept = 0;
     for (size_t i = 0; i < *n; i++) {
         if (bsearch(&ids[i], dead, ndead, sizeof(*dead), cmp_u32)) {
@@ -348,7 +336,8 @@ static int open_segments(struct kvs *db, const uint32_t *ids, size_t n,
         db->seed = seed;
         have_seed = true;
     }
-    qsort(segs, k, sizeof(*segs), cmp_epoch);
+    if (k > 1)
+        qsort(segs, k, sizeof(*segs), cmp_epoch);
     for (size_t i = 1; i < k && rc == KVS_OK; i++)
         if (segs[i]->epoch == segs[i - 1]->epoch) {
             kvs__log(db, KVS_LOG_ERROR, "segments %u and %u share an epoch", segs[i - 1]->id,

@@ -179,6 +179,10 @@ int kvs__seg_reserve(struct kvs_segment *s, uint64_t need)
     uint64_t grown = KVS_MIN(KVS_MAX(want, s->file_bytes + KVS_SEG_GROW_BYTES), s->map_bytes);
     if (kvs__io_allocate(s->fd, s->file_bytes, grown - s->file_bytes) < 0)
         return KVS_EIO;
+    /* One call faults in the new pages for writing, instead of one page
+     * fault (and one file system callback) per 4 KiB in the write path. */
+    uint64_t page_start = s->file_bytes & ~(uint64_t)4095;
+    kvs__io_prefault_write(s->base + page_start, grown - page_start);
     s->file_bytes = grown;
     return KVS_OK;
 }
@@ -204,6 +208,10 @@ int kvs__seg_seal(struct kvs_segment *s)
      * after the seal, which recovery accepts. */
     if (s->file_bytes > s->tail && kvs__io_truncate(s->fd, s->tail) == 0)
         s->file_bytes = s->tail;
+    /* Drop the writable page table entries: otherwise writing back each
+     * dirty page (fdatasync, or the kernel's flusher) must write-protect it
+     * and interrupt every CPU running this process to flush its TLB. */
+    kvs__io_remap_read_only(s->base, s->map_bytes, s->fd);
     return KVS_OK;
 }
 
@@ -226,4 +234,17 @@ void kvs__seg_unref(struct kvs_segment *s)
 {
     if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
         seg_free(s);
+}
+
+uint64_t kvs__seg_next_intact(const struct kvs_segment *s, uint64_t from, uint64_t end)
+{
+    for (uint64_t p = from; p + KVS_REC_HEADER_SIZE <= end; p++) {
+        uint8_t t = s->base[p + 4];
+        if (t != KVS_REC_PUT && t != KVS_REC_DEL && t != KVS_REC_SEAL)
+            continue;
+        struct kvs_rec r;
+        if (kvs__rec_decode(s->base + p, end - p, &r) == KVS_REC_OK)
+            return p;
+    }
+    return end;
 }

@@ -86,6 +86,10 @@ int kvs__seg_seal(struct kvs_segment *s);
  * mapping's file pages so that the next append starts on clean bytes. */
 int kvs__seg_cut(struct kvs_segment *s, uint64_t len);
 
+/* Offset of the first intact record at or after from (scanning byte by
+ * byte past damage), or end if there is none. */
+uint64_t kvs__seg_next_intact(const struct kvs_segment *s, uint64_t from, uint64_t end);
+
 static inline bool kvs__seg_has_room(const struct kvs_segment *s, uint64_t need)
 {
     return s->tail + need + KVS_REC_HEADER_SIZE <= s->map_bytes;

@@ -1,0 +1,57 @@
+/* Shared helpers for the Check suites: temp dirs, random data, run_suite(). */
+#ifndef KVS_TESTUTIL_H
+#define KVS_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kvs.h"
+
+/* Assert a libkvs status, printing names on failure. */
+#define ck_assert_kvs(rc, expected)                                                         \
+    do {                                                                                    \
+        int rc_ = (rc), ex_ = (expected);                                                   \
+        ck_assert_msg(rc_ == ex_, "%s returned %s (%d), expected %s (%d)", #rc,             \
+                      kvs_status_name(rc_), rc_, kvs_status_name(ex_), ex_);                \
+    } while (0)
+
+/* A fresh empty directory under $TMPDIR (or /tmp); removed by tu_rmdir. */
+char *tu_tmpdir(void);
+void tu_rmdir(char *dir);
+
+/* The per-test directory created by tu_dir_setup (a checked fixture). */
+extern char *tu_dir;
+void tu_dir_setup(void);
+void tu_dir_teardown(void);
+
+/* Deterministic pseudo-random numbers; the seed comes from $KVS_TEST_SEED or
+ * the time, and is printed so that a failure can be replayed. */
+uint64_t tu_seed(void);
+uint64_t tu_rand(uint64_t *state);
+void tu_fill(uint64_t *state, void *buf, size_t len);
+
+/* Open with small segments and no background sync, for fast tests. */
+kvs_t *tu_open(const char *dir, kvs_sync_t sync, size_t segment_bytes);
+
+/* Path of a file in a directory (static buffer per call site is not safe;
+ * returns malloc'ed memory). */
+char *tu_path(const char *dir, const char *name);
+
+/* File helpers for damaging stores on purpose. */
+long tu_file_size(const char *path);
+void tu_truncate(const char *path, long len);
+void tu_flip_byte(const char *path, long offset);
+int tu_count_files(const char *dir, const char *suffix);
+/* The newest (highest numbered) file with the suffix; malloc'ed path or NULL. */
+char *tu_last_file(const char *dir, const char *suffix);
+void tu_remove_files(const char *dir, const char *suffix);
+
+/* Bytes of all regular files in dir. */
+long tu_dir_bytes(const char *dir);
+
+/* Run a suite (CK_ENV verbosity), return the process exit code. */
+int tu_run(Suite *s);
+
+#endif

@@ -1,0 +1,487 @@
+/* The public API: one test per documented return of every kvs_* call. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/testutil.h"
+
+static kvs_t *open_default(void)
+{
+    return tu_open(tu_dir, KVS_SYNC_NONE, 0);
+}
+
+/* ---- open / close ---- */
+
+START_TEST(open_rejects_null_arguments)
+{
+    kvs_t *db = (kvs_t *)0x1;
+    ck_assert_kvs(kvs_open(NULL, NULL, &db), KVS_EINVAL);
+    ck_assert_ptr_null(db);
+    ck_assert_kvs(kvs_open(tu_dir, NULL, NULL), KVS_EINVAL);
+    db = (kvs_t *)0x1;
+    ck_assert_kvs(kvs_open("", NULL, &db), KVS_EINVAL);
+    ck_assert_ptr_null(db);
+}
+END_TEST
+
+START_TEST(open_with_defaults_creates_directory)
+{
+    char *sub = tu_path(tu_dir, "a/b/c");
+    kvs_t *db = NULL;
+    ck_assert_kvs(kvs_open(sub, NULL, &db), KVS_OK);
+    ck_assert_ptr_nonnull(db);
+    struct stat st;
+    ck_assert_int_eq(stat(sub, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(sub);
+}
+END_TEST
+
+START_TEST(open_rejects_bad_sync_mode)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, (kvs_sync_t)42);
+    kvs_t *db = (kvs_t *)0x1;
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_EINVAL);
+    ck_assert_ptr_null(db);
+    kvs_options_destroy(o);
+}
+END_TEST
+
+START_TEST(open_without_create_is_enoent)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_create_if_missing(o, 0);
+    kvs_t *db = (kvs_t *)0x1;
+    char *missing = tu_path(tu_dir, "missing");
+    ck_assert_kvs(kvs_open(missing, o, &db), KVS_ENOENT);
+    ck_assert_ptr_null(db);
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_ENOENT); /* exists, holds no store */
+    kvs_options_destroy(o);
+    free(missing);
+}
+END_TEST
+
+START_TEST(open_on_a_file_is_eio)
+{
+    char *file = tu_path(tu_dir, "plain");
+    FILE *f = fopen(file, "w");
+    fclose(f);
+    kvs_t *db = (kvs_t *)0x1;
+    ck_assert_kvs(kvs_open(file, NULL, &db), KVS_EIO);
+    ck_assert_ptr_null(db);
+    free(file);
+}
+END_TEST
+
+START_TEST(second_open_is_busy)
+{
+    kvs_t *db = open_default();
+    kvs_t *db2 = (kvs_t *)0x1;
+    ck_assert_kvs(kvs_open(tu_dir, NULL, &db2), KVS_EBUSY);
+    ck_assert_ptr_null(db2);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_kvs(kvs_open(tu_dir, NULL, &db2), KVS_OK);
+    ck_assert_kvs(kvs_close(db2), KVS_OK);
+}
+END_TEST
+
+START_TEST(close_null_is_ok)
+{
+    ck_assert_kvs(kvs_close(NULL), KVS_OK);
+    kvs_free(NULL);
+    kvs_options_destroy(NULL);
+}
+END_TEST
+
+/* ---- set / get / remove / exists ---- */
+
+START_TEST(set_get_roundtrip)
+{
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_set(db, "k", 1, "value", 5), KVS_OK);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq(v, "value"); /* NUL-terminated */
+    kvs_free(v);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(set_overwrites)
+{
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_set(db, "k", 1, "one", 3), KVS_OK);
+    ck_assert_kvs(kvs_set(db, "k", 1, "three", 5), KVS_OK);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_mem_eq(v, "three", 5);
+    kvs_free(v);
+    uint64_t keys;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_KEYS, &keys), KVS_OK);
+    ck_assert_uint_eq(keys, 1);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(binary_keys_and_values_with_nul)
+{
+    kvs_t *db = open_default();
+    const char k1[] = {'a', 0, 'b'}, k2[] = {'a', 0, 'c'}, k3[] = {'a'};
+    const char v1[] = {0, 1, 0, 2, 0};
+    ck_assert_kvs(kvs_set(db, k1, 3, v1, 5), KVS_OK);
+    ck_assert_kvs(kvs_set(db, k2, 3, "x", 1), KVS_OK);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, k1, 3, &v, &n), KVS_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_mem_eq(v, v1, 5);
+    kvs_free(v);
+    ck_assert_kvs(kvs_get(db, k3, 1, &v, &n), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(empty_value)
+{
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_set(db, "e", 1, NULL, 0), KVS_OK);
+    void *v = NULL;
+    size_t n = 99;
+    ck_assert_kvs(kvs_get(db, "e", 1, &v, &n), KVS_OK);
+    ck_assert_ptr_nonnull(v); /* documented: never NULL on success */
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(((char *)v)[0], 0);
+    kvs_free(v);
+    ck_assert_kvs(kvs_exists(db, "e", 1), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(empty_key_is_einval)
+{
+    kvs_t *db = open_default();
+    void *v = (void *)0x1;
+    size_t n = 7;
+    ck_assert_kvs(kvs_set(db, "", 0, "v", 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_get(db, "", 0, &v, &n), KVS_EINVAL);
+    ck_assert_ptr_null(v);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_kvs(kvs_remove(db, "", 0), KVS_EINVAL);
+    ck_assert_kvs(kvs_exists(db, "", 0), KVS_EINVAL);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(null_arguments_are_einval)
+{
+    kvs_t *db = open_default();
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_set(NULL, "k", 1, "v", 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_set(db, NULL, 1, "v", 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_set(db, "k", 1, NULL, 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_get(NULL, "k", 1, &v, &n), KVS_EINVAL);
+    ck_assert_kvs(kvs_get(db, "k", 1, NULL, &n), KVS_EINVAL);
+    ck_assert_kvs(kvs_get(db, "k", 1, &v, NULL), KVS_EINVAL);
+    ck_assert_kvs(kvs_remove(NULL, "k", 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_remove(db, NULL, 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_exists(NULL, "k", 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_sync(NULL), KVS_EINVAL);
+    ck_assert_kvs(kvs_compact(NULL), KVS_EINVAL);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(get_missing_is_not_found)
+{
+    kvs_t *db = open_default();
+    void *v = (void *)0x1;
+    size_t n = 7;
+    ck_assert_kvs(kvs_get(db, "nope", 4, &v, &n), KVS_NOT_FOUND);
+    ck_assert_ptr_null(v);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_kvs(kvs_exists(db, "nope", 4), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(remove_then_get)
+{
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_set(db, "k", 1, "v", 1), KVS_OK);
+    ck_assert_kvs(kvs_remove(db, "k", 1), KVS_OK);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_remove(db, "k", 1), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_remove(db, "never", 5), KVS_NOT_FOUND);
+    uint64_t removes;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_REMOVES, &removes), KVS_OK);
+    ck_assert_uint_eq(removes, 1); /* a remove of an absent key writes nothing */
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(key_and_value_limits)
+{
+    kvs_t *db = open_default();
+    size_t big = KVS_KEY_MAX + 1;
+    char *key = calloc(1, big);
+    memset(key, 'k', big);
+    ck_assert_kvs(kvs_set(db, key, KVS_KEY_MAX, "v", 1), KVS_OK);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, key, KVS_KEY_MAX, &v, &n), KVS_OK);
+    kvs_free(v);
+    ck_assert_kvs(kvs_set(db, key, big, "v", 1), KVS_ETOOBIG);
+    ck_assert_kvs(kvs_get(db, key, big, &v, &n), KVS_ETOOBIG);
+    ck_assert_kvs(kvs_remove(db, key, big), KVS_ETOOBIG);
+    /* The value check happens before any byte is read, so a short buffer is fine. */
+    ck_assert_kvs(kvs_set(db, "k", 1, "v", (size_t)KVS_VALUE_MAX + 1), KVS_ETOOBIG);
+    ck_assert_kvs(kvs_set(db, "k", 1, "v", SIZE_MAX), KVS_ETOOBIG);
+    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_NOT_FOUND);
+    free(key);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(large_value_16mib)
+{
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 1 << 20); /* bigger than a segment */
+    size_t len = 16u << 20;
+    uint8_t *val = malloc(len);
+    uint64_t st = 7;
+    tu_fill(&st, val, len);
+    ck_assert_kvs(kvs_set(db, "big", 3, val, len), KVS_OK);
+    ck_assert_kvs(kvs_set(db, "small", 5, "s", 1), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 1 << 20);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, "big", 3, &v, &n), KVS_OK);
+    ck_assert_uint_eq(n, len);
+    ck_assert(memcmp(v, val, len) == 0);
+    kvs_free(v);
+    ck_assert_kvs(kvs_get(db, "small", 5, &v, &n), KVS_OK);
+    kvs_free(v);
+    free(val);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(set_ex_conditions)
+{
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_set_ex(db, "k", 1, "a", 1, KVS_SET_IF_PRESENT), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_exists(db, "k", 1), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_set_ex(db, "k", 1, "a", 1, KVS_SET_IF_ABSENT), KVS_OK);
+    ck_assert_kvs(kvs_set_ex(db, "k", 1, "b", 1, KVS_SET_IF_ABSENT), KVS_EXISTS);
+    ck_assert_kvs(kvs_set_ex(db, "k", 1, "c", 1, KVS_SET_IF_PRESENT), KVS_OK);
+    ck_assert_kvs(kvs_set_ex(db, "k", 1, "d", 1, 0), KVS_OK);
+    ck_assert_kvs(kvs_set_ex(db, "k", 1, "e", 1, KVS_SET_IF_ABSENT | KVS_SET_IF_PRESENT),
+                  KVS_EINVAL);
+    ck_assert_kvs(kvs_set_ex(db, "k", 1, "e", 1, 1u << 7), KVS_EINVAL);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_OK);
+    ck_assert_mem_eq(v, "d", 1);
+    kvs_free(v);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* ---- read-only ---- */
+
+START_TEST(read_only_refuses_writes)
+{
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_set(db, "k", 1, "v", 1), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_read_only(o, 1);
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    ck_assert_kvs(kvs_set(db, "k", 1, "w", 1), KVS_EREADONLY);
+    ck_assert_kvs(kvs_set_ex(db, "k", 1, "w", 1, 0), KVS_EREADONLY);
+    ck_assert_kvs(kvs_remove(db, "k", 1), KVS_EREADONLY);
+    ck_assert_kvs(kvs_compact(db), KVS_EREADONLY);
+    ck_assert_kvs(kvs_sync(db), KVS_OK);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_OK);
+    ck_assert_mem_eq(v, "v", 1);
+    kvs_free(v);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* ---- sync, compact, stats ---- */
+
+START_TEST(sync_in_every_mode)
+{
+    for (int mode = KVS_SYNC_NONE; mode <= KVS_SYNC_ALWAYS; mode++) {
+        kvs_t *db = tu_open(tu_dir, (kvs_sync_t)mode, 0);
+        ck_assert_kvs(kvs_set(db, "k", 1, "v", 1), KVS_OK);
+        ck_assert_kvs(kvs_sync(db), KVS_OK);
+        uint64_t syncs;
+        ck_assert_kvs(kvs_stat(db, KVS_STAT_SYNCS, &syncs), KVS_OK);
+        ck_assert_uint_ge(syncs, 1);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+    }
+}
+END_TEST
+
+/* Small segments, no background compaction: only kvs_compact() reclaims. */
+static kvs_t *open_manual_compaction(void)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    ck_assert_kvs(kvs_options_set_segment_size(o, 64 * 1024), KVS_OK);
+    ck_assert_kvs(kvs_options_set_compaction_trigger(o, 100), KVS_OK);
+    kvs_t *db;
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    return db;
+}
+
+START_TEST(compact_reclaims_overwritten_values)
+{
+    kvs_t *db = open_manual_compaction();
+    char val[100] = {0};
+    for (int round = 0; round < 5; round++)
+        for (int i = 0; i < 500; i++) {
+            char key[16];
+            int kl = snprintf(key, sizeof(key), "key%d", i);
+            val[0] = (char)round;
+            ck_assert_kvs(kvs_set(db, key, (size_t)kl, val, sizeof(val)), KVS_OK);
+        }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    long before = tu_dir_bytes(tu_dir);
+    db = open_manual_compaction();
+    uint64_t dead;
+    ck_assert_kvs(kvs_compact(db), KVS_OK);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_DEAD_BYTES, &dead), KVS_OK);
+    ck_assert_uint_eq(dead, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    long after = tu_dir_bytes(tu_dir);
+    ck_assert_int_lt(after * 3, before); /* 4/5 of the records were stale */
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 64 * 1024);
+    for (int i = 0; i < 500; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "key%d", i);
+        void *v;
+        size_t n;
+        ck_assert_kvs(kvs_get(db, key, (size_t)kl, &v, &n), KVS_OK);
+        ck_assert_int_eq(((char *)v)[0], 4);
+        kvs_free(v);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(stat_arguments)
+{
+    kvs_t *db = open_default();
+    uint64_t v = 5;
+    ck_assert_kvs(kvs_stat(NULL, KVS_STAT_KEYS, &v), KVS_EINVAL);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_KEYS, NULL), KVS_EINVAL);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_COUNT_, &v), KVS_EINVAL);
+    ck_assert_kvs(kvs_stat(db, (kvs_stat_t)-1, &v), KVS_EINVAL);
+    for (int i = 0; i < KVS_STAT_COUNT_; i++) {
+        ck_assert_ptr_nonnull(kvs_stat_name((kvs_stat_t)i));
+        ck_assert_kvs(kvs_stat(db, (kvs_stat_t)i, &v), KVS_OK);
+    }
+    ck_assert_ptr_null(kvs_stat_name(KVS_STAT_COUNT_));
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+static int log_warnings;
+
+static void count_warnings(void *ctx, kvs_log_level_t level, const char *msg)
+{
+    ck_assert_ptr_eq(ctx, &log_warnings);
+    ck_assert_ptr_nonnull(msg);
+    if (level == KVS_LOG_WARN)
+        log_warnings++;
+}
+
+START_TEST(logger_hears_about_a_torn_tail)
+{
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_set(db, "k", 1, "value", 5), KVS_OK);
+    ck_assert_kvs(kvs_set(db, "k2", 2, "value", 5), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *seg = tu_last_file(tu_dir, ".log");
+    tu_truncate(seg, tu_file_size(seg) - 14); /* the seal and part of "k2" */
+    tu_remove_files(tu_dir, ".hint");
+    free(seg);
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_logger(o, count_warnings, &log_warnings);
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    ck_assert_int_ge(log_warnings, 1);
+    uint64_t torn;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_TORN_BYTES, &torn), KVS_OK);
+    ck_assert_uint_gt(torn, 0);
+    ck_assert_kvs(kvs_exists(db, "k", 1), KVS_OK);
+    ck_assert_kvs(kvs_exists(db, "k2", 2), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+static Suite *api_suite(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("open-close");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_add_test(tc, open_rejects_null_arguments);
+    tcase_add_test(tc, open_with_defaults_creates_directory);
+    tcase_add_test(tc, open_rejects_bad_sync_mode);
+    tcase_add_test(tc, open_without_create_is_enoent);
+    tcase_add_test(tc, open_on_a_file_is_eio);
+    tcase_add_test(tc, second_open_is_busy);
+    tcase_add_test(tc, close_null_is_ok);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("read-write");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, set_get_roundtrip);
+    tcase_add_test(tc, set_overwrites);
+    tcase_add_test(tc, binary_keys_and_values_with_nul);
+    tcase_add_test(tc, empty_value);
+    tcase_add_test(tc, empty_key_is_einval);
+    tcase_add_test(tc, null_arguments_are_einval);
+    tcase_add_test(tc, get_missing_is_not_found);
+    tcase_add_test(tc, remove_then_get);
+    tcase_add_test(tc, key_and_value_limits);
+    tcase_add_test(tc, large_value_16mib);
+    tcase_add_test(tc, set_ex_conditions);
+    tcase_add_test(tc, read_only_refuses_writes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("maintenance");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, sync_in_every_mode);
+    tcase_add_test(tc, compact_reclaims_overwritten_values);
+    tcase_add_test(tc, stat_arguments);
+    tcase_add_test(tc, logger_hears_about_a_torn_tail);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(api_suite());
+}

@@ -1,0 +1,295 @@
+/*
+ * Threads and processes: many threads mixing operations on one handle,
+ * group commit sharing fdatasync calls, the directory lock across processes.
+ * Run under ThreadSanitizer in CI.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/testutil.h"
+
+enum { THREADS = 8, KEYS_PER_THREAD = 400, OPS = 6000 };
+
+struct worker {
+    kvs_t *db;
+    int id;
+    /* each thread owns its keys, so it can keep an exact model */
+    int version[KEYS_PER_THREAD]; /* 0 = absent */
+};
+
+static void key_of(int thread, int i, char *k, size_t *kl)
+{
+    *kl = (size_t)snprintf(k, 32, "t%d-key%d", thread, i);
+}
+
+static void *mixed_worker(void *arg)
+{
+    struct worker *w = arg;
+    uint64_t st = tu_seed() + (uint64_t)w->id * 7919;
+    for (int op = 0; op < OPS; op++) {
+        int i = (int)(tu_rand(&st) % KEYS_PER_THREAD);
+        char k[32], v[64];
+        size_t kl;
+        key_of(w->id, i, k, &kl);
+        unsigned what = (unsigned)(tu_rand(&st) % 10);
+        if (what < 5) {
+            int vl = snprintf(v, sizeof(v), "t%d-k%d-v%d", w->id, i, op + 1);
+            ck_assert_kvs(kvs_set(w->db, k, kl, v, (size_t)vl), KVS_OK);
+            w->version[i] = op + 1;
+        } else if (what < 7) {
+            ck_assert_kvs(kvs_remove(w->db, k, kl), w->version[i] ? KVS_OK : KVS_NOT_FOUND);
+            w->version[i] = 0;
+        } else {
+            void *got;
+            size_t n;
+            int rc = kvs_get(w->db, k, kl, &got, &n);
+            if (!w->version[i]) {
+                ck_assert_kvs(rc, KVS_NOT_FOUND);
+                continue;
+            }
+            ck_assert_kvs(rc, KVS_OK);
+            int vl = snprintf(v, sizeof(v), "t%d-k%d-v%d", w->id, i, w->version[i]);
+            ck_assert_uint_eq(n, (size_t)vl);
+            ck_assert_mem_eq(got, v, n);
+            kvs_free(got);
+        }
+    }
+    return NULL;
+}
+
+static void check_workers(kvs_t *db, struct worker *w)
+{
+    for (int t = 0; t < THREADS; t++)
+        for (int i = 0; i < KEYS_PER_THREAD; i++) {
+            char k[32], v[64];
+            size_t kl;
+            key_of(t, i, k, &kl);
+            void *got;
+            size_t n;
+            int rc = kvs_get(db, k, kl, &got, &n);
+            if (!w[t].version[i]) {
+                ck_assert_kvs(rc, KVS_NOT_FOUND);
+                continue;
+            }
+            ck_assert_kvs(rc, KVS_OK);
+            int vl = snprintf(v, sizeof(v), "t%d-k%d-v%d", t, i, w[t].version[i]);
+            ck_assert_uint_eq(n, (size_t)vl);
+            ck_assert_mem_eq(got, v, n);
+            kvs_free(got);
+        }
+}
+
+static void run_mixed(kvs_sync_t sync, size_t segment, int compactions)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, sync);
+    ck_assert_kvs(kvs_options_set_segment_size(o, segment), KVS_OK);
+    ck_assert_kvs(kvs_options_set_compaction_trigger(o, 10), KVS_OK);
+    kvs_t *db;
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    static struct worker w[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].db = db;
+        w[i].id = i;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, mixed_worker, &w[i]), 0);
+    }
+    for (int c = 0; c < compactions; c++)
+        ck_assert_kvs(kvs_compact(db), KVS_OK);
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+    check_workers(db, w);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_kvs(kvs_open(tu_dir, NULL, &db), KVS_OK);
+    check_workers(db, w);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+
+START_TEST(threads_mix_operations)
+{
+    run_mixed(KVS_SYNC_NONE, 16 * 1024, 5);
+}
+END_TEST
+
+START_TEST(threads_mix_operations_interval_sync)
+{
+    run_mixed(KVS_SYNC_INTERVAL, 64 * 1024, 2);
+}
+END_TEST
+
+/* Concurrent writers under KVS_SYNC_ALWAYS share fdatasync calls. */
+struct syncer {
+    kvs_t *db;
+    int id;
+};
+
+static void *sync_writer(void *arg)
+{
+    struct syncer *s = arg;
+    for (int i = 0; i < 60; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof(k), "w%d-%d", s->id, i);
+        ck_assert_kvs(kvs_set(s->db, k, (size_t)kl, "v", 1), KVS_OK);
+    }
+    return NULL;
+}
+
+START_TEST(group_commit_shares_syncs)
+{
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_ALWAYS, 0);
+    struct syncer s[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        s[i] = (struct syncer){db, i};
+        pthread_create(&t[i], NULL, sync_writer, &s[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    uint64_t syncs, synced, sets;
+    kvs_stat(db, KVS_STAT_SYNCS, &syncs);
+    kvs_stat(db, KVS_STAT_SYNCED_WRITES, &synced);
+    kvs_stat(db, KVS_STAT_SETS, &sets);
+    ck_assert_uint_eq(sets, THREADS * 60);
+    ck_assert_uint_ge(synced, sets); /* every write was covered by a sync */
+    /* With 8 writers waiting, a sync covers several writes. */
+    ck_assert_msg(syncs < sets, "%llu syncs for %llu writes: no sharing",
+                  (unsigned long long)syncs, (unsigned long long)sets);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(second_process_gets_ebusy)
+{
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        kvs_t *other = NULL;
+        int rc = kvs_open(tu_dir, NULL, &other);
+        _exit(rc == KVS_EBUSY && other == NULL ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    close(fds[0]);
+    close(fds[1]);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* The lock goes away with its process, even when that process is killed. */
+START_TEST(lock_released_when_holder_dies)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        kvs_t *db = NULL;
+        int rc = kvs_open(tu_dir, NULL, &db);
+        char c = rc == KVS_OK ? 'y' : 'n';
+        if (write(fds[1], &c, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(fds[1]);
+    char c = 0;
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    kvs_t *db = NULL;
+    ck_assert_kvs(kvs_open(tu_dir, NULL, &db), KVS_EBUSY);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert_kvs(kvs_open(tu_dir, NULL, &db), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    close(fds[0]);
+}
+END_TEST
+
+/* Writers of the same keys from many threads: the final value of each key
+ * is one that some thread wrote, and the index matches after reopen. */
+static void *same_keys_writer(void *arg)
+{
+    struct syncer *s = arg;
+    for (int i = 0; i < 3000; i++) {
+        char k[16], v[32];
+        int kl = snprintf(k, sizeof(k), "shared%d", i % 50);
+        int vl = snprintf(v, sizeof(v), "from%d-%d", s->id, i % 50);
+        ck_assert_kvs(kvs_set(s->db, k, (size_t)kl, v, (size_t)vl), KVS_OK);
+    }
+    return NULL;
+}
+
+START_TEST(same_keys_from_many_threads)
+{
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 8192);
+    struct syncer s[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = (struct syncer){db, i};
+        pthread_create(&t[i], NULL, same_keys_writer, &s[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    char before[50][32];
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof(k), "shared%d", i);
+        void *v;
+        size_t n;
+        ck_assert_kvs(kvs_get(db, k, (size_t)kl, &v, &n), KVS_OK);
+        ck_assert(n < sizeof(before[i]));
+        memcpy(before[i], v, n + 1);
+        char suffix[16];
+        snprintf(suffix, sizeof(suffix), "-%d", i);
+        ck_assert(strncmp(before[i], "from", 4) == 0);
+        ck_assert_str_eq(strchr(before[i], '-'), suffix);
+        kvs_free(v);
+    }
+    uint64_t keys;
+    kvs_stat(db, KVS_STAT_KEYS, &keys);
+    ck_assert_uint_eq(keys, 50);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 8192);
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof(k), "shared%d", i);
+        void *v;
+        size_t n;
+        ck_assert_kvs(kvs_get(db, k, (size_t)kl, &v, &n), KVS_OK);
+        ck_assert_str_eq(v, before[i]);
+        kvs_free(v);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("concurrency");
+    TCase *tc = tcase_create("threads");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, threads_mix_operations);
+    tcase_add_test(tc, threads_mix_operations_interval_sync);
+    tcase_add_test(tc, group_commit_shares_syncs);
+    tcase_add_test(tc, same_keys_from_many_threads);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("processes");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, second_process_gets_ebusy);
+    tcase_add_test(tc, lock_released_when_holder_dies);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

@@ -1,0 +1,187 @@
+/*
+ * The sharded hash index on its own. Locations stand for keys: a test key is
+ * a number stored in loc.off, and the hash is chosen by the test, so that
+ * collisions of tags, home buckets and shards can be forced.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/testutil.h"
+#include "index.h"
+
+static struct kvs_index *ix;
+
+static void setup(void)
+{
+    ix = malloc(sizeof(*ix));
+    ck_assert_int_eq(kvs__index_init(ix), KVS_OK);
+}
+
+static void teardown(void)
+{
+    kvs__index_destroy(ix);
+    free(ix);
+}
+
+static int eq(void *ctx, const struct kvs_loc *loc, const void *key, size_t klen)
+{
+    (void)ctx;
+    (void)klen;
+    return loc->off == *(const uint32_t *)key;
+}
+
+static int put(uint64_t hash, uint32_t key, uint32_t size)
+{
+    struct kvs_index_shard *s = kvs__index_shard(ix, hash);
+    struct kvs_loc loc = {.slot = 1, .off = key, .size = size}, old;
+    return kvs__index_put(s, hash, &key, sizeof(key), eq, NULL, &loc, &old);
+}
+
+static struct kvs_index_entry *find(uint64_t hash, uint32_t key)
+{
+    return kvs__index_find(kvs__index_shard(ix, hash), hash, &key, sizeof(key), eq, NULL);
+}
+
+static int erase(uint64_t hash, uint32_t key)
+{
+    struct kvs_index_entry *e = find(hash, key);
+    if (!e)
+        return 0;
+    kvs__index_erase(kvs__index_shard(ix, hash), e);
+    return 1;
+}
+
+START_TEST(insert_replace_remove)
+{
+    ck_assert_int_eq(put(42, 7, 100), 0);
+    ck_assert_int_eq(put(42, 7, 200), 1);
+    struct kvs_index_entry *e = find(42, 7);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->loc.size, 200);
+    ck_assert_ptr_null(find(42, 8)); /* same hash, other key */
+    ck_assert_int_eq(erase(42, 7), 1);
+    ck_assert_ptr_null(find(42, 7));
+    ck_assert_int_eq(erase(42, 7), 0);
+}
+END_TEST
+
+/* Many keys sharing one hash: all live in one probe run. */
+START_TEST(full_hash_collisions)
+{
+    for (uint32_t k = 1; k <= 200; k++)
+        ck_assert_int_eq(put(0xABCDEF0012345678ull, k, k), 0);
+    for (uint32_t k = 1; k <= 200; k += 2)
+        ck_assert_int_eq(erase(0xABCDEF0012345678ull, k), 1);
+    for (uint32_t k = 1; k <= 200; k++)
+        ck_assert((find(0xABCDEF0012345678ull, k) != NULL) == (k % 2 == 0));
+}
+END_TEST
+
+/* Random operations against a model, with hashes drawn from a small range
+ * so that probe runs wrap around and deletions shift entries back. */
+START_TEST(random_ops_match_model)
+{
+    enum { KEYS = 5000 };
+    static uint64_t hash_of[KEYS];
+    static int present[KEYS];
+    uint64_t st = tu_seed();
+    for (int i = 0; i < KEYS; i++) {
+        /* few distinct shard bits and homes: lots of clustering */
+        hash_of[i] = (tu_rand(&st) & 0x0300000F00000000ull) | (uint64_t)i;
+        present[i] = 0;
+    }
+    for (int op = 0; op < 200000; op++) {
+        uint32_t k = (uint32_t)(tu_rand(&st) % KEYS);
+        if (tu_rand(&st) % 3) {
+            ck_assert_int_eq(put(hash_of[k], k + 1, 1), present[k]);
+            present[k] = 1;
+        } else {
+            ck_assert_int_eq(erase(hash_of[k], k + 1), present[k]);
+            present[k] = 0;
+        }
+    }
+    uint64_t keys = 0, bytes = 0, expect = 0;
+    for (int i = 0; i < KEYS; i++) {
+        ck_assert((find(hash_of[i], (uint32_t)i + 1) != NULL) == present[i]);
+        expect += (uint64_t)present[i];
+    }
+    kvs__index_usage(ix, &keys, &bytes);
+    ck_assert_uint_eq(keys, expect);
+}
+END_TEST
+
+START_TEST(growth_keeps_every_entry)
+{
+    uint64_t st = tu_seed() + 1;
+    enum { N = 100000 };
+    uint64_t *h = malloc(N * sizeof(*h));
+    for (uint32_t k = 0; k < N; k++) {
+        h[k] = tu_rand(&st);
+        ck_assert_int_eq(put(h[k], k + 1, k), 0);
+    }
+    uint64_t keys, bytes;
+    kvs__index_usage(ix, &keys, &bytes);
+    ck_assert_uint_eq(keys, N);
+    /* 16-byte entries, at most 3/4 full after growth, at least 3/8. */
+    ck_assert_uint_le(bytes, (uint64_t)N * 16 * 8 / 3 + sizeof(struct kvs_index));
+    for (uint32_t k = 0; k < N; k++) {
+        struct kvs_index_entry *e = find(h[k], k + 1);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_uint_eq(e->loc.size, k);
+    }
+    free(h);
+}
+END_TEST
+
+START_TEST(reserve_then_fill_does_not_grow)
+{
+    ck_assert_int_eq(kvs__index_reserve(ix, 50000), KVS_OK);
+    uint64_t keys, before, after;
+    kvs__index_usage(ix, &keys, &before);
+    uint64_t st = tu_seed() + 2;
+    for (uint32_t k = 0; k < 50000; k++)
+        put(tu_rand(&st), k + 1, 0);
+    kvs__index_usage(ix, &keys, &after);
+    ck_assert_uint_eq(keys, 50000);
+    ck_assert_uint_eq(before, after);
+}
+END_TEST
+
+START_TEST(find_by_location)
+{
+    put(99, 5, 10);
+    struct kvs_index_shard *s = kvs__index_shard(ix, 99);
+    struct kvs_loc loc = {.slot = 1, .off = 5, .size = 10};
+    ck_assert_ptr_nonnull(kvs__index_find_loc(s, 99, &loc));
+    loc.off = 6;
+    ck_assert_ptr_null(kvs__index_find_loc(s, 99, &loc));
+    loc.off = 5;
+    loc.slot = 2;
+    ck_assert_ptr_null(kvs__index_find_loc(s, 99, &loc));
+}
+END_TEST
+
+START_TEST(hash_bits_pick_shards)
+{
+    ck_assert_ptr_eq(kvs__index_shard(ix, 0), &ix->shards[0]);
+    ck_assert_ptr_eq(kvs__index_shard(ix, UINT64_MAX), &ix->shards[KVS_INDEX_SHARDS - 1]);
+    ck_assert_uint_eq(kvs__index_tag(0x1234567800000000ull), 0x12345678u);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("index");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, insert_replace_remove);
+    tcase_add_test(tc, full_hash_collisions);
+    tcase_add_test(tc, random_ops_match_model);
+    tcase_add_test(tc, growth_keeps_every_entry);
+    tcase_add_test(tc, reserve_then_fill_does_not_grow);
+    tcase_add_test(tc, find_by_location);
+    tcase_add_test(tc, hash_bits_pick_shards);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

@@ -1,0 +1,724 @@
+/*
+ * Recovery: persistence against a model, torn tails at every offset, damaged
+ * bytes, crashes (kill -9 and simulated), injected I/O errors.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/testutil.h"
+#include "crc32c.h"
+#include "internal.h"
+#include "io.h"
+#include "obsolete.h"
+#include "record.h"
+#include "segment.h"
+
+/* ---- helpers ---- */
+
+static kvs_t *open_opts(const char *dir, int repair, int use_hints, int read_only)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    kvs_options_set_repair(o, repair);
+    kvs_options_set_use_hints(o, use_hints);
+    kvs_options_set_read_only(o, read_only);
+    kvs_t *db = NULL;
+    int rc = kvs_open(dir, o, &db);
+    kvs_options_destroy(o);
+    ck_assert_msg(rc == KVS_OK, "open: %s", kvs_strerror(rc));
+    return db;
+}
+
+static int open_rc(const char *dir, int repair)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_repair(o, repair);
+    kvs_t *db = NULL;
+    int rc = kvs_open(dir, o, &db);
+    kvs_options_destroy(o);
+    kvs_close(db);
+    return rc;
+}
+
+static void expect_value(kvs_t *db, const char *key, const char *want)
+{
+    void *v;
+    size_t n;
+    int rc = kvs_get(db, key, strlen(key), &v, &n);
+    if (!want) {
+        ck_assert_msg(rc == KVS_NOT_FOUND, "%s: %s, expected not found", key, kvs_strerror(rc));
+        return;
+    }
+    ck_assert_msg(rc == KVS_OK, "%s: %s", key, kvs_strerror(rc));
+    ck_assert_uint_eq(n, strlen(want));
+    ck_assert_mem_eq(v, want, n);
+    kvs_free(v);
+}
+
+static void set_str(kvs_t *db, const char *key, const char *val)
+{
+    ck_assert_kvs(kvs_set(db, key, strlen(key), val, strlen(val)), KVS_OK);
+}
+
+/* Run fn in a child that then dies without closing the store: what it wrote
+ * is in the page cache, its segment is unsealed, as after kill -9. */
+static void in_crashing_child(void (*fn)(const char *dir), const char *dir)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        fn(dir);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(in >= 0 && out >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        ck_assert_int_eq(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+}
+
+/* ---- persistence against a model ---- */
+
+enum { MODEL_KEYS = 300 };
+
+struct model {
+    char *val[MODEL_KEYS];
+    size_t len[MODEL_KEYS];
+};
+
+static void model_key(int i, char *buf, size_t *len)
+{
+    /* binary keys: a NUL byte inside, varying length */
+    int n = snprintf(buf, 32, "k%d", i);
+    buf[n] = '\0';
+    buf[n + 1] = (char)(i & 0xFF);
+    *len = (size_t)n + 2;
+}
+
+static void model_check(kvs_t *db, const struct model *m)
+{
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        char key[40];
+        size_t kl;
+        model_key(i, key, &kl);
+        void *v;
+        size_t n;
+        int rc = kvs_get(db, key, kl, &v, &n);
+        if (!m->val[i]) {
+            ck_assert_msg(rc == KVS_NOT_FOUND, "key %d: %s, want not found", i, kvs_strerror(rc));
+            continue;
+        }
+        ck_assert_msg(rc == KVS_OK, "key %d: %s", i, kvs_strerror(rc));
+        ck_assert_uint_eq(n, m->len[i]);
+        ck_assert(memcmp(v, m->val[i], n) == 0);
+        kvs_free(v);
+    }
+}
+
+START_TEST(random_ops_survive_reopen)
+{
+    static struct model m;
+    memset(&m, 0, sizeof(m));
+    uint64_t st = tu_seed();
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 8192);
+    for (int op = 0; op < 6000; op++) {
+        int i = (int)(tu_rand(&st) % MODEL_KEYS);
+        char key[40];
+        size_t kl;
+        model_key(i, key, &kl);
+        unsigned what = (unsigned)(tu_rand(&st) % 10);
+        if (what < 6) {
+            size_t len = (size_t)(tu_rand(&st) % 300);
+            free(m.val[i]);
+            m.val[i] = malloc(len + 1);
+            tu_fill(&st, m.val[i], len);
+            m.len[i] = len;
+            ck_assert_kvs(kvs_set(db, key, kl, m.val[i], len), KVS_OK);
+        } else if (what < 9) {
+            ck_assert_kvs(kvs_remove(db, key, kl), m.val[i] ? KVS_OK : KVS_NOT_FOUND);
+            free(m.val[i]);
+            m.val[i] = NULL;
+        } else {
+            /* reopen, with and without hints, and compact now and then */
+            ck_assert_kvs(kvs_close(db), KVS_OK);
+            db = op % 3 ? tu_open(tu_dir, KVS_SYNC_NONE, 8192)
+                        : open_opts(tu_dir, 0, 0, 0);
+            model_check(db, &m);
+            if (op % 7 == 0)
+                ck_assert_kvs(kvs_compact(db), KVS_OK);
+        }
+    }
+    model_check(db, &m);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 8192);
+    model_check(db, &m);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    for (int i = 0; i < MODEL_KEYS; i++)
+        free(m.val[i]);
+}
+END_TEST
+
+/* ---- torn tails ---- */
+
+static void write_three(const char *dir)
+{
+    kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 0);
+    set_str(db, "alpha", "first value");
+    set_str(db, "beta", "second value");
+    set_str(db, "gamma", "the third and last value");
+}
+
+/* Cut the crashed segment at every byte of its last record: open must drop
+ * exactly that record, keep the others, and leave a store that reopens. */
+START_TEST(torn_tail_at_every_offset)
+{
+    char *pristine = tu_tmpdir();
+    in_crashing_child(write_three, pristine);
+    char *seg = tu_last_file(pristine, ".log");
+    ck_assert_ptr_nonnull(seg);
+    uint64_t last_off = KVS_SEG_HEADER_SIZE + kvs__rec_size(5, 11) + kvs__rec_size(4, 12);
+    uint64_t last_size = kvs__rec_size(5, 24);
+    const char *name = strrchr(seg, '/') + 1;
+    for (uint64_t cut = 0; cut <= last_size; cut++) {
+        char *work = tu_tmpdir();
+        char *copy = tu_path(work, name);
+        copy_file(seg, copy);
+        tu_truncate(copy, (long)(last_off + cut));
+        kvs_t *db = tu_open(work, KVS_SYNC_NONE, 0);
+        expect_value(db, "alpha", "first value");
+        expect_value(db, "beta", "second value");
+        expect_value(db, "gamma", cut == last_size ? "the third and last value" : NULL);
+        set_str(db, "delta", "after recovery");
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        db = tu_open(work, KVS_SYNC_NONE, 0);
+        expect_value(db, "beta", "second value");
+        expect_value(db, "gamma", cut == last_size ? "the third and last value" : NULL);
+        expect_value(db, "delta", "after recovery");
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        free(copy);
+        tu_rmdir(work);
+    }
+    free(seg);
+    tu_rmdir(pristine);
+}
+END_TEST
+
+/* Garbage instead of zeros after the cut (a torn write of a partial record):
+ * still a torn tail, since no intact record follows it. */
+START_TEST(torn_tail_with_garbage_bytes)
+{
+    in_crashing_child(write_three, tu_dir);
+    char *seg = tu_last_file(tu_dir, ".log");
+    uint64_t last_off = KVS_SEG_HEADER_SIZE + kvs__rec_size(5, 11) + kvs__rec_size(4, 12);
+    int fd = open(seg, O_RDWR);
+    uint8_t junk[20];
+    uint64_t st = tu_seed();
+    tu_fill(&st, junk, sizeof(junk));
+    ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), (off_t)last_off + 3), (ssize_t)sizeof(junk));
+    close(fd);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    expect_value(db, "beta", "second value");
+    expect_value(db, "gamma", NULL);
+    uint64_t torn;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_TORN_BYTES, &torn), KVS_OK);
+    ck_assert_uint_gt(torn, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(seg);
+}
+END_TEST
+
+/* ---- damaged bytes ---- */
+
+static void write_many(const char *dir, int n)
+{
+    kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 0);
+    for (int i = 0; i < n; i++) {
+        char k[16], v[64];
+        snprintf(k, sizeof(k), "key%04d", i);
+        snprintf(v, sizeof(v), "value number %04d, some padding", i);
+        set_str(db, k, v);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+
+static uint64_t record_offset(int i)
+{
+    /* every record of write_many has the same size */
+    return KVS_SEG_HEADER_SIZE + (uint64_t)i * kvs__rec_size(7, 31);
+}
+
+START_TEST(flipped_byte_with_hint_is_reported_by_get)
+{
+    write_many(tu_dir, 100);
+    char *seg = tu_last_file(tu_dir, ".log");
+    tu_flip_byte(seg, (long)record_offset(50) + 20); /* inside key0050's value */
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    void *v = (void *)0x1;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, "key0050", 7, &v, &n), KVS_ECORRUPT);
+    ck_assert_ptr_null(v);
+    expect_value(db, "key0049", "value number 0049, some padding");
+    expect_value(db, "key0051", "value number 0051, some padding");
+    /* overwriting the damaged key heals it */
+    set_str(db, "key0050", "fresh");
+    expect_value(db, "key0050", "fresh");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(seg);
+}
+END_TEST
+
+START_TEST(flipped_byte_without_hint_fails_open_then_repairs)
+{
+    write_many(tu_dir, 100);
+    tu_remove_files(tu_dir, ".hint");
+    char *seg = tu_last_file(tu_dir, ".log");
+    tu_flip_byte(seg, (long)record_offset(50) + 5); /* key0050's key length */
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT); /* nothing was changed */
+    kvs_t *db = open_opts(tu_dir, 1, 1, 0);
+    uint64_t skipped;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, &skipped), KVS_OK);
+    ck_assert_uint_eq(skipped, kvs__rec_size(7, 31));
+    expect_value(db, "key0050", NULL);
+    for (int i = 0; i < 100; i++) {
+        if (i == 50)
+            continue;
+        char k[16], want[64];
+        snprintf(k, sizeof(k), "key%04d", i);
+        snprintf(want, sizeof(want), "value number %04d, some padding", i);
+        expect_value(db, k, want);
+    }
+    /* the damaged segment is rewritten: afterwards a strict open works */
+    ck_assert_kvs(kvs_compact(db), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    tu_remove_files(tu_dir, ".hint");
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_OK);
+    free(seg);
+}
+END_TEST
+
+START_TEST(flipped_bytes_everywhere_never_return_wrong_data)
+{
+    /* Flip each byte of a small sealed store in turn; open (strict, with and
+     * without hints) either fails with ECORRUPT or every get returns either
+     * the right value, NOT_FOUND or ECORRUPT: never a wrong value. */
+    write_many(tu_dir, 5);
+    char *seg = tu_last_file(tu_dir, ".log");
+    long size = tu_file_size(seg);
+    char *copy_dir = tu_tmpdir();
+    const char *name = strrchr(seg, '/') + 1;
+    for (long off = 0; off < size; off++) {
+        for (int hints = 0; hints < 2; hints++) {
+            tu_remove_files(copy_dir, "");
+            char *c = tu_path(copy_dir, name);
+            copy_file(seg, c);
+            if (hints) {
+                char *h = tu_last_file(tu_dir, ".hint"), *hc = tu_path(copy_dir, strrchr(h, '/') + 1);
+                copy_file(h, hc);
+                free(h);
+                free(hc);
+            }
+            tu_flip_byte(c, off);
+            free(c);
+            kvs_options_t *o = kvs_options_create();
+            kvs_options_set_use_hints(o, hints);
+            kvs_options_set_read_only(o, 1);
+            kvs_t *db = NULL;
+            int rc = kvs_open(copy_dir, o, &db);
+            kvs_options_destroy(o);
+            if (rc != KVS_OK) {
+                ck_assert_msg(rc == KVS_ECORRUPT, "offset %ld: open %s", off, kvs_strerror(rc));
+                continue;
+            }
+            for (int i = 0; i < 5; i++) {
+                char k[16], want[64];
+                snprintf(k, sizeof(k), "key%04d", i);
+                snprintf(want, sizeof(want), "value number %04d, some padding", i);
+                void *v;
+                size_t n;
+                rc = kvs_get(db, k, 7, &v, &n);
+                if (rc == KVS_OK) {
+                    ck_assert_msg(n == strlen(want) && memcmp(v, want, n) == 0,
+                                  "offset %ld: wrong value for %s", off, k);
+                    kvs_free(v);
+                } else {
+                    ck_assert_msg(rc == KVS_NOT_FOUND || rc == KVS_ECORRUPT, "offset %ld: %s",
+                                  off, kvs_strerror(rc));
+                }
+            }
+            kvs_close(db);
+        }
+    }
+    free(seg);
+    tu_rmdir(copy_dir);
+}
+END_TEST
+
+static void patch_header_version(const char *path, uint32_t version)
+{
+    int fd = open(path, O_RDWR);
+    uint8_t h[KVS_SEG_HEADER_SIZE];
+    ck_assert_int_eq(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+    kvs__store32(h + 8, version);
+    kvs__store32(h + 60, kvs__crc32c(0, h, 60));
+    ck_assert_int_eq(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+    close(fd);
+}
+
+START_TEST(damaged_header_and_unknown_version)
+{
+    write_many(tu_dir, 3);
+    char *seg = tu_last_file(tu_dir, ".log");
+    tu_flip_byte(seg, 2); /* magic */
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    tu_flip_byte(seg, 2);
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_OK);
+    patch_header_version(seg, 2);
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_EVERSION);
+    free(seg);
+}
+END_TEST
+
+START_TEST(damaged_hint_is_ignored)
+{
+    write_many(tu_dir, 50);
+    char *hint = tu_last_file(tu_dir, ".hint");
+    tu_flip_byte(hint, 60);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    uint64_t hinted;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_HINT_SEGMENTS, &hinted), KVS_OK);
+    ck_assert_uint_eq(hinted, 0);
+    expect_value(db, "key0049", "value number 0049, some padding");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    /* a truncated hint too */
+    tu_truncate(hint, 30);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    expect_value(db, "key0000", "value number 0000, some padding");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(hint);
+}
+END_TEST
+
+START_TEST(empty_segment_file_from_a_crash_is_removed)
+{
+    write_many(tu_dir, 3);
+    char *empty = tu_path(tu_dir, "0000000099.log");
+    close(open(empty, O_CREAT | O_WRONLY, 0644));
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    expect_value(db, "key0002", "value number 0002, some padding");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_int_eq(access(empty, F_OK), -1);
+    free(empty);
+}
+END_TEST
+
+START_TEST(obsolete_file_finishes_deletions)
+{
+    write_many(tu_dir, 3);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    set_str(db, "later", "x");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *first = tu_path(tu_dir, "0000000001.log");
+    ck_assert_int_eq(access(first, F_OK), 0);
+    int dirfd = open(tu_dir, O_RDONLY | O_DIRECTORY);
+    uint32_t ids[] = {1};
+    ck_assert_kvs(kvs__obsolete_write(dirfd, ids, 1), KVS_OK);
+    close(dirfd);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    expect_value(db, "key0000", NULL);
+    expect_value(db, "later", "x");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_int_eq(access(first, F_OK), -1);
+    char *marker = tu_path(tu_dir, "OBSOLETE");
+    ck_assert_int_eq(access(marker, F_OK), -1);
+    free(marker);
+    free(first);
+}
+END_TEST
+
+START_TEST(read_only_open_of_crashed_store_changes_nothing)
+{
+    in_crashing_child(write_three, tu_dir);
+    char *seg = tu_last_file(tu_dir, ".log");
+    long size = tu_file_size(seg);
+    kvs_t *db = open_opts(tu_dir, 0, 1, 1);
+    expect_value(db, "gamma", "the third and last value");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_int_eq(tu_file_size(seg), size);
+    ck_assert_int_eq(tu_count_files(tu_dir, ".hint"), 0);
+    free(seg);
+}
+END_TEST
+
+/* ---- kill -9 while writing ---- */
+
+/* The child writes key i = value i, reporting each acknowledged index on a
+ * pipe; the parent kills it at a random moment and checks them all. */
+static void kill9_round(const char *dir, kvs_sync_t sync, uint64_t *st)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        kvs_t *db = tu_open(dir, sync, 16384);
+        for (uint32_t i = 0;; i++) {
+            char k[32], v[64];
+            int kl = snprintf(k, sizeof(k), "key-%u", i % 5000);
+            int vl = snprintf(v, sizeof(v), "value-%u-%u", i, (unsigned)getpid());
+            if (kvs_set(db, k, (size_t)kl, v, (size_t)vl) != KVS_OK)
+                _exit(3);
+            if (write(fds[1], &i, sizeof(i)) != sizeof(i))
+                _exit(4);
+        }
+    }
+    close(fds[1]);
+    /* let it run until it acknowledged a random number of writes (bounded) */
+    uint32_t want = 100 + (uint32_t)(tu_rand(st) % 3000), last = 0, got = 0;
+    while (got < want && read(fds[0], &last, sizeof(last)) == sizeof(last))
+        got++;
+    kill(pid, SIGKILL);
+    /* drain what was acknowledged before the kill landed */
+    while (read(fds[0], &last, sizeof(last)) == sizeof(last))
+        got++;
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFSIGNALED(status));
+    ck_assert_uint_gt(got, 0);
+    kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 16384);
+    /* Every key's latest acknowledged value is there. The one write in
+     * flight at the kill (last + 1) may have landed or not. */
+    for (uint32_t i = last >= 4999 ? last - 4999 : 0; i <= last; i++) {
+        char k[32], v[64], inflight[64];
+        snprintf(k, sizeof(k), "key-%u", i % 5000);
+        snprintf(v, sizeof(v), "value-%u-%u", i, (unsigned)pid);
+        snprintf(inflight, sizeof(inflight), "value-%u-%u", last + 1, (unsigned)pid);
+        bool may_be_newer = i + 5000 == last + 1;
+        void *gv;
+        size_t n;
+        int rc = kvs_get(db, k, strlen(k), &gv, &n);
+        ck_assert_msg(rc == KVS_OK, "%s missing after kill -9: %s", k, kvs_strerror(rc));
+        bool ok = n == strlen(v) && memcmp(gv, v, n) == 0;
+        if (!ok && may_be_newer)
+            ok = n == strlen(inflight) && memcmp(gv, inflight, n) == 0;
+        ck_assert_msg(ok, "%s holds %.*s, want %s", k, (int)n, (char *)gv, v);
+        kvs_free(gv);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+
+START_TEST(kill9_every_sync_mode)
+{
+    uint64_t st = tu_seed();
+    for (int mode = KVS_SYNC_NONE; mode <= KVS_SYNC_ALWAYS; mode++)
+        for (int round = 0; round < 3; round++)
+            kill9_round(tu_dir, (kvs_sync_t)mode, &st);
+}
+END_TEST
+
+/* ---- injected I/O errors ---- */
+
+struct fault {
+    enum kvs_io_op op;
+    int err;
+    int after; /* let this many calls of op succeed first; -1: never fail */
+};
+
+static int fault_hook(enum kvs_io_op op, void *ctx)
+{
+    struct fault *f = ctx;
+    if (op != f->op || f->after < 0)
+        return 0;
+    if (f->after > 0) {
+        f->after--;
+        return 0;
+    }
+    return f->err;
+}
+
+/* Disk full while the active segment must grow: the write fails cleanly,
+ * nothing half-written, and writing resumes once there is space again. */
+START_TEST(disk_full_on_write)
+{
+    static struct fault f;
+    f = (struct fault){.op = KVS_IO_ALLOCATE, .err = ENOSPC, .after = -1};
+    kvs__io_set_fault(fault_hook, &f);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 4096);
+    char val[1000];
+    memset(val, 'v', sizeof(val));
+    int ok = 0, failed = 0;
+    f.after = 0; /* from now on every allocation fails */
+    for (int i = 0; i < 20; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%02d", i);
+        int rc = kvs_set(db, k, strlen(k), val, sizeof(val));
+        if (rc == KVS_OK) {
+            ok++;
+            continue;
+        }
+        ck_assert_kvs(rc, KVS_EIO);
+        ck_assert_int_eq(errno, ENOSPC);
+        failed++;
+        ck_assert_kvs(kvs_exists(db, k, strlen(k)), KVS_NOT_FOUND);
+    }
+    ck_assert_int_gt(failed, 0);
+    f.after = -1; /* space is back */
+    set_str(db, "after", "space came back");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    kvs__io_set_fault(NULL, NULL);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 4096);
+    uint64_t keys;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_KEYS, &keys), KVS_OK);
+    ck_assert_uint_eq(keys, (uint64_t)ok + 1);
+    expect_value(db, "after", "space came back");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* fdatasync fails under KVS_SYNC_ALWAYS: the write reports it, the handle
+ * refuses further writes, and a reopen still has every acknowledged write. */
+START_TEST(fsync_failure)
+{
+    static struct fault f;
+    f = (struct fault){.op = KVS_IO_SYNC, .err = EIO, .after = -1};
+    kvs__io_set_fault(fault_hook, &f);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_ALWAYS, 0);
+    set_str(db, "one", "1");
+    set_str(db, "two", "2");
+    f.after = 0;
+    ck_assert_kvs(kvs_set(db, "three", 5, "3", 1), KVS_EIO);
+    f.after = -1;
+    ck_assert_kvs(kvs_set(db, "four", 4, "4", 1), KVS_EIO); /* sticky */
+    ck_assert_kvs(kvs_remove(db, "one", 3), KVS_EIO);
+    uint64_t failed;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_WRITE_FAILED, &failed), KVS_OK);
+    ck_assert_uint_eq(failed, 1);
+    expect_value(db, "one", "1"); /* reads go on */
+    ck_assert_kvs(kvs_close(db), KVS_EIO);
+    kvs__io_set_fault(NULL, NULL);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    expect_value(db, "one", "1");
+    expect_value(db, "two", "2");
+    expect_value(db, "four", NULL);
+    set_str(db, "five", "5");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* Any failure of a file operation during kvs_close/open cycles with small
+ * segments: each injected failure may fail the call, never lose
+ * acknowledged data or crash. */
+START_TEST(every_operation_failing_once)
+{
+    for (int op = 0; op < KVS_IO_OP_COUNT_; op++) {
+        for (int after = 0; after < 6; after++) {
+            char *dir = tu_tmpdir();
+            static struct fault f;
+            f = (struct fault){.op = (enum kvs_io_op)op, .err = EIO, .after = after};
+            kvs__io_set_fault(fault_hook, &f);
+            kvs_t *db = NULL;
+            int acked[40] = {0};
+            if (kvs_open(dir, NULL, &db) == KVS_OK) {
+                for (int i = 0; i < 40; i++) {
+                    char k[16], v[600];
+                    snprintf(k, sizeof(k), "k%d", i);
+                    memset(v, 'a' + i % 26, sizeof(v));
+                    acked[i] = kvs_set(db, k, strlen(k), v, sizeof(v)) == KVS_OK;
+                    if (i == 20)
+                        kvs_compact(db);
+                }
+                kvs_close(db);
+            }
+            kvs__io_set_fault(NULL, NULL);
+            db = tu_open(dir, KVS_SYNC_NONE, 0);
+            for (int i = 0; i < 40; i++) {
+                char k[16];
+                snprintf(k, sizeof(k), "k%d", i);
+                void *v;
+                size_t n;
+                int rc = kvs_get(db, k, strlen(k), &v, &n);
+                if (acked[i])
+                    ck_assert_msg(rc == KVS_OK, "op %d after %d: k%d lost: %s", op, after, i,
+                                  kvs_strerror(rc));
+                if (rc == KVS_OK) {
+                    ck_assert_uint_eq(n, 600);
+                    ck_assert_int_eq(((char *)v)[599], 'a' + i % 26);
+                    kvs_free(v);
+                }
+            }
+            ck_assert_kvs(kvs_close(db), KVS_OK);
+            tu_rmdir(dir);
+        }
+    }
+}
+END_TEST
+
+static Suite *recovery_suite(void)
+{
+    Suite *s = suite_create("recovery");
+    TCase *tc = tcase_create("model");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, random_ops_survive_reopen);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("torn");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, torn_tail_at_every_offset);
+    tcase_add_test(tc, torn_tail_with_garbage_bytes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("damage");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, flipped_byte_with_hint_is_reported_by_get);
+    tcase_add_test(tc, flipped_byte_without_hint_fails_open_then_repairs);
+    tcase_add_test(tc, flipped_bytes_everywhere_never_return_wrong_data);
+    tcase_add_test(tc, damaged_header_and_unknown_version);
+    tcase_add_test(tc, damaged_hint_is_ignored);
+    tcase_add_test(tc, empty_segment_file_from_a_crash_is_removed);
+    tcase_add_test(tc, obsolete_file_finishes_deletions);
+    tcase_add_test(tc, read_only_open_of_crashed_store_changes_nothing);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("crash");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, kill9_every_sync_mode);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("faults");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, disk_full_on_write);
+    tcase_add_test(tc, fsync_failure);
+    tcase_add_test(tc, every_operation_failing_once);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(recovery_suite());
+}
