@@ -51,7 +51,22 @@ static void cpu_model(char *buf, size_t len)
     fclose(f);
 }
 
-static void header(const bench_config_t *cfg, const char *cmdline, FILE *f)
+/* Other work on the machine skews every number, so say how busy it was. */
+static void load_line(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
+{
+    size_t n;
+    const bench_adapter_t *const *ads = bench_adapters(&n);
+    fprintf(f, "- 1-minute load average as each store's run began:");
+    for (size_t s = 0; s < n; s++)
+        if ((cfg->stores >> s) & 1u)
+            fprintf(f, " %s %.2f;", ads[s]->title, t->load[s]);
+    fprintf(f, " at the end %.2f (this program accounts for about 1; more means other "
+               "processes shared the machine)\n",
+            t->load_end);
+}
+
+static void header(const bench_config_t *cfg, const bench_table_t *t, const char *cmdline,
+                   FILE *f)
 {
     struct utsname u;
     uname(&u);
@@ -65,10 +80,12 @@ static void header(const bench_config_t *cfg, const char *cmdline, FILE *f)
             fs_name(cfg->dir), geteuid() == 0 ? "" : " (not root: cold open skipped)");
     fprintf(f, "- Command: `%s`\n", cmdline);
     fprintf(f, "- N = %llu keys of %zu bytes, values of %zu random bytes; fillsync: %llu ops; "
-               "readrandom threads = %u, fillsync writers = %u; seed %llu\n\n",
+               "readrandom threads = %u, fillsync writers = %u; seed %llu\n",
             (unsigned long long)cfg->num, cfg->key_size, cfg->value_size,
             (unsigned long long)cfg->sync_num, cfg->threads, cfg->sync_threads,
             (unsigned long long)cfg->seed);
+    load_line(cfg, t, f);
+    fprintf(f, "\n");
 }
 
 static void results(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
@@ -174,7 +191,7 @@ static void notes(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
 void bench_report_markdown(const bench_config_t *cfg, const bench_table_t *t, const char *cmdline,
                            FILE *f)
 {
-    header(cfg, cmdline, f);
+    header(cfg, t, cmdline, f);
     results(cfg, t, f);
     ratios(cfg, t, f);
     bench_report_goals(cfg, t, f);

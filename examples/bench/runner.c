@@ -103,7 +103,9 @@ static int run_store(const bench_config_t *cfg, int store, bench_table_t *t)
 {
     size_t n;
     const bench_adapter_t *ad = bench_adapters(&n)[store];
-    fprintf(stderr, "kvs-bench: [%s %s] %s\n", ad->title, ad->version(), ad->common_desc);
+    t->load[store] = bench_loadavg();
+    fprintf(stderr, "kvs-bench: [%s %s] %s (load average %.2f)\n", ad->title, ad->version(),
+            ad->common_desc, t->load[store]);
     int failed = 0;
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
         if (!(cfg->metrics & bench_phase_metrics(phases[i])))
@@ -130,5 +132,6 @@ int bench_run_all(const bench_config_t *cfg, bench_table_t *t)
     for (size_t s = 0; s < n; s++)
         if ((cfg->stores >> s) & 1u)
             failures += run_store(cfg, (int)s, t);
+    t->load_end = bench_loadavg();
     return failures;
 }

@@ -7,6 +7,10 @@
 
 typedef struct bench_table {
     bench_result_t r[BENCH_MAX_STORES][M_COUNT];
+    /* 1-minute load average when each store's run began, and at the end:
+     * other processes on the machine show up here (this program adds ~1). */
+    double load[BENCH_MAX_STORES];
+    double load_end;
 } bench_table_t;
 
 /* Returns the number of stores whose runs had a failure (0 = all fine). */

@@ -29,4 +29,7 @@ int bench_drop_caches(void);
 
 void bench_sleep_ms(long ms);
 
+/* The 1-minute load average from /proc/loadavg; -1 if unreadable. */
+double bench_loadavg(void);
+
 #endif
