@@ -82,8 +82,8 @@ free_port() {
 # wait_port PORT: until a TCP connect succeeds, at most $start_timeout s,
 # and only while the server process is alive.
 wait_port() {
-    local port=$1 i
-    for i in $(seq $((start_timeout * 10))); do
+    local port=$1
+    for _ in $(seq $((start_timeout * 10))); do
         kill -0 "$server_pid" 2> /dev/null || return 1
         if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
             return 0
