@@ -51,11 +51,15 @@ int bench_report_csv(const bench_config_t *cfg, const bench_table_t *t, const ch
             double ps = bench_ops_per_sec(r);
             unsigned th = m == M_READRANDOM_MT ? cfg->threads
                           : m == M_FILLSYNC_MT ? cfg->sync_threads : 1;
-            fprintf(f, "%s,%s,%s,%llu,%zu,%zu,%u,%llu,%.6f,%.1f,%.4f,%.3f,%.3f,%.3f,%s,",
+            fprintf(f, "%s,%s,%s,%llu,%zu,%zu,%u,%llu,%.6f,%.1f,%.4f,",
                     ads[s]->name, bench_metric((bench_metric_t)m)->key, status_name(r->status),
                     (unsigned long long)cfg->num, cfg->key_size, cfg->value_size, th,
-                    (unsigned long long)r->ops, r->seconds, ps, ps > 0 ? 1e6 / ps : 0.0,
-                    r->p50_us, r->p99_us, r->value, unit((bench_metric_t)m));
+                    (unsigned long long)r->ops, r->seconds, ps, ps > 0 ? 1e6 / ps : 0.0);
+            if (r->p50_us >= 0) /* empty when latency was not sampled */
+                fprintf(f, "%.3f,%.3f,", r->p50_us, r->p99_us);
+            else
+                fprintf(f, ",,");
+            fprintf(f, "%.3f,%s,", r->value, unit((bench_metric_t)m));
             quoted(f, r->note);
             fputc('\n', f);
         }

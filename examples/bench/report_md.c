@@ -75,7 +75,7 @@ static void header(const bench_config_t *cfg, const bench_table_t *t, const char
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     cpu_model(cpu, sizeof cpu);
     fprintf(f, "# kvs-bench results\n\n");
-    fprintf(f, "- Run: %s on %s %s (%s), %ld CPUs, %s; data directory on %s%s\n", when,
+    fprintf(f, "- Finished %s on %s %s (%s), %ld CPUs, %s; data directory on %s%s\n", when,
             u.sysname, u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN), cpu,
             fs_name(cfg->dir), geteuid() == 0 ? "" : " (not root: cold open skipped)");
     fprintf(f, "- Command: `%s`\n", cmdline);
