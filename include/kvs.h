@@ -263,7 +263,8 @@ KVS_API int kvs_options_set_segment_size(kvs_options_t *opts, size_t bytes);
  * this fraction of the bytes in sealed segments, and at least one segment's
  * worth of them exists (or 1 MiB, whichever is smaller). It then rewrites the
  * segments holding the most garbage until the fraction is at most half the
- * trigger.
+ * trigger. When nothing was written for a second, it uses half the trigger
+ * instead, so a store at rest settles with less garbage than a busy one.
  * @param[in,out] opts The options to change.
  * @param[in] percent 1 to 100; 100 never compacts in the background
  *            (kvs_compact() still works). Default 20.
@@ -507,6 +508,7 @@ typedef enum {
     KVS_STAT_OPEN_MICROS,           /**< How long kvs_open() took, in microseconds. */
     KVS_STAT_HINT_SEGMENTS,         /**< Segments whose index came from a hint file at open. */
     KVS_STAT_WRITE_FAILED,          /**< 1 if a failed sync made the handle refuse writes. */
+    KVS_STAT_INDEX_SNAPSHOT_LOADED, /**< 1 if open loaded the index saved by the last close. */
     KVS_STAT_COUNT_                 /**< Number of statistics; not a statistic. */
 } kvs_stat_t;
 

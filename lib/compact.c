@@ -119,13 +119,21 @@ static int cmp_epoch(const void *a, const void *b)
     return x->epoch < y->epoch ? -1 : x->epoch > y->epoch;
 }
 
+/* How hard compaction tries (see pick_inputs). */
+enum compact_mode {
+    COMPACT_BUSY, /* writes are going on: bound the garbage, not the work */
+    COMPACT_IDLE, /* no write for a second: get the garbage lower */
+    COMPACT_ALL   /* kvs_compact(): every segment holding garbage */
+};
+
 /*
  * The background policy: act once dead bytes reach the trigger fraction of
- * the sealed bytes, then take the segments with the most garbage until what
- * remains is under half the trigger. all = kvs_compact(): every sealed
- * segment with any garbage. Caller holds seg_mutex; candidates are sealed.
+ * the sealed bytes (half of it when the store is idle), then take the
+ * segments with the most garbage until what remains is under half that.
+ * Caller holds seg_mutex; candidates are sealed.
  */
-static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n, bool all)
+static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n,
+                          enum compact_mode mode)
 {
     uint64_t total = 0, dead = 0;
     for (size_t i = 0; i < n; i++) {
@@ -135,14 +143,18 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n, b
     if (n > 1)
         qsort(cand, n, sizeof(*cand), cmp_dead_ratio_desc);
     size_t picked = 0;
-    if (all) {
+    if (mode == COMPACT_ALL) {
         while (picked < n && dead_ratio(cand[picked]) > 0)
             picked++;
         return picked;
     }
     unsigned trigger = db->opts.compaction_trigger_percent;
+    if (trigger >= 100)
+        return 0;
+    if (mode == COMPACT_IDLE)
+        trigger = KVS_MAX(trigger / 2, 1u);
     uint64_t floor_bytes = KVS_MIN(db->opts.segment_bytes, (uint64_t)1 << 20);
-    if (trigger >= 100 || dead < floor_bytes || dead * 100 < total * trigger)
+    if (dead < floor_bytes || dead * 100 < total * trigger)
         return 0;
     while (picked < n && dead * 200 > total * trigger) {
         /* After the rewrite s shrinks to its live bytes. */
@@ -155,7 +167,7 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n, b
 }
 
 /* Fill c with the inputs (referenced) and the epoch bounds; 0 if nothing to do. */
-static size_t select_inputs(struct kvs *db, struct compaction *c, bool all)
+static size_t select_inputs(struct kvs *db, struct compaction *c, enum compact_mode mode)
 {
     pthread_mutex_lock(&db->seg_mutex);
     struct kvs_segment **cand = malloc((db->nsegs ? db->nsegs : 1) * sizeof(*cand));
@@ -168,7 +180,7 @@ static size_t select_inputs(struct kvs *db, struct compaction *c, bool all)
             c->base_epoch = KVS_MAX(c->base_epoch, s->epoch);
         }
     }
-    size_t picked = cand ? pick_inputs(db, cand, n, all) : 0;
+    size_t picked = cand ? pick_inputs(db, cand, n, mode) : 0;
     if (picked > 1)
         qsort(cand, picked, sizeof(*cand), cmp_epoch);
     c->min_other_epoch = UINT64_MAX;
@@ -442,10 +454,10 @@ static void compaction_end(struct compaction *c)
 }
 
 /* Run one compaction; caller holds compact_mutex. */
-static int compact(struct kvs *db, bool all)
+static int compact(struct kvs *db, enum compact_mode mode)
 {
     struct compaction c = {0};
-    if (select_inputs(db, &c, all) == 0) {
+    if (select_inputs(db, &c, mode) == 0) {
         compaction_end(&c);
         return KVS_OK;
     }
@@ -485,7 +497,7 @@ int kvs__compact_now(struct kvs *db)
     pthread_mutex_unlock(&db->write_mutex);
     if (rc == KVS_OK) {
         kvs__write_pending_hints(db);
-        rc = compact(db, true);
+        rc = compact(db, COMPACT_ALL);
     }
     pthread_mutex_unlock(&db->compact_mutex);
     return rc;
@@ -518,14 +530,30 @@ static bool bg_wait(struct kvs *db)
     return go;
 }
 
+/* Idle: nothing was written since the previous look, a second or more ago. */
+static bool store_idle(struct kvs *db, uint64_t *last_seq, uint64_t *last_us)
+{
+    pthread_mutex_lock(&db->write_mutex);
+    uint64_t seq = db->write_seq;
+    pthread_mutex_unlock(&db->write_mutex);
+    uint64_t now = kvs__now_us();
+    if (seq != *last_seq) {
+        *last_seq = seq;
+        *last_us = now;
+        return false;
+    }
+    return now - *last_us >= 1000000;
+}
+
 static void *bg_main(void *arg)
 {
     struct kvs *db = arg;
+    uint64_t last_seq = 0, last_us = kvs__now_us();
     while (bg_wait(db)) {
         pthread_mutex_lock(&db->compact_mutex);
         kvs__write_pending_hints(db);
         if (!atomic_load(&db->write_failed))
-            compact(db, false);
+            compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY);
         pthread_mutex_unlock(&db->compact_mutex);
     }
     return NULL;

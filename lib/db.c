@@ -15,6 +15,7 @@
 #include "hash.h"
 #include "hint.h"
 #include "io.h"
+#include "snapshot.h"
 
 void kvs__log(struct kvs *db, kvs_log_level_t level, const char *fmt, ...)
 {
@@ -232,8 +233,10 @@ int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
             rc = KVS_ENOMEM;
         }
     }
+    /* counted per shard: a counter shared by all readers would bounce
+     * between their CPUs on every get */
+    atomic_fetch_add_explicit(&sh->gets, 1, memory_order_relaxed);
     pthread_rwlock_unlock(&sh->lock);
-    kvs__stat_add(db, KVS_STAT_GETS, 1);
     if (rc == KVS_ECORRUPT)
         kvs__log(db, KVS_LOG_ERROR, "a record of the key asked for fails its checksum");
     return rc;
@@ -316,6 +319,21 @@ static void index_apply(struct kvs *db, struct kvs_index_shard *sh, uint64_t h, 
     pthread_rwlock_unlock(&sh->lock);
 }
 
+/*
+ * Start the cache misses of the index update before the record is copied, so
+ * that they overlap: the key's home slot and, for an overwrite, the old
+ * record whose key the update compares. Caller holds write_mutex.
+ */
+static void prefetch_index_update(struct kvs *db, struct kvs_index_shard *sh, uint64_t h)
+{
+    pthread_rwlock_rdlock(&sh->lock);
+    uint32_t pos = kvs__index_home(sh, h);
+    struct kvs_index_entry *e = kvs__index_next_tag(sh, h, &pos);
+    if (e)
+        __builtin_prefetch(loc_record(db, &e->loc));
+    pthread_rwlock_unlock(&sh->lock);
+}
+
 static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, size_t klen,
                     const void *val, size_t vlen, unsigned flags)
 {
@@ -333,7 +351,9 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
     }
     rc = write_precheck(db, sh, h, key, klen, type, flags);
     if (rc == KVS_OK && type == KVS_REC_PUT)
-        rc = kvs__index_prepare_insert(sh);
+        rc = kvs__index_prepare_insert(&db->index, sh);
+    if (rc == KVS_OK && flags == 0 && type == KVS_REC_PUT)
+        prefetch_index_update(db, sh, h);
     if (rc == KVS_OK && !kvs__seg_has_room(db->active, size))
         rc = kvs__db_roll(db, size);
     if (rc == KVS_OK)
@@ -347,13 +367,13 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
     };
     index_apply(db, sh, h, key, klen, type, &loc);
     seq = ++db->write_seq;
+    db->write_counts[type == KVS_REC_PUT ? 0 : 1]++;
 out:
     pthread_mutex_unlock(&db->write_mutex);
     if (rc == KVS_EIO)
         kvs__log(db, KVS_LOG_ERROR, "write failed: %s", strerror(errno));
     if (rc != KVS_OK)
         return rc;
-    kvs__stat_add(db, type == KVS_REC_PUT ? KVS_STAT_SETS : KVS_STAT_REMOVES, 1);
     if (db->opts.sync == KVS_SYNC_ALWAYS)
         return kvs__sync_upto(db, seq);
     return KVS_OK;
@@ -593,8 +613,10 @@ int kvs_close(kvs_t *db)
             rc = kvs__sync_upto(db, seq);
         else
             rc = KVS_EIO;
-        if (rc == KVS_OK)
+        if (rc == KVS_OK) {
             kvs__write_pending_hints(db);
+            kvs__snapshot_write(db);
+        }
     }
     int saved = errno;
     db_free(db);

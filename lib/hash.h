@@ -15,4 +15,15 @@ uint64_t kvs__hash(uint64_t seed, const void *key, size_t klen);
 /* A fresh random seed (getrandom, falling back to time and address bits). */
 uint64_t kvs__hash_new_seed(void);
 
+/* A streaming 64-bit checksum of large files (XXH3-64, seed 0), where
+ * CRC32C would cost too much time per byte. */
+struct kvs_digest;
+struct kvs_digest *kvs__digest_new(void);
+void kvs__digest_update(struct kvs_digest *d, const void *buf, size_t len);
+uint64_t kvs__digest_final(struct kvs_digest *d);
+void kvs__digest_free(struct kvs_digest *d);
+/* The same checksum of one buffer. */
+uint64_t kvs__hash_sum(const void *buf, size_t len);
+
+
 #endif

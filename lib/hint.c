@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 
-#include "crc32c.h"
 #include "hash.h"
 #include "internal.h"
 #include "io.h"
@@ -33,7 +32,7 @@ static int hint_count(const struct kvs_segment *s, uint64_t *count, uint64_t *da
 static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t count,
                             uint64_t data_end, size_t *len)
 {
-    *len = KVS_HINT_HEADER_SIZE + count * KVS_HINT_ENTRY_SIZE + 4;
+    *len = KVS_HINT_HEADER_SIZE + count * KVS_HINT_ENTRY_SIZE + KVS_HINT_TRAILER_SIZE;
     uint8_t *buf = malloc(*len);
     if (!buf)
         return NULL;
@@ -50,12 +49,13 @@ static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t
         struct kvs_rec r;
         kvs__rec_peek(s->base + off, s->tail - off, &r);
         uint32_t word = (uint32_t)off | (r.type == KVS_REC_DEL ? KVS_HINT_TOMBSTONE : 0);
-        kvs__store64(p, kvs__hash(seed, r.key, r.klen));
-        kvs__store32(p + 8, word);
+        /* only the upper half: all the index uses (see index.h) */
+        kvs__store32(p, (uint32_t)(kvs__hash(seed, r.key, r.klen) >> 32));
+        kvs__store32(p + 4, word);
         p += KVS_HINT_ENTRY_SIZE;
         off += r.size;
     }
-    kvs__store32(p, kvs__crc32c(0, buf, (size_t)(p - buf)));
+    kvs__store64(p, kvs__hash_sum(buf, (size_t)(p - buf)));
     return buf;
 }
 
@@ -94,21 +94,22 @@ int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
 static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segment *s,
                          uint64_t seed, struct kvs_hint *out)
 {
-    if (len < KVS_HINT_HEADER_SIZE + 4 || memcmp(buf, hint_magic, sizeof(hint_magic)) != 0)
+    const size_t trailer = KVS_HINT_TRAILER_SIZE;
+    if (len < KVS_HINT_HEADER_SIZE + trailer || memcmp(buf, hint_magic, sizeof(hint_magic)) != 0)
         return KVS_NOT_FOUND;
-    if (kvs__crc32c(0, buf, len - 4) != kvs__load32(buf + len - 4))
+    if (kvs__hash_sum(buf, len - trailer) != kvs__load64(buf + len - trailer))
         return KVS_NOT_FOUND;
     uint64_t count = kvs__load64(buf + 32);
     uint64_t data_end = kvs__load64(buf + 24);
     if (kvs__load32(buf + 8) != KVS_FORMAT_VERSION || kvs__load32(buf + 12) != s->id ||
         kvs__load64(buf + 16) != s->tail || kvs__load64(buf + 40) != seed ||
-        count != (len - KVS_HINT_HEADER_SIZE - 4) / KVS_HINT_ENTRY_SIZE ||
-        (len - KVS_HINT_HEADER_SIZE - 4) % KVS_HINT_ENTRY_SIZE != 0 ||
+        count != (len - KVS_HINT_HEADER_SIZE - trailer) / KVS_HINT_ENTRY_SIZE ||
+        (len - KVS_HINT_HEADER_SIZE - trailer) % KVS_HINT_ENTRY_SIZE != 0 ||
         data_end + KVS_REC_HEADER_SIZE > s->tail || data_end < KVS_SEG_HEADER_SIZE)
         return KVS_NOT_FOUND;
     uint64_t expect = KVS_SEG_HEADER_SIZE;
     for (uint64_t i = 0; i < count; i++) {
-        uint32_t off = kvs__load32(buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE + 8) &
+        uint32_t off = kvs__load32(buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE + 4) &
                        ~KVS_HINT_TOMBSTONE;
         if (off != expect && i == 0)
             return KVS_NOT_FOUND;
@@ -128,21 +129,17 @@ int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct
     char name[KVS_SEG_NAME_MAX];
     kvs__seg_name(name, s->id, "hint");
     *out = (struct kvs_hint){0};
-    int fd = kvs__io_openat(dirfd, name, O_RDONLY, 0);
-    if (fd < 0)
-        return errno == ENOENT ? KVS_NOT_FOUND : KVS_EIO;
-    uint64_t len;
-    int rc = KVS_NOT_FOUND;
-    uint8_t *buf = NULL;
-    if (kvs__io_file_size(fd, &len) == 0 && len <= SIZE_MAX / 2 &&
-        len <= KVS_HINT_HEADER_SIZE + 4 + (s->tail / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE) {
-        buf = malloc(len ? len : 1);
-        if (!buf)
-            rc = KVS_ENOMEM;
-        else if (kvs__io_pread_all(fd, buf, len, 0) == 0)
-            rc = hint_validate(buf, len, s, seed, out);
+    /* a hint is never bigger than one entry per smallest record */
+    uint64_t max_len = KVS_HINT_HEADER_SIZE + KVS_HINT_TRAILER_SIZE +
+                       (s->tail / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE;
+    uint8_t *buf;
+    size_t len;
+    if (kvs__io_read_file(dirfd, name, max_len, &buf, &len) < 0) {
+        if (errno == ENOMEM)
+            return KVS_ENOMEM;
+        return errno == ENOENT || errno == EFBIG ? KVS_NOT_FOUND : KVS_EIO;
     }
-    kvs__io_close(fd);
+    int rc = hint_validate(buf, len, s, seed, out);
     if (rc != KVS_OK) {
         free(buf);
         return rc;
@@ -154,12 +151,12 @@ int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct
 void kvs__hint_get(const struct kvs_hint *h, uint64_t i, struct kvs_hint_rec *out)
 {
     const uint8_t *p = h->buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE;
-    uint32_t word = kvs__load32(p + 8);
-    out->hash = kvs__load64(p);
+    uint32_t word = kvs__load32(p + 4);
+    out->hash = (uint64_t)kvs__load32(p) << 32;
     out->off = word & ~KVS_HINT_TOMBSTONE;
     out->tombstone = (word & KVS_HINT_TOMBSTONE) != 0;
     uint64_t next = i + 1 < h->count
-                        ? kvs__load32(p + KVS_HINT_ENTRY_SIZE + 8) & ~KVS_HINT_TOMBSTONE
+                        ? kvs__load32(p + KVS_HINT_ENTRY_SIZE + 4) & ~KVS_HINT_TOMBSTONE
                         : h->data_end;
     out->size = (uint32_t)(next - out->off);
 }

@@ -13,12 +13,13 @@
 #include "segment.h"
 
 #define KVS_HINT_HEADER_SIZE 48u
-#define KVS_HINT_ENTRY_SIZE 12u
+#define KVS_HINT_ENTRY_SIZE 8u
+#define KVS_HINT_TRAILER_SIZE 8u
 #define KVS_HINT_TOMBSTONE 0x80000000u
 
 /* One record as the hint describes it. */
 struct kvs_hint_rec {
-    uint64_t hash;
+    uint64_t hash; /* upper 32 bits of the key hash; the lower half is zero */
     uint32_t off;
     uint32_t size;
     bool tombstone;

@@ -1,11 +1,15 @@
-/* The sharded hash index: growth, insertion and deletion (see index.h). */
+/* The sharded hash index: the region, growth, insertion, deletion (see index.h). */
 #include "index.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
 #define INDEX_MIN_CAPACITY 16u
+#define INDEX_MAX_CAPACITY (1u << KVS_INDEX_BUCKET_BITS_MAX)
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
 
 /* Grow when more than 3/4 full: linear probing stays short below that. */
 static int index_too_full(uint64_t count, uint64_t capacity)
@@ -13,51 +17,102 @@ static int index_too_full(uint64_t count, uint64_t capacity)
     return count * 4 > capacity * 3;
 }
 
+/* ---- the region ---- */
 
-static int shard_alloc(struct kvs_index_shard *s, uint32_t capacity)
+struct region {
+    void *base, *map;
+    size_t bytes, map_bytes;
+};
+
+/* Zeroed memory for every shard's table, aligned to a huge page and marked
+ * for transparent huge pages when it is big enough to use them. */
+static int region_alloc(uint32_t capacity, struct region *r)
 {
-    struct kvs_index_entry *t = calloc(capacity, sizeof(*t));
-    if (!t)
+    r->bytes = (size_t)KVS_INDEX_SHARDS * capacity * sizeof(struct kvs_index_entry);
+    bool huge = r->bytes >= HUGE_PAGE_BYTES;
+    r->map_bytes = r->bytes + (huge ? HUGE_PAGE_BYTES : 0);
+    r->map = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r->map == MAP_FAILED)
         return KVS_ENOMEM;
-    s->table = t;
-    s->mask = capacity - 1;
-    s->count = 0;
+    uintptr_t at = (uintptr_t)r->map;
+    if (huge) {
+        at = (at + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
+        madvise((void *)at, r->bytes, MADV_HUGEPAGE); /* a hint; may be refused */
+    }
+    r->base = (void *)at;
     return KVS_OK;
+}
+
+static void region_install(struct kvs_index *ix, const struct region *r, uint32_t capacity)
+{
+    ix->region = r->base;
+    ix->region_bytes = r->bytes;
+    ix->region_map = r->map;
+    ix->region_map_bytes = r->map_bytes;
+    ix->capacity = capacity;
+}
+
+static void region_unmap(void *map, size_t bytes)
+{
+    if (map)
+        munmap(map, bytes);
+}
+
+static struct kvs_index_entry *slice(void *base, unsigned shard, uint32_t capacity)
+{
+    return (struct kvs_index_entry *)base + (size_t)shard * capacity;
+}
+
+/* ---- setup ---- */
+
+static void shards_point_at_region(struct kvs_index *ix)
+{
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
+        ix->shards[i].table = slice(ix->region, i, ix->capacity);
+        ix->shards[i].mask = ix->capacity - 1;
+        ix->shards[i].count = 0;
+    }
 }
 
 int kvs__index_init(struct kvs_index *ix)
 {
+    struct region r;
+    if (region_alloc(INDEX_MIN_CAPACITY, &r) != KVS_OK)
+        return KVS_ENOMEM;
+    region_install(ix, &r, INDEX_MIN_CAPACITY);
+    shards_point_at_region(ix);
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
     /* A stream of readers must not starve a writer of the same shard. */
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
-        struct kvs_index_shard *s = &ix->shards[i];
-        pthread_rwlock_init(&s->lock, &attr);
-        if (shard_alloc(s, INDEX_MIN_CAPACITY) != KVS_OK) {
-            pthread_rwlockattr_destroy(&attr);
-            for (unsigned j = 0; j <= i; j++) {
-                free(ix->shards[j].table);
-                pthread_rwlock_destroy(&ix->shards[j].lock);
-            }
-            return KVS_ENOMEM;
-        }
-    }
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
+        pthread_rwlock_init(&ix->shards[i].lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     return KVS_OK;
 }
 
 void kvs__index_destroy(struct kvs_index *ix)
 {
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
-        free(ix->shards[i].table);
-        ix->shards[i].table = NULL;
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
         pthread_rwlock_destroy(&ix->shards[i].lock);
-    }
+    region_unmap(ix->region_map, ix->region_map_bytes);
+    ix->region = ix->region_map = NULL;
 }
 
-static void shard_place(struct kvs_index_entry *table, uint32_t mask,
-                        const struct kvs_index_entry *e)
+int kvs__index_clear(struct kvs_index *ix)
+{
+    struct region r;
+    if (region_alloc(INDEX_MIN_CAPACITY, &r) != KVS_OK)
+        return KVS_ENOMEM;
+    region_unmap(ix->region_map, ix->region_map_bytes);
+    region_install(ix, &r, INDEX_MIN_CAPACITY);
+    shards_point_at_region(ix);
+    return KVS_OK;
+}
+
+/* ---- growth ---- */
+
+static void place(struct kvs_index_entry *table, uint32_t mask, const struct kvs_index_entry *e)
 {
     uint32_t i = e->tag & mask;
     while (table[i].loc.slot != 0)
@@ -65,56 +120,77 @@ static void shard_place(struct kvs_index_entry *table, uint32_t mask,
     table[i] = *e;
 }
 
-/* Rebuild a shard's table at new_capacity; entries are placed by their tag. */
-static int shard_grow(struct kvs_index_shard *s, uint32_t new_capacity)
+/* Move every shard into a region of new_capacity entries per shard. Each
+ * shard moves under its write lock, so readers of the others go on. */
+static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
 {
-    struct kvs_index_entry *t = calloc(new_capacity, sizeof(*t));
-    if (!t)
+    struct region r;
+    if (region_alloc(new_capacity, &r) != KVS_OK)
         return KVS_ENOMEM;
-    for (uint32_t i = 0; i <= s->mask; i++)
-        if (s->table[i].loc.slot != 0)
-            shard_place(t, new_capacity - 1, &s->table[i]);
-    free(s->table);
-    s->table = t;
-    s->mask = new_capacity - 1;
+    void *old_map = ix->region_map;
+    size_t old_map_bytes = ix->region_map_bytes;
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
+        struct kvs_index_shard *s = &ix->shards[i];
+        struct kvs_index_entry *t = slice(r.base, i, new_capacity);
+        pthread_rwlock_wrlock(&s->lock);
+        for (uint32_t j = 0; j <= s->mask; j++)
+            if (s->table[j].loc.slot != 0)
+                place(t, new_capacity - 1, &s->table[j]);
+        s->table = t;
+        s->mask = new_capacity - 1;
+        pthread_rwlock_unlock(&s->lock);
+    }
+    region_install(ix, &r, new_capacity);
+    region_unmap(old_map, old_map_bytes);
     return KVS_OK;
 }
 
 static uint64_t capacity_for(uint64_t n)
 {
     uint64_t capacity = INDEX_MIN_CAPACITY;
-    while (index_too_full(n, capacity) && capacity < (1u << KVS_INDEX_BUCKET_BITS_MAX))
+    while (index_too_full(n, capacity) && capacity < INDEX_MAX_CAPACITY)
         capacity *= 2;
     return capacity;
 }
 
 int kvs__index_reserve(struct kvs_index *ix, uint64_t n)
 {
-    uint64_t capacity = capacity_for(n / KVS_INDEX_SHARDS + 1);
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
-        struct kvs_index_shard *s = &ix->shards[i];
-        pthread_rwlock_wrlock(&s->lock);
-        int rc = KVS_OK;
-        if (s->mask + 1 < capacity)
-            rc = shard_grow(s, (uint32_t)capacity);
-        pthread_rwlock_unlock(&s->lock);
-        if (rc != KVS_OK)
-            return rc;
-    }
-    return KVS_OK;
+    /* Shards fill unevenly; leave an eighth more room than the average. */
+    uint64_t capacity = capacity_for(n / KVS_INDEX_SHARDS + n / KVS_INDEX_SHARDS / 8 + 1);
+    return capacity > ix->capacity ? grow_all(ix, (uint32_t)capacity) : KVS_OK;
 }
 
-int kvs__index_prepare_insert(struct kvs_index_shard *s)
+int kvs__index_prepare_insert(struct kvs_index *ix, struct kvs_index_shard *s)
 {
     if (!index_too_full((uint64_t)s->count + 1, (uint64_t)s->mask + 1))
         return KVS_OK;
-    if (s->mask + 1 >= (1u << KVS_INDEX_BUCKET_BITS_MAX))
-        return (uint64_t)(s->count + 1) * 16 > (uint64_t)(s->mask + 1) * 15 ? KVS_ENOMEM : KVS_OK;
-    pthread_rwlock_wrlock(&s->lock);
-    int rc = shard_grow(s, (s->mask + 1) * 2);
-    pthread_rwlock_unlock(&s->lock);
-    return rc;
+    if (ix->capacity < INDEX_MAX_CAPACITY)
+        return grow_all(ix, ix->capacity * 2);
+    /* At the largest size a shard may fill up to 15/16. */
+    return (uint64_t)(s->count + 1) * 16 > (uint64_t)ix->capacity * 15 ? KVS_ENOMEM : KVS_OK;
 }
+
+/* ---- loading a saved index ---- */
+
+void *kvs__index_load_begin(struct kvs_index *ix, uint32_t capacity)
+{
+    struct region r;
+    if (capacity < INDEX_MIN_CAPACITY || capacity > INDEX_MAX_CAPACITY ||
+        (capacity & (capacity - 1)) != 0 || region_alloc(capacity, &r) != KVS_OK)
+        return NULL;
+    region_unmap(ix->region_map, ix->region_map_bytes);
+    region_install(ix, &r, capacity);
+    shards_point_at_region(ix);
+    return ix->region;
+}
+
+void kvs__index_load_end(struct kvs_index *ix, const uint32_t *counts)
+{
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
+        ix->shards[i].count = counts[i];
+}
+
+/* ---- lookups and updates ---- */
 
 struct kvs_index_entry *kvs__index_find_loc(struct kvs_index_shard *s, uint64_t hash,
                                             const struct kvs_loc *loc)
@@ -139,17 +215,10 @@ int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, si
         e->loc = *loc;
         return 1;
     }
-    if (index_too_full((uint64_t)s->count + 1, (uint64_t)s->mask + 1)) {
-        if (s->mask + 1 >= (1u << KVS_INDEX_BUCKET_BITS_MAX)) {
-            /* At the largest size the table may fill up to 15/16. */
-            if ((uint64_t)(s->count + 1) * 16 > (uint64_t)(s->mask + 1) * 15)
-                return KVS_ENOMEM;
-        } else if (shard_grow(s, (s->mask + 1) * 2) != KVS_OK) {
-            return KVS_ENOMEM;
-        }
-    }
+    if ((uint64_t)(s->count + 2) * 16 > (uint64_t)(s->mask + 1) * 15)
+        return KVS_ENOMEM; /* never leave the table without an empty slot */
     struct kvs_index_entry ne = {.tag = kvs__index_tag(hash), .loc = *loc};
-    shard_place(s->table, s->mask, &ne);
+    place(s->table, s->mask, &ne);
     s->count++;
     return 0;
 }

@@ -10,7 +10,8 @@
  * with the table between 3/8 and 3/4 full, 21 to 43 bytes per key.
  *
  * The tag is the hash's upper 32 bits: its top 8 bits pick the shard and its
- * low bits the home bucket, so a table can grow without the keys. Everything
+ * low bits the home bucket, so a table can grow without the keys. The lower
+ * 32 bits of the hash are never used (hint files do not even store them). Everything
  * that touches the layout of the hash lives here and in index.c, so the index
  * can be swapped for an ordered one without touching the rest.
  */
@@ -18,6 +19,7 @@
 #define KVS_INDEX_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,13 +41,27 @@ struct kvs_index_entry {
 
 struct kvs_index_shard {
     pthread_rwlock_t lock;
-    struct kvs_index_entry *table; /* capacity = mask + 1, a power of two */
+    struct kvs_index_entry *table; /* its slice of the region; mask + 1 entries */
     uint32_t mask;
     uint32_t count;
+    _Atomic uint64_t gets; /* kvs_get calls that looked here (statistics) */
 } __attribute__((aligned(64)));
 
+/*
+ * All shards have the same capacity and their tables are consecutive slices
+ * of one region, so that a large index sits in huge pages (few page table
+ * entries: each new 4 KiB mapping is expensive, above all in a virtual
+ * machine) and is saved and loaded with one system call. When any shard
+ * reaches 3/4 full, every shard moves to a region twice as large, one shard
+ * at a time under its own write lock.
+ */
 struct kvs_index {
     struct kvs_index_shard shards[KVS_INDEX_SHARDS];
+    void *region;        /* the tables */
+    size_t region_bytes; /* KVS_INDEX_SHARDS * capacity * 16 */
+    void *region_map;    /* what to unmap (the region, aligned inside it) */
+    size_t region_map_bytes;
+    uint32_t capacity;   /* entries per shard */
 };
 
 /* Does the record at e->loc hold this key? */
@@ -112,11 +128,12 @@ static inline struct kvs_index_entry *kvs__index_next_tag(struct kvs_index_shard
 }
 
 /*
- * Make sure one more key fits without growing, so that an insertion after a
- * record was appended cannot fail. Only the writing thread inserts, so it may
- * check the fill level without the lock; growth takes the write lock.
+ * Make sure one more key fits in shard s without growing, so that an
+ * insertion after a record was appended cannot fail. Only the writing thread
+ * inserts, so it may check the fill level without the lock; growth takes
+ * each shard's write lock in turn.
  */
-int kvs__index_prepare_insert(struct kvs_index_shard *s);
+int kvs__index_prepare_insert(struct kvs_index *ix, struct kvs_index_shard *s);
 
 /* Find the entry pointing at exactly loc (no key comparison needed). */
 struct kvs_index_entry *kvs__index_find_loc(struct kvs_index_shard *s, uint64_t hash,
@@ -125,13 +142,23 @@ struct kvs_index_entry *kvs__index_find_loc(struct kvs_index_shard *s, uint64_t 
 /*
  * Insert or replace, under the shard's write lock. If the key was present,
  * *old receives its previous location and 1 is returned; 0 if it is new;
- * KVS_ENOMEM if the table could not grow (nothing changed).
+ * KVS_ENOMEM if the table is full (call kvs__index_prepare_insert first).
  */
 int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, size_t klen,
                    kvs_key_eq_fn eq, void *ctx, const struct kvs_loc *loc, struct kvs_loc *old);
 
 /* Remove the entry e (found under the same write lock). */
 void kvs__index_erase(struct kvs_index_shard *s, struct kvs_index_entry *e);
+
+/*
+ * Loading a saved index: kvs__index_load_begin() makes an empty region for
+ * capacity entries per shard and returns it, the caller fills it with the
+ * saved tables, then kvs__index_load_end() sets each shard's key count. On a
+ * failure in between, kvs__index_clear() empties the index again.
+ */
+void *kvs__index_load_begin(struct kvs_index *ix, uint32_t capacity);
+void kvs__index_load_end(struct kvs_index *ix, const uint32_t *counts);
+int kvs__index_clear(struct kvs_index *ix);
 
 /* Entries and bytes of table memory, summed over shards (takes each lock). */
 void kvs__index_usage(struct kvs_index *ix, uint64_t *keys, uint64_t *bytes);

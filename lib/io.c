@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -158,6 +159,39 @@ int kvs__io_file_size(int fd, uint64_t *size)
     if (fstat(fd, &st) < 0)
         return -1;
     *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int kvs__io_read_file(int dirfd, const char *name, uint64_t max_len, uint8_t **buf,
+                      size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = kvs__io_openat(dirfd, name, O_RDONLY, 0);
+    if (fd < 0)
+        return -1;
+    uint64_t size;
+    int rc = kvs__io_file_size(fd, &size);
+    if (rc == 0 && size > max_len) {
+        errno = EFBIG;
+        rc = -1;
+    }
+    uint8_t *p = rc == 0 ? malloc(size ? size : 1) : NULL;
+    if (rc == 0 && !p) {
+        errno = ENOMEM;
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = kvs__io_pread_all(fd, p, size, 0);
+    kvs__io_close(fd);
+    if (rc < 0) {
+        int saved = errno;
+        free(p);
+        errno = saved;
+        return -1;
+    }
+    *buf = p;
+    *len = size;
     return 0;
 }
 

@@ -47,6 +47,10 @@ int kvs__io_sync_dir(int dirfd);
 int kvs__io_renameat(int dirfd, const char *from, const char *to);
 int kvs__io_unlinkat(int dirfd, const char *name);
 int kvs__io_file_size(int fd, uint64_t *size);
+/* Read a whole file of at most max_len bytes into a malloc'ed buffer.
+ * Returns 0, or -1 with errno (ENOENT if absent, EFBIG if over max_len). */
+int kvs__io_read_file(int dirfd, const char *name, uint64_t max_len, uint8_t **buf,
+                      size_t *len);
 /* Shared mapping of [0, len) of fd, read-only or read-write. */
 void *kvs__io_map(int fd, size_t len, int writable);
 void kvs__io_unmap(void *addr, size_t len);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "crc32c.h"
@@ -44,32 +45,29 @@ int kvs__obsolete_write(int dirfd, const uint32_t *ids, size_t n)
     return rc;
 }
 
+static bool obsolete_valid(const uint8_t *buf, size_t len)
+{
+    return len >= OBSOLETE_HEADER_SIZE + 4 && memcmp(buf, obsolete_magic, 8) == 0 &&
+           kvs__load32(buf + 8) == KVS_FORMAT_VERSION &&
+           len == OBSOLETE_HEADER_SIZE + 4 + (uint64_t)kvs__load32(buf + 12) * 4 &&
+           kvs__crc32c(0, buf, len - 4) == kvs__load32(buf + len - 4);
+}
+
 int kvs__obsolete_read(int dirfd, uint32_t **ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
-    int fd = kvs__io_openat(dirfd, KVS_OBSOLETE_NAME, O_RDONLY, 0);
-    if (fd < 0)
-        return errno == ENOENT ? KVS_NOT_FOUND : KVS_EIO;
-    uint64_t len;
-    int rc = KVS_ECORRUPT;
-    uint8_t *buf = NULL;
-    if (kvs__io_file_size(fd, &len) < 0) {
-        rc = KVS_EIO;
-    } else if (len >= OBSOLETE_HEADER_SIZE + 4 &&
-               len <= OBSOLETE_HEADER_SIZE + 4 + OBSOLETE_MAX_IDS * 4) {
-        buf = malloc(len);
-        if (!buf)
-            rc = KVS_ENOMEM;
-        else if (kvs__io_pread_all(fd, buf, len, 0) < 0)
-            rc = KVS_EIO;
-        else if (memcmp(buf, obsolete_magic, 8) == 0 &&
-                 kvs__load32(buf + 8) == KVS_FORMAT_VERSION &&
-                 len == OBSOLETE_HEADER_SIZE + 4 + (uint64_t)kvs__load32(buf + 12) * 4 &&
-                 kvs__crc32c(0, buf, len - 4) == kvs__load32(buf + len - 4))
-            rc = KVS_OK;
+    uint8_t *buf;
+    size_t len;
+    uint64_t max_len = OBSOLETE_HEADER_SIZE + 4 + OBSOLETE_MAX_IDS * 4;
+    if (kvs__io_read_file(dirfd, KVS_OBSOLETE_NAME, max_len, &buf, &len) < 0) {
+        if (errno == ENOENT)
+            return KVS_NOT_FOUND;
+        if (errno == EFBIG)
+            return KVS_ECORRUPT;
+        return errno == ENOMEM ? KVS_ENOMEM : KVS_EIO;
     }
-    kvs__io_close(fd);
+    int rc = obsolete_valid(buf, len) ? KVS_OK : KVS_ECORRUPT;
     if (rc == KVS_OK) {
         size_t count = kvs__load32(buf + 12);
         uint32_t *out = malloc((count ? count : 1) * sizeof(*out));

@@ -14,6 +14,7 @@
 #include "hint.h"
 #include "io.h"
 #include "obsolete.h"
+#include "snapshot.h"
 
 /* ---- replaying records into the index ---- */
 
@@ -37,7 +38,9 @@ static int replay_put(struct kvs *db, struct kvs_segment *s, uint64_t hash,
 {
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
     struct kvs_loc old;
-    int r = kvs__index_put(sh, hash, loc, 0, loc_key_eq, db, loc, &old);
+    int r = kvs__index_prepare_insert(&db->index, sh);
+    if (r == KVS_OK)
+        r = kvs__index_put(sh, hash, loc, 0, loc_key_eq, db, loc, &old);
     if (r < 0)
         return r;
     if (r == 1)
@@ -462,6 +465,21 @@ static int replay_all(struct kvs *db, struct kvs_segment **segs, size_t n)
     return rc;
 }
 
+/* The index saved at the last clean close, if it still describes the
+ * segments exactly; else replay them. A store opened for writing drops the
+ * saved index before it changes anything. */
+static int rebuild_index(struct kvs *db, struct kvs_segment **segs, size_t n)
+{
+    int rc = db->opts.use_hints ? kvs__snapshot_load(db) : KVS_NOT_FOUND;
+    if (rc == KVS_OK)
+        atomic_store(&db->stats[KVS_STAT_INDEX_SNAPSHOT_LOADED], 1);
+    else if (rc == KVS_NOT_FOUND)
+        rc = replay_all(db, segs, n);
+    if (rc == KVS_OK && !db->opts.read_only)
+        rc = kvs__snapshot_remove(db);
+    return rc;
+}
+
 int kvs__recover(struct kvs *db)
 {
     uint32_t *ids;
@@ -489,7 +507,7 @@ int kvs__recover(struct kvs *db)
             kvs__seg_unref(segs[i]);
     }
     if (rc == KVS_OK)
-        rc = replay_all(db, segs, nsegs);
+        rc = rebuild_index(db, segs, nsegs);
     if (rc == KVS_OK)
         set_next_numbers(db, max_id);
     free(segs);

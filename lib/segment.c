@@ -195,6 +195,10 @@ uint64_t kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const vo
     KVS_ASSERT(off + size <= s->file_bytes);
     kvs__rec_encode(s->base + off, type, key, klen, val, vlen);
     s->tail = off + size;
+    /* The next record goes right here: fetch its lines for writing now. */
+    __builtin_prefetch(s->base + s->tail, 1);
+    __builtin_prefetch(s->base + s->tail + 64, 1);
+    __builtin_prefetch(s->base + s->tail + 128, 1);
     return off;
 }
 

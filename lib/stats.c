@@ -22,6 +22,7 @@ static const char *const stat_names[KVS_STAT_COUNT_] = {
     [KVS_STAT_OPEN_MICROS] = "open_micros",
     [KVS_STAT_HINT_SEGMENTS] = "hint_segments",
     [KVS_STAT_WRITE_FAILED] = "write_failed",
+    [KVS_STAT_INDEX_SNAPSHOT_LOADED] = "index_snapshot_loaded",
 };
 
 const char *kvs_stat_name(kvs_stat_t which)
@@ -86,6 +87,16 @@ int kvs_stat(kvs_t *db, kvs_stat_t which, uint64_t *value)
         break;
     case KVS_STAT_DEAD_BYTES:
         *value = segment_sum(db, offsetof(struct kvs_segment, dead_bytes));
+        break;
+    case KVS_STAT_SETS:
+    case KVS_STAT_REMOVES:
+        pthread_mutex_lock(&db->write_mutex);
+        *value = db->write_counts[which == KVS_STAT_SETS ? 0 : 1];
+        pthread_mutex_unlock(&db->write_mutex);
+        break;
+    case KVS_STAT_GETS:
+        for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
+            *value += atomic_load_explicit(&db->index.shards[i].gets, memory_order_relaxed);
         break;
     case KVS_STAT_WRITE_FAILED:
         *value = atomic_load(&db->write_failed);

@@ -3,6 +3,8 @@
  * removal, runs in the background while readers and writers go on, and a
  * kill -9 at any moment of it leaves a store with every acknowledged write.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/testutil.h"
+#include "io.h"
 
 static kvs_t *open_trigger(const char *dir, unsigned trigger, size_t segment)
 {
@@ -75,15 +78,26 @@ static unsigned wait_for_settle(kvs_t *db, unsigned trigger)
     return (unsigned)(dead * 100 / (dead + live + 1));
 }
 
+/* The compaction counter moves at the very end of the compaction that
+ * reclaimed the bytes: wait (bounded) until it shows one. */
+static uint64_t wait_for_compactions(kvs_t *db)
+{
+    uint64_t compactions = 0;
+    for (int i = 0; i < 250 && compactions == 0; i++) {
+        ck_assert_kvs(kvs_stat(db, KVS_STAT_COMPACTIONS, &compactions), KVS_OK);
+        if (compactions == 0)
+            usleep(20000);
+    }
+    return compactions;
+}
+
 START_TEST(background_compaction_bounds_garbage)
 {
     kvs_t *db = open_trigger(tu_dir, 20, 32 * 1024);
     for (int round = 0; round < 8; round++)
         put_round(db, 2000, round, 100);
     unsigned pct = wait_for_settle(db, 20);
-    uint64_t compactions;
-    ck_assert_kvs(kvs_stat(db, KVS_STAT_COMPACTIONS, &compactions), KVS_OK);
-    ck_assert_uint_gt(compactions, 0);
+    ck_assert_uint_gt(wait_for_compactions(db), 0);
     ck_assert_uint_lt(pct, 20);
     check_round(db, 2000, 7, 100, 0);
     ck_assert_kvs(kvs_close(db), KVS_OK);
@@ -92,6 +106,25 @@ START_TEST(background_compaction_bounds_garbage)
     ck_assert_int_lt(bytes, 2 * 2000 * (100 + 10 + 11 + 12));
     db = open_trigger(tu_dir, 20, 32 * 1024);
     check_round(db, 2000, 7, 100, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* Garbage under the trigger but over half of it: a busy store leaves it,
+ * a store with no writes for a second compacts it away. */
+START_TEST(idle_store_settles_lower)
+{
+    kvs_t *db = open_trigger(tu_dir, 40, 8192);
+    put_round(db, 3000, 0, 60);
+    put_round(db, 1000, 1, 60); /* a quarter of the bytes are dead now */
+    uint64_t dead, live;
+    kvs_stat(db, KVS_STAT_DEAD_BYTES, &dead);
+    kvs_stat(db, KVS_STAT_LIVE_BYTES, &live);
+    ck_assert_uint_gt(dead * 100, (dead + live) * 20);
+    unsigned pct = wait_for_settle(db, 15);
+    ck_assert_uint_lt(pct, 15);
+    ck_assert_uint_gt(wait_for_compactions(db), 0);
+    check_round(db, 1000, 1, 60, 0);
     ck_assert_kvs(kvs_close(db), KVS_OK);
 }
 END_TEST
@@ -211,14 +244,8 @@ static void crash_round(const char *dir, uint64_t *st, int round)
         }
     }
     close(fds[1]);
-    uint32_t want = 200 + (uint32_t)(tu_rand(st) % 4000), last = 0, got = 0;
-    while (got < want && read(fds[0], &last, sizeof(last)) == sizeof(last))
-        got++;
-    kill(pid, SIGKILL);
-    while (read(fds[0], &last, sizeof(last)) == sizeof(last))
-        got++;
-    close(fds[0]);
-    waitpid(pid, NULL, 0);
+    uint32_t last;
+    uint32_t got = tu_kill_after_acks(pid, fds[0], 200 + (uint32_t)(tu_rand(st) % 4000), &last);
     ck_assert_uint_gt(got, 0);
 
     kvs_t *db = open_trigger(dir, 100, 4096);
@@ -252,6 +279,98 @@ START_TEST(kill9_during_compaction)
 }
 END_TEST
 
+/* ---- a crash at every file operation of a compaction ---- */
+
+static void copy_dir(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *a = tu_path(from, de->d_name), *b = tu_path(to, de->d_name);
+        int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ck_assert(in >= 0 && out >= 0);
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+            ck_assert_int_eq(write(out, buf, (size_t)n), n);
+        close(in);
+        close(out);
+        free(a);
+        free(b);
+    }
+    closedir(d);
+}
+
+static int die_at_op(enum kvs_io_op op, void *ctx)
+{
+    (void)op;
+    atomic_int *left = ctx;
+    if (atomic_fetch_sub(left, 1) == 1)
+        raise(SIGKILL);
+    return 0;
+}
+
+/* The child opens the store, arms the hook to die at its k-th file
+ * operation, and compacts. Returns 1 if it died, 0 if it finished. */
+static int compact_and_die_at(const char *dir, int k)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        kvs_t *db = open_trigger(dir, 100, 4096);
+        static atomic_int left;
+        atomic_store(&left, k);
+        kvs__io_set_fault(die_at_op, &left);
+        int rc = kvs_compact(db);
+        kvs__io_set_fault(NULL, NULL);
+        kvs_close(db);
+        _exit(rc == KVS_OK ? 0 : 2);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        return 1;
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return 0;
+}
+
+START_TEST(crash_at_every_step_of_a_compaction)
+{
+    /* rounds of overwrites and removals: compaction copies, drops
+     * tombstones and deletes several segments */
+    kvs_t *db = open_trigger(tu_dir, 100, 4096);
+    put_round(db, 300, 0, 40);
+    put_round(db, 300, 1, 40);
+    for (int i = 0; i < 300; i += 3) {
+        char k[24];
+        int kl = snprintf(k, sizeof(k), "key-%06d", i);
+        ck_assert_kvs(kvs_remove(db, k, (size_t)kl), KVS_OK);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    int steps = 0;
+    for (int k = 1; k < 2000; k++) {
+        char *work = tu_tmpdir();
+        copy_dir(tu_dir, work);
+        int died = compact_and_die_at(work, k);
+        db = open_trigger(work, 100, 4096);
+        check_round(db, 300, 1, 40, 3);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        db = open_trigger(work, 100, 4096); /* and once more, after the repair */
+        check_round(db, 300, 1, 40, 3);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        tu_rmdir(work);
+        if (!died)
+            break;
+        steps = k;
+    }
+    ck_assert_int_gt(steps, 10); /* a compaction is many file operations */
+    ck_assert_int_lt(steps, 1999);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("compaction");
@@ -259,10 +378,12 @@ int main(void)
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, background_compaction_bounds_garbage);
+    tcase_add_test(tc, idle_store_settles_lower);
     tcase_add_test(tc, removed_keys_stay_removed_after_compaction);
     tcase_add_test(tc, removing_everything_empties_the_directory);
     tcase_add_test(tc, reads_during_compaction);
     tcase_add_test(tc, kill9_during_compaction);
+    tcase_add_test(tc, crash_at_every_step_of_a_compaction);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

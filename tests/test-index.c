@@ -34,6 +34,7 @@ static int put(uint64_t hash, uint32_t key, uint32_t size)
 {
     struct kvs_index_shard *s = kvs__index_shard(ix, hash);
     struct kvs_loc loc = {.slot = 1, .off = key, .size = size}, old;
+    ck_assert_int_eq(kvs__index_prepare_insert(ix, s), KVS_OK);
     return kvs__index_put(s, hash, &key, sizeof(key), eq, NULL, &loc, &old);
 }
 
@@ -122,8 +123,10 @@ START_TEST(growth_keeps_every_entry)
     uint64_t keys, bytes;
     kvs__index_usage(ix, &keys, &bytes);
     ck_assert_uint_eq(keys, N);
-    /* 16-byte entries, at most 3/4 full after growth, at least 3/8. */
+    /* 16-byte entries; growth happens when the fullest shard is 3/4 full,
+     * so on average well over 3/8 full. */
     ck_assert_uint_le(bytes, (uint64_t)N * 16 * 8 / 3 + sizeof(struct kvs_index));
+    ck_assert_uint_eq(bytes, sizeof(struct kvs_index) + (uint64_t)KVS_INDEX_SHARDS * ix->capacity * 16);
     for (uint32_t k = 0; k < N; k++) {
         struct kvs_index_entry *e = find(h[k], k + 1);
         ck_assert_ptr_nonnull(e);
@@ -144,6 +147,25 @@ START_TEST(reserve_then_fill_does_not_grow)
     kvs__index_usage(ix, &keys, &after);
     ck_assert_uint_eq(keys, 50000);
     ck_assert_uint_eq(before, after);
+}
+END_TEST
+
+/* Without prepare_insert a shard that is 15/16 full refuses insertions
+ * instead of losing its last empty slot. */
+START_TEST(full_shard_refuses_insertion)
+{
+    struct kvs_index_shard *s = &ix->shards[0];
+    uint32_t n = 0;
+    int rc;
+    do {
+        uint64_t hash = (uint64_t)n << 32; /* shard 0, distinct tags */
+        struct kvs_loc loc = {.slot = 1, .off = n + 1, .size = 1}, old;
+        uint32_t key = n + 1;
+        rc = kvs__index_put(s, hash, &key, sizeof(key), eq, NULL, &loc, &old);
+        n++;
+    } while (rc == 0 && n < 100);
+    ck_assert_int_eq(rc, KVS_ENOMEM);
+    ck_assert_uint_lt(s->count, s->mask + 1);
 }
 END_TEST
 
@@ -181,6 +203,7 @@ int main(void)
     tcase_add_test(tc, growth_keeps_every_entry);
     tcase_add_test(tc, reserve_then_fill_does_not_grow);
     tcase_add_test(tc, find_by_location);
+    tcase_add_test(tc, full_shard_refuses_insertion);
     tcase_add_test(tc, hash_bits_pick_shards);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -492,18 +492,9 @@ static void kill9_round(const char *dir, kvs_sync_t sync, uint64_t *st)
         }
     }
     close(fds[1]);
-    /* let it run until it acknowledged a random number of writes (bounded) */
-    uint32_t want = 100 + (uint32_t)(tu_rand(st) % 3000), last = 0, got = 0;
-    while (got < want && read(fds[0], &last, sizeof(last)) == sizeof(last))
-        got++;
-    kill(pid, SIGKILL);
-    /* drain what was acknowledged before the kill landed */
-    while (read(fds[0], &last, sizeof(last)) == sizeof(last))
-        got++;
-    close(fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    ck_assert(WIFSIGNALED(status));
+    /* let it run until it acknowledged a random number of writes */
+    uint32_t last;
+    uint32_t got = tu_kill_after_acks(pid, fds[0], 100 + (uint32_t)(tu_rand(st) % 3000), &last);
     ck_assert_uint_gt(got, 0);
     kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 16384);
     /* Every key's latest acknowledged value is there. The one write in
@@ -533,6 +524,109 @@ START_TEST(kill9_every_sync_mode)
     for (int mode = KVS_SYNC_NONE; mode <= KVS_SYNC_ALWAYS; mode++)
         for (int round = 0; round < 3; round++)
             kill9_round(tu_dir, (kvs_sync_t)mode, &st);
+}
+END_TEST
+
+/* ---- the index saved at close ---- */
+
+enum { SNAP_KEYS = 60000 };
+
+static void write_snapshot_store(const char *dir, int from, int to, int version)
+{
+    kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 0);
+    for (int i = from; i < to; i++) {
+        char k[16], v[16];
+        int kl = snprintf(k, sizeof(k), "s%d", i);
+        int vl = snprintf(v, sizeof(v), "v%d.%d", i, version);
+        ck_assert_kvs(kvs_set(db, k, (size_t)kl, v, (size_t)vl), KVS_OK);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+
+static void check_snapshot_store(kvs_t *db, int n, int version_from, int version)
+{
+    for (int i = 0; i < n; i++) {
+        char k[16], v[16];
+        int kl = snprintf(k, sizeof(k), "s%d", i);
+        snprintf(v, sizeof(v), "v%d.%d", i, i >= version_from ? version : 0);
+        void *got;
+        size_t len;
+        ck_assert_kvs(kvs_get(db, k, (size_t)kl, &got, &len), KVS_OK);
+        ck_assert_str_eq(got, v);
+        kvs_free(got);
+    }
+}
+
+static uint64_t stat_of(kvs_t *db, kvs_stat_t which)
+{
+    uint64_t v;
+    ck_assert_kvs(kvs_stat(db, which, &v), KVS_OK);
+    return v;
+}
+
+START_TEST(saved_index_is_loaded_then_dropped)
+{
+    write_snapshot_store(tu_dir, 0, SNAP_KEYS, 0);
+    char *snap = tu_path(tu_dir, "INDEX");
+    ck_assert_int_eq(access(snap, F_OK), 0);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 1);
+    ck_assert_uint_eq(stat_of(db, KVS_STAT_KEYS), SNAP_KEYS);
+    ck_assert_int_eq(access(snap, F_OK), -1); /* gone while the store is open */
+    check_snapshot_store(db, SNAP_KEYS, 0, 0);
+    /* the loaded index takes writes and removals like a replayed one */
+    set_str(db, "s7", "v7.0");
+    ck_assert_kvs(kvs_remove(db, "s8", 2), KVS_OK);
+    ck_assert_kvs(kvs_set(db, "s8", 2, "v8.0", 4), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    check_snapshot_store(db, SNAP_KEYS, 0, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(snap);
+}
+END_TEST
+
+/* An INDEX from an earlier close describes other segments: ignored. */
+START_TEST(stale_saved_index_is_ignored)
+{
+    write_snapshot_store(tu_dir, 0, SNAP_KEYS, 0);
+    char *snap = tu_path(tu_dir, "INDEX"), *old = tu_path(tu_dir, "old-index");
+    copy_file(snap, old);
+    write_snapshot_store(tu_dir, SNAP_KEYS / 2, SNAP_KEYS, 1);
+    rename(old, snap);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
+    check_snapshot_store(db, SNAP_KEYS, SNAP_KEYS / 2, 1);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(snap);
+    free(old);
+}
+END_TEST
+
+START_TEST(damaged_saved_index_is_ignored)
+{
+    write_snapshot_store(tu_dir, 0, SNAP_KEYS, 0);
+    char *snap = tu_path(tu_dir, "INDEX");
+    long size = tu_file_size(snap);
+    char *keep = tu_path(tu_dir, "keep");
+    copy_file(snap, keep);
+    const long offsets[] = {3, 70, size / 2, size - 3};
+    for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+        copy_file(keep, snap);
+        tu_flip_byte(snap, offsets[i]);
+        kvs_t *db = open_opts(tu_dir, 0, 1, 1); /* read-only: leaves INDEX alone */
+        ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
+        check_snapshot_store(db, SNAP_KEYS, 0, 0);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+    }
+    copy_file(keep, snap);
+    tu_truncate(snap, size - 100);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
+    check_snapshot_store(db, SNAP_KEYS, 0, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(snap);
+    free(keep);
 }
 END_TEST
 
@@ -700,6 +794,14 @@ static Suite *recovery_suite(void)
     tcase_add_test(tc, empty_segment_file_from_a_crash_is_removed);
     tcase_add_test(tc, obsolete_file_finishes_deletions);
     tcase_add_test(tc, read_only_open_of_crashed_store_changes_nothing);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("saved-index");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, saved_index_is_loaded_then_dropped);
+    tcase_add_test(tc, stale_saved_index_is_ignored);
+    tcase_add_test(tc, damaged_saved_index_is_ignored);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("crash");

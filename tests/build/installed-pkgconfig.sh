@@ -12,6 +12,7 @@ meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.lo
 test -f "$tmp/prefix/include/kvs.h"
 test -L "$tmp/prefix/lib/libkvs.so"
 test -e "$tmp/prefix/lib/libkvs.so.1"
+test -f "$tmp/prefix/lib/libkvs.a"
 cat >"$tmp/app.c" <<'C'
 #include <kvs.h>
 #include <stdio.h>
@@ -36,3 +37,7 @@ ${CC:-cc} -std=c11 -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app" $flags
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/app" "$tmp/db"
 # The binary must have picked the soname, not the unversioned link name.
 readelf -d "$tmp/app" | grep -q 'NEEDED.*libkvs.so.1'
+# And the static library links on its own.
+${CC:-cc} -std=c11 "$tmp/app.c" -o "$tmp/app-static" $(pkg-config --cflags --static kvs) \
+    "$tmp/prefix/lib/libkvs.a" -pthread
+"$tmp/app-static" "$tmp/db-static"

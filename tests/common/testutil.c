@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,6 +201,24 @@ long tu_dir_bytes(const char *dir)
     }
     closedir(d);
     return total;
+}
+
+uint32_t tu_kill_after_acks(pid_t pid, int fd, uint32_t want, uint32_t *last)
+{
+    uint32_t got = 0;
+    *last = 0;
+    while (got < want && read(fd, last, sizeof(*last)) == sizeof(*last))
+        got++;
+    kill(pid, SIGKILL);
+    while (read(fd, last, sizeof(*last)) == sizeof(*last))
+        got++;
+    close(fd);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    /* it must have been killed, not have stopped on an error of its own */
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "child stopped by itself (exit status %d)", WEXITSTATUS(status));
+    return got;
 }
 
 int tu_run(Suite *s)

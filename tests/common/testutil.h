@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "kvs.h"
 
@@ -50,6 +51,13 @@ void tu_remove_files(const char *dir, const char *suffix);
 
 /* Bytes of all regular files in dir. */
 long tu_dir_bytes(const char *dir);
+
+/* A child reports each acknowledged write as a uint32_t on the pipe fd. Read
+ * until it acknowledged `want` of them (or stopped), SIGKILL it, read what it
+ * acknowledged before the signal landed, reap it (it must have died of the
+ * signal, not stopped on an error of its own). Returns the number of
+ * acknowledgements and stores the last one in *last. */
+uint32_t tu_kill_after_acks(pid_t pid, int fd, uint32_t want, uint32_t *last);
 
 /* Run a suite (CK_ENV verbosity), return the process exit code. */
 int tu_run(Suite *s);

@@ -1,0 +1,287 @@
+/* The INDEX file (see snapshot.h); layout in doc/FORMAT.md. */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "db.h"
+#include "hash.h"
+#include "io.h"
+
+#define SNAP_HEADER_SIZE 64u
+#define SNAP_SEGMENT_SIZE 48u
+#define SNAP_SHARD_SIZE 8u
+#define SNAP_TMP_NAME "INDEX.tmp"
+#define SNAP_FLAG_HINTED 1u
+#define SNAP_FLAG_DAMAGED 2u
+
+static const uint8_t snap_magic[8] = {0x89, 'K', 'V', 'S', 'I', 'D', 'X', '\n'};
+
+_Static_assert(sizeof(struct kvs_index_entry) == 16, "index entries are saved as 16 bytes");
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "INDEX files are written from memory: add a byte swap for big-endian hosts"
+#endif
+
+/* ---- writing ---- */
+
+/* Append len bytes at *off, extending the running checksum. */
+static int put_bytes(int fd, uint64_t *off, struct kvs_digest *sum, const void *buf, size_t len)
+{
+    if (kvs__io_pwrite_all(fd, buf, len, *off) < 0)
+        return KVS_EIO;
+    if (sum)
+        kvs__digest_update(sum, buf, len);
+    *off += len;
+    return KVS_OK;
+}
+
+static int write_head(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *sum)
+{
+    uint8_t h[SNAP_HEADER_SIZE] = {0};
+    uint64_t keys, bytes;
+    kvs__index_usage(&db->index, &keys, &bytes);
+    memcpy(h, snap_magic, sizeof(snap_magic));
+    kvs__store32(h + 8, KVS_FORMAT_VERSION);
+    kvs__store32(h + 12, KVS_INDEX_SHARDS);
+    kvs__store32(h + 16, (uint32_t)db->nsegs);
+    kvs__store64(h + 24, db->seed);
+    kvs__store64(h + 32, keys);
+    int rc = put_bytes(fd, off, sum, h, sizeof(h));
+    for (size_t i = 0; i < db->nsegs && rc == KVS_OK; i++) {
+        const struct kvs_segment *s = db->segs[i];
+        uint8_t e[SNAP_SEGMENT_SIZE] = {0};
+        kvs__store32(e, s->id);
+        kvs__store32(e + 4, s->slot);
+        kvs__store64(e + 8, s->epoch);
+        kvs__store64(e + 16, s->tail);
+        kvs__store64(e + 24, atomic_load(&s->live_bytes));
+        kvs__store64(e + 32, atomic_load(&s->dead_bytes));
+        kvs__store32(e + 40, (atomic_load(&s->hinted) ? SNAP_FLAG_HINTED : 0) |
+                                 (s->damaged ? SNAP_FLAG_DAMAGED : 0));
+        rc = put_bytes(fd, off, sum, e, sizeof(e));
+    }
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK; i++) {
+        uint8_t e[SNAP_SHARD_SIZE];
+        kvs__store32(e, db->index.shards[i].mask + 1);
+        kvs__store32(e + 4, db->index.shards[i].count);
+        rc = put_bytes(fd, off, sum, e, sizeof(e));
+    }
+    return rc;
+}
+
+int kvs__snapshot_write(struct kvs *db)
+{
+    uint64_t keys, bytes;
+    kvs__index_usage(&db->index, &keys, &bytes);
+    if (keys < KVS_SNAPSHOT_MIN_KEYS)
+        return KVS_OK;
+    for (size_t i = 0; i < db->nsegs; i++)
+        if (!atomic_load(&db->segs[i]->sealed))
+            return KVS_EINVAL;
+    int fd = kvs__io_openat(db->dirfd, SNAP_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return KVS_EIO;
+    uint64_t off = 0;
+    struct kvs_digest *sum = kvs__digest_new();
+    int rc = sum ? write_head(db, fd, &off, sum) : KVS_ENOMEM;
+    if (rc == KVS_OK)
+        rc = put_bytes(fd, &off, sum, db->index.region, db->index.region_bytes);
+    uint8_t trailer[8];
+    if (rc == KVS_OK) {
+        kvs__store64(trailer, kvs__digest_final(sum));
+        rc = put_bytes(fd, &off, NULL, trailer, sizeof(trailer));
+    }
+    kvs__digest_free(sum);
+    kvs__io_close(fd);
+    if (rc == KVS_OK && kvs__io_renameat(db->dirfd, SNAP_TMP_NAME, KVS_SNAPSHOT_NAME) < 0)
+        rc = KVS_EIO;
+    if (rc != KVS_OK) {
+        kvs__io_unlinkat(db->dirfd, SNAP_TMP_NAME);
+        kvs__log(db, KVS_LOG_WARN, "cannot save the index: %s", strerror(errno));
+    }
+    return rc;
+}
+
+int kvs__snapshot_remove(struct kvs *db)
+{
+    if (kvs__io_unlinkat(db->dirfd, KVS_SNAPSHOT_NAME) < 0 && errno != ENOENT)
+        return KVS_EIO;
+    return KVS_OK;
+}
+
+/* ---- loading ---- */
+
+struct snap_load {
+    int fd;
+    uint64_t off, size;
+    struct kvs_digest *sum;
+    struct kvs_segment *by_slot[KVS_SLOT_COUNT]; /* saved slot -> segment */
+    uint32_t capacity, count[KVS_INDEX_SHARDS];
+};
+
+static int get_bytes(struct snap_load *l, void *buf, size_t len)
+{
+    if (len > l->size - l->off || kvs__io_pread_all(l->fd, buf, len, l->off) < 0)
+        return KVS_NOT_FOUND;
+    kvs__digest_update(l->sum, buf, len);
+    l->off += len;
+    return KVS_OK;
+}
+
+static struct kvs_segment *find_segment(struct kvs *db, uint32_t id)
+{
+    for (size_t i = 0; i < db->nsegs; i++)
+        if (db->segs[i]->id == id)
+            return db->segs[i];
+    return NULL;
+}
+
+/* A saved segment must be the very file we have: same id, epoch and size,
+ * and sealed (its last record is a SEAL). */
+static bool segment_matches(const struct kvs_segment *s, uint64_t epoch, uint64_t size)
+{
+    struct kvs_rec r;
+    if (!s || s->epoch != epoch || s->tail != size ||
+        size < KVS_SEG_HEADER_SIZE + KVS_REC_HEADER_SIZE)
+        return false;
+    uint64_t at = size - KVS_REC_HEADER_SIZE;
+    return kvs__rec_decode(s->base + at, KVS_REC_HEADER_SIZE, &r) == KVS_REC_OK &&
+           r.type == KVS_REC_SEAL;
+}
+
+static int read_segments(struct kvs *db, struct snap_load *l, uint8_t *saved, uint32_t n)
+{
+    if (n != db->nsegs)
+        return KVS_NOT_FOUND;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *e = saved + (size_t)i * SNAP_SEGMENT_SIZE;
+        if (get_bytes(l, e, SNAP_SEGMENT_SIZE) != KVS_OK)
+            return KVS_NOT_FOUND;
+        struct kvs_segment *s = find_segment(db, kvs__load32(e));
+        uint32_t slot = kvs__load32(e + 4);
+        if (!segment_matches(s, kvs__load64(e + 8), kvs__load64(e + 16)) || slot == 0 ||
+            slot >= KVS_SLOT_COUNT || l->by_slot[slot])
+            return KVS_NOT_FOUND;
+        l->by_slot[slot] = s;
+    }
+    return KVS_OK;
+}
+
+/* Every shard has the same capacity; the counts must leave room. */
+static int read_shards(struct snap_load *l)
+{
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
+        uint8_t e[SNAP_SHARD_SIZE];
+        if (get_bytes(l, e, sizeof(e)) != KVS_OK)
+            return KVS_NOT_FOUND;
+        uint32_t c = kvs__load32(e);
+        l->count[i] = kvs__load32(e + 4);
+        if ((i > 0 && c != l->capacity) || (uint64_t)l->count[i] * 16 > (uint64_t)c * 15)
+            return KVS_NOT_FOUND;
+        l->capacity = c;
+    }
+    return KVS_OK;
+}
+
+/* Every entry must point inside a listed segment; counts must agree. */
+static int check_entries(const struct snap_load *l, const struct kvs_index_entry *t,
+                         uint32_t count)
+{
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < l->capacity; i++) {
+        const struct kvs_loc *loc = &t[i].loc;
+        if (loc->slot == 0)
+            continue;
+        const struct kvs_segment *s = loc->slot < KVS_SLOT_COUNT ? l->by_slot[loc->slot] : NULL;
+        if (!s || loc->size <= KVS_REC_HEADER_SIZE || loc->off < KVS_SEG_HEADER_SIZE ||
+            (uint64_t)loc->off + loc->size > s->tail)
+            return KVS_NOT_FOUND;
+        seen++;
+    }
+    return seen == count ? KVS_OK : KVS_NOT_FOUND;
+}
+
+/* Read the tables straight into a fresh index region, then check them. */
+static int read_tables(struct kvs *db, struct snap_load *l)
+{
+    void *region = kvs__index_load_begin(&db->index, l->capacity);
+    if (!region)
+        return KVS_NOT_FOUND;
+    int rc = get_bytes(l, region, db->index.region_bytes);
+    uint8_t trailer[8];
+    uint64_t sum = kvs__digest_final(l->sum);
+    if (rc == KVS_OK && (l->size - l->off != sizeof(trailer) ||
+                         kvs__io_pread_all(l->fd, trailer, sizeof(trailer), l->off) < 0 ||
+                         kvs__load64(trailer) != sum))
+        rc = KVS_NOT_FOUND;
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK; i++)
+        rc = check_entries(l, db->index.shards[i].table, l->count[i]);
+    if (rc == KVS_OK)
+        kvs__index_load_end(&db->index, l->count);
+    return rc;
+}
+
+/* Give every segment the slot it had at close, and its saved counters. */
+static void restore_segments(struct kvs *db, const struct snap_load *l, const uint8_t *saved)
+{
+    pthread_mutex_lock(&db->seg_mutex);
+    for (size_t i = 0; i < db->nsegs; i++)
+        atomic_store(&db->slots[db->segs[i]->slot], NULL);
+    for (size_t i = 0; i < db->nsegs; i++) {
+        const uint8_t *e = saved + i * SNAP_SEGMENT_SIZE;
+        uint32_t slot = kvs__load32(e + 4);
+        struct kvs_segment *s = l->by_slot[slot];
+        s->slot = slot;
+        atomic_store(&db->slots[slot], s);
+        atomic_store(&s->live_bytes, kvs__load64(e + 24));
+        atomic_store(&s->dead_bytes, kvs__load64(e + 32));
+        atomic_store(&s->hinted, (kvs__load32(e + 40) & SNAP_FLAG_HINTED) != 0);
+        s->damaged = (kvs__load32(e + 40) & SNAP_FLAG_DAMAGED) != 0;
+        atomic_store(&s->sealed, true);
+        atomic_store(&s->synced, true);
+    }
+    pthread_mutex_unlock(&db->seg_mutex);
+}
+
+static int load(struct kvs *db, struct snap_load *l, uint8_t **saved)
+{
+    uint8_t h[SNAP_HEADER_SIZE];
+    if (kvs__io_file_size(l->fd, &l->size) < 0 || get_bytes(l, h, sizeof(h)) != KVS_OK)
+        return KVS_NOT_FOUND;
+    if (memcmp(h, snap_magic, sizeof(snap_magic)) != 0 ||
+        kvs__load32(h + 8) != KVS_FORMAT_VERSION || kvs__load32(h + 12) != KVS_INDEX_SHARDS ||
+        kvs__load64(h + 24) != db->seed || kvs__load32(h + 16) != db->nsegs)
+        return KVS_NOT_FOUND;
+    *saved = malloc(db->nsegs * SNAP_SEGMENT_SIZE + 1);
+    if (!*saved)
+        return KVS_ENOMEM;
+    int rc = read_segments(db, l, *saved, (uint32_t)db->nsegs);
+    if (rc == KVS_OK)
+        rc = read_shards(l);
+    if (rc == KVS_OK)
+        rc = read_tables(db, l);
+    return rc;
+}
+
+int kvs__snapshot_load(struct kvs *db)
+{
+    struct snap_load *l = calloc(1, sizeof(*l));
+    if (!l)
+        return KVS_ENOMEM;
+    uint8_t *saved = NULL;
+    l->fd = kvs__io_openat(db->dirfd, KVS_SNAPSHOT_NAME, O_RDONLY, 0);
+    l->sum = kvs__digest_new();
+    int rc = l->fd < 0 ? KVS_NOT_FOUND : !l->sum ? KVS_ENOMEM : load(db, l, &saved);
+    if (l->fd >= 0)
+        kvs__io_close(l->fd);
+    kvs__digest_free(l->sum);
+    if (rc == KVS_OK)
+        restore_segments(db, l, saved);
+    else if (kvs__index_clear(&db->index) != KVS_OK)
+        rc = KVS_ENOMEM;
+    free(saved);
+    free(l);
+    return rc;
+}
