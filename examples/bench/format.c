@@ -99,6 +99,6 @@ void bench_report_progress(const bench_config_t *cfg, const bench_result_t *r)
     char label[96], cell[128];
     bench_metric_label(cfg, (bench_metric_t)r->metric, label, sizeof label);
     bench_format_cell(cfg, r, cell, sizeof cell);
-    fprintf(stderr, "kvs-bench: [%s] %-48s %s%s%s\n", ads[r->store]->title, label, cell,
+    fprintf(stderr, "kvs-bench: %-15s %-46s %s%s%s\n", ads[r->store]->title, label, cell,
             r->note[0] ? "  -- " : "", r->note);
 }

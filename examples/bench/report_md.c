@@ -54,12 +54,11 @@ static void cpu_model(char *buf, size_t len)
 /* Other work on the machine skews every number, so say how busy it was. */
 static void load_line(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
 {
-    size_t n;
-    const bench_adapter_t *const *ads = bench_adapters(&n);
-    fprintf(f, "- 1-minute load average as each store's run began:");
-    for (size_t s = 0; s < n; s++)
-        if ((cfg->stores >> s) & 1u)
-            fprintf(f, " %s %.2f;", ads[s]->title, t->load[s]);
+    (void)cfg;
+    fprintf(f, "- 1-minute load average as each round began:");
+    for (size_t i = 0; i < BENCH_PHASES; i++)
+        if (t->load[i] >= 0)
+            fprintf(f, " [%s] %.2f;", bench_phase_names[i], t->load[i]);
     fprintf(f, " at the end %.2f (this program accounts for about 1; more means other "
                "processes shared the machine)\n",
             t->load_end);

@@ -1,4 +1,5 @@
-/* The parent side: one child process per (store, phase). The parent itself
+/* The parent side: one child process per (store, phase), run in rounds of
+ * one phase for all stores. The parent itself
  * never opens a store or initialises a storage library, so every child
  * starts from the same clean state (no inherited library threads, no heap
  * left over from another store), and a crash in one store cannot take the
@@ -16,9 +17,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const bench_phase_fn phases[] = {
+/* Phase order matters: the open phases use the store the random phase left,
+ * and every warm open runs before the first cold one drops the page cache. */
+static const bench_phase_fn phases[BENCH_PHASES] = {
     bench_phase_seq,       bench_phase_random, bench_phase_open_warm,
     bench_phase_open_cold, bench_phase_sync1,  bench_phase_syncn,
+};
+
+const char *const bench_phase_names[BENCH_PHASES] = {
+    "fillseq, deleterandom",
+    "fillrandom, overwrite, reads, space",
+    "open warm, memory",
+    "open with caches dropped",
+    "fillsync",
+    "fillsync, W writers",
 };
 
 /* Reads result records until the child closes its end of the pipe. */
@@ -99,39 +111,60 @@ static void remove_store_dirs(const bench_config_t *cfg, const bench_adapter_t *
     }
 }
 
-static int run_store(const bench_config_t *cfg, int store, bench_table_t *t)
+static void announce(const bench_config_t *cfg)
 {
     size_t n;
-    const bench_adapter_t *ad = bench_adapters(&n)[store];
-    t->load[store] = bench_loadavg();
-    fprintf(stderr, "kvs-bench: [%s %s] %s (load average %.2f)\n", ad->title, ad->version(),
-            ad->common_desc, t->load[store]);
-    int failed = 0;
-    for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
-        if (!(cfg->metrics & bench_phase_metrics(phases[i])))
+    const bench_adapter_t *const *ads = bench_adapters(&n);
+    for (size_t s = 0; s < n; s++)
+        if ((cfg->stores >> s) & 1u)
+            fprintf(stderr, "kvs-bench: [%s %s] %s\n", ads[s]->title, ads[s]->version(),
+                    ads[s]->common_desc);
+}
+
+/* One round: one phase for every selected store, back to back, so that the
+ * stores meet the same machine conditions within minutes of each other. */
+static void run_round(const bench_config_t *cfg, size_t phase, uint32_t *failed, bench_table_t *t)
+{
+    size_t n;
+    bench_adapters(&n);
+    t->load[phase] = bench_loadavg();
+    fprintf(stderr, "kvs-bench: round %zu of %zu: %s (load average %.2f)\n", phase + 1,
+            sizeof phases / sizeof phases[0], bench_phase_names[phase], t->load[phase]);
+    for (size_t s = 0; s < n; s++) {
+        if (!((cfg->stores >> s) & 1u))
             continue;
-        if (run_child(cfg, store, phases[i], t) != 0) {
-            failed = 1;
-            if (phases[i] == bench_phase_random)
-                i += 2; /* the open phases need the store it builds */
-        }
+        /* The open phases need the store the random phase builds. */
+        int needs_random = phases[phase] == bench_phase_open_warm ||
+                           phases[phase] == bench_phase_open_cold;
+        if (needs_random && (*failed >> s) & 1u)
+            continue;
+        if (run_child(cfg, (int)s, phases[phase], t) != 0)
+            *failed |= 1u << s;
     }
-    remove_store_dirs(cfg, ad);
-    mark_missing(cfg, store, t);
-    return failed;
 }
 
 int bench_run_all(const bench_config_t *cfg, bench_table_t *t)
 {
     size_t n;
-    bench_adapters(&n);
+    const bench_adapter_t *const *ads = bench_adapters(&n);
     for (int s = 0; s < BENCH_MAX_STORES; s++)
         for (int m = 0; m < M_COUNT; m++)
             t->r[s][m].status = BENCH_RES_NONE;
-    int failures = 0;
-    for (size_t s = 0; s < n; s++)
-        if ((cfg->stores >> s) & 1u)
-            failures += run_store(cfg, (int)s, t);
+    for (size_t i = 0; i < BENCH_PHASES; i++)
+        t->load[i] = -1;
+    announce(cfg);
+    uint32_t failed = 0;
+    for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
+        if (cfg->metrics & bench_phase_metrics(phases[i]))
+            run_round(cfg, i, &failed, t);
     t->load_end = bench_loadavg();
+    int failures = 0;
+    for (size_t s = 0; s < n; s++) {
+        if (!((cfg->stores >> s) & 1u))
+            continue;
+        remove_store_dirs(cfg, ads[s]);
+        mark_missing(cfg, (int)s, t);
+        failures += (failed >> s) & 1u;
+    }
     return failures;
 }

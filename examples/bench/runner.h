@@ -5,11 +5,17 @@
 
 #include "bench.h"
 
+enum { BENCH_PHASES = 6 };
+
+/* What each round runs, for progress and the report. */
+extern const char *const bench_phase_names[BENCH_PHASES];
+
 typedef struct bench_table {
     bench_result_t r[BENCH_MAX_STORES][M_COUNT];
-    /* 1-minute load average when each store's run began, and at the end:
-     * other processes on the machine show up here (this program adds ~1). */
-    double load[BENCH_MAX_STORES];
+    /* 1-minute load average as each round began (-1: round not run), and at
+     * the end: other processes on the machine show up here (this program
+     * adds about 1). */
+    double load[BENCH_PHASES];
     double load_end;
 } bench_table_t;
 
