@@ -71,6 +71,7 @@ typedef struct bench_config {
     char dir[PATH_MAX];    /* work directory; stores live in subdirectories */
     int dir_is_temp;       /* created by us: remove it at the end */
     const char *out;       /* output prefix */
+    unsigned repeat;       /* complete runs; each cell reports the median */
     int no_chart;
 } bench_config_t;
 

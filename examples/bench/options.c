@@ -29,6 +29,7 @@ static void usage(FILE *f)
             "  --dir PATH         work directory (default: a new directory in /tmp)\n"
             "  --out PREFIX       writes PREFIX.md, PREFIX.csv, PREFIX.png (default kvs-bench)\n"
             "  --seed S           random seed (default 1)\n"
+            "  --repeat R         complete runs; each cell is the median (default 1)\n"
             "  --no-chart         do not run gnuplot\n"
             "  --list             print the stores built in and exit\n"
             "  -h, --help\n"
@@ -92,10 +93,11 @@ static void defaults(bench_config_t *cfg)
     cfg->stores = (1u << n) - 1;
     cfg->metrics = (1u << M_COUNT) - 1;
     cfg->out = "kvs-bench";
+    cfg->repeat = 1;
 }
 
 enum { O_NUM = 256, O_SYNC_NUM, O_KEY, O_VALUE, O_THREADS, O_SYNC_THREADS, O_STORES, O_BENCH,
-       O_DIR, O_OUT, O_SEED, O_NO_CHART, O_LIST };
+       O_DIR, O_OUT, O_SEED, O_NO_CHART, O_LIST, O_REPEAT };
 
 static const struct option longopts[] = {
     {"num", required_argument, NULL, O_NUM},
@@ -109,6 +111,7 @@ static const struct option longopts[] = {
     {"dir", required_argument, NULL, O_DIR},
     {"out", required_argument, NULL, O_OUT},
     {"seed", required_argument, NULL, O_SEED},
+    {"repeat", required_argument, NULL, O_REPEAT},
     {"no-chart", no_argument, NULL, O_NO_CHART},
     {"list", no_argument, NULL, O_LIST},
     {"help", no_argument, NULL, 'h'},
@@ -152,6 +155,11 @@ static int apply(int c, const char *arg, bench_config_t *cfg)
     case O_DIR: snprintf(cfg->dir, sizeof cfg->dir, "%s", arg); return 0;
     case O_OUT: cfg->out = arg; return 0;
     case O_SEED: return parse_u64(arg, "--seed", 0, UINT64_MAX, &cfg->seed);
+    case O_REPEAT:
+        if (parse_u64(arg, "--repeat", 1, 64, &v))
+            return -1;
+        cfg->repeat = (unsigned)v;
+        return 0;
     case O_NO_CHART: cfg->no_chart = 1; return 0;
     case O_LIST: list_stores(); return 1;
     case 'h': usage(stdout); return 1;

@@ -67,6 +67,9 @@ static void load_line(const bench_config_t *cfg, const bench_table_t *t, FILE *f
 static void header(const bench_config_t *cfg, const bench_table_t *t, const char *cmdline,
                    FILE *f)
 {
+    char repeat[64] = "one run";
+    if (cfg->repeat > 1)
+        snprintf(repeat, sizeof repeat, "each cell the median of %u complete runs", cfg->repeat);
     struct utsname u;
     uname(&u);
     char when[64], cpu[160];
@@ -79,10 +82,10 @@ static void header(const bench_config_t *cfg, const bench_table_t *t, const char
             fs_name(cfg->dir), geteuid() == 0 ? "" : " (not root: cold open skipped)");
     fprintf(f, "- Command: `%s`\n", cmdline);
     fprintf(f, "- N = %llu keys of %zu bytes, values of %zu random bytes; fillsync: %llu ops; "
-               "readrandom threads = %u, fillsync writers = %u; seed %llu\n",
+               "readrandom threads = %u, fillsync writers = %u; seed %llu; %s\n",
             (unsigned long long)cfg->num, cfg->key_size, cfg->value_size,
             (unsigned long long)cfg->sync_num, cfg->threads, cfg->sync_threads,
-            (unsigned long long)cfg->seed);
+            (unsigned long long)cfg->seed, repeat);
     load_line(cfg, t, f);
     fprintf(f, "\n");
 }

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,7 +144,8 @@ static void run_round(const bench_config_t *cfg, size_t phase, uint32_t *failed,
     }
 }
 
-int bench_run_all(const bench_config_t *cfg, bench_table_t *t)
+/* One complete pass of every round; returns the number of stores with a failure. */
+static int run_once(const bench_config_t *cfg, bench_table_t *t)
 {
     size_t n;
     const bench_adapter_t *const *ads = bench_adapters(&n);
@@ -152,7 +154,6 @@ int bench_run_all(const bench_config_t *cfg, bench_table_t *t)
             t->r[s][m].status = BENCH_RES_NONE;
     for (size_t i = 0; i < BENCH_PHASES; i++)
         t->load[i] = -1;
-    announce(cfg);
     uint32_t failed = 0;
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
         if (cfg->metrics & bench_phase_metrics(phases[i]))
@@ -166,5 +167,24 @@ int bench_run_all(const bench_config_t *cfg, bench_table_t *t)
         mark_missing(cfg, (int)s, t);
         failures += (failed >> s) & 1u;
     }
+    return failures;
+}
+
+int bench_run_all(const bench_config_t *cfg, bench_table_t *t)
+{
+    announce(cfg);
+    if (cfg->repeat <= 1)
+        return run_once(cfg, t);
+    bench_table_t *runs = calloc(cfg->repeat, sizeof *runs);
+    if (!runs)
+        return run_once(cfg, t);
+    int failures = 0;
+    for (unsigned r = 0; r < cfg->repeat; r++) {
+        fprintf(stderr, "kvs-bench: repetition %u of %u\n", r + 1, cfg->repeat);
+        int f = run_once(cfg, &runs[r]);
+        failures = f > failures ? f : failures;
+    }
+    bench_median(cfg, runs, cfg->repeat, t);
+    free(runs);
     return failures;
 }

@@ -19,7 +19,14 @@ typedef struct bench_table {
     double load_end;
 } bench_table_t;
 
-/* Returns the number of stores whose runs had a failure (0 = all fine). */
+/* Returns the number of stores whose runs had a failure (0 = all fine).
+ * With cfg->repeat > 1 every cell is the median of the repetitions. */
 int bench_run_all(const bench_config_t *cfg, bench_table_t *t);
+
+/* Folds n complete runs into one table: per cell the median run (by ops/s,
+ * or by value for time, space and memory); a cell that failed or was
+ * skipped in any run keeps that status. Load averages: the highest seen. */
+void bench_median(const bench_config_t *cfg, const bench_table_t *runs, unsigned n,
+                  bench_table_t *out);
 
 #endif
