@@ -316,6 +316,22 @@ KVS_API void kvs_options_set_repair(kvs_options_t *opts, int on);
 KVS_API void kvs_options_set_use_hints(kvs_options_t *opts, int on);
 
 /**
+ * @brief Write records with a system call rather than through a file mapping.
+ *
+ * By default records are copied into a shared mapping of the active segment
+ * (no system call per write: the fastest way to hand a write to the
+ * operating system), except under #KVS_SYNC_ALWAYS, where each write is
+ * synced at once. Syncing pages written through a mapping costs extra (the
+ * kernel write-protects them, interrupting every CPU that runs the process),
+ * so an application that calls kvs_sync() after every few writes is better
+ * served by write-through. Durability is the same either way.
+ * @param[in,out] opts The options to change (`NULL` is ignored).
+ * @param[in] mode 1 for write-through, 0 for the mapping, -1 (the default)
+ *            to choose from the sync mode; other values are treated as -1.
+ */
+KVS_API void kvs_options_set_write_through(kvs_options_t *opts, int mode);
+
+/**
  * @brief Receive diagnostic messages. Default: none are delivered.
  * @param[in,out] opts The options to change (`NULL` is ignored).
  * @param[in] fn The callback, or `NULL` to turn logging off.

@@ -240,9 +240,10 @@ static int output_finish(struct kvs *db, struct compaction *c)
     struct kvs_segment *out = c->out;
     if (!out)
         return KVS_OK;
-    kvs__seg_seal(out);
+    int rc = kvs__seg_seal(out);
     kvs__stat_add(db, KVS_STAT_SYNCS, 1);
-    int rc = kvs__io_datasync(out->fd) == 0 ? KVS_OK : KVS_EIO;
+    if (rc == KVS_OK && kvs__io_datasync(out->fd) < 0)
+        rc = KVS_EIO;
     if (rc == KVS_OK)
         rc = kvs__sync_dir_if_dirty(db);
     if (rc != KVS_OK) {
@@ -336,8 +337,11 @@ static int copy_record(struct kvs *db, struct compaction *c, size_t input,
     int rc = output_room(db, c, r->size);
     if (rc != KVS_OK)
         return rc;
-    struct kvs_loc to = {.slot = c->out->slot, .size = (uint32_t)r->size};
-    to.off = (uint32_t)kvs__seg_append(c->out, r->type, r->key, r->klen, r->val, r->vlen);
+    uint64_t to_off;
+    rc = kvs__seg_append(c->out, r->type, r->key, r->klen, r->val, r->vlen, &to_off);
+    if (rc != KVS_OK)
+        return rc;
+    struct kvs_loc to = {.slot = c->out->slot, .off = (uint32_t)to_off, .size = (uint32_t)r->size};
     return put ? remember_move(c, hash, &from, &to) : KVS_OK;
 }
 

@@ -131,7 +131,12 @@ int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t
     db->dir_dirty = true;
     pthread_mutex_unlock(&db->seg_mutex);
 
-    int rc = kvs__seg_create(db->dirfd, id, epoch, flags, db->seed, capacity, out);
+    /* Writer segments of stores that sync every write (or asked for it) are
+     * written with pwritev, see kvs__seg_create. */
+    bool write_through = db->opts.write_through == 1 ||
+                         (db->opts.write_through == -1 && db->opts.sync == KVS_SYNC_ALWAYS);
+    write_through = write_through && !(flags & KVS_SEG_FLAG_COMPACTED);
+    int rc = kvs__seg_create(db->dirfd, id, epoch, flags, db->seed, capacity, write_through, out);
     if (rc != KVS_OK) {
         kvs__log(db, KVS_LOG_ERROR, "cannot create segment %u: %s", id, strerror(errno));
         return rc;
@@ -182,29 +187,75 @@ static int check_write(const kvs_t *db, const void *key, size_t klen, const void
 
 /* ---- read path ---- */
 
+/* Values bigger than this are checked and copied outside the shard lock,
+ * holding a reference on their segment instead, so that reading a large
+ * value never holds up a writer (who needs that lock to update the index). */
+#define GET_UNLOCKED_BYTES (64u * 1024u)
+
+struct found {
+    struct kvs_rec rec;          /* the record, when checked under the lock */
+    struct kvs_segment *pinned;  /* or: its segment, referenced */
+    struct kvs_loc loc;          /* and where in it */
+};
+
 /*
  * Look at every entry whose tag matches: the first intact record holding the
  * key wins; damaged candidates are remembered so that, if nothing intact
- * matches, the caller hears KVS_ECORRUPT rather than KVS_NOT_FOUND.
- * Caller holds the shard's read lock.
+ * matches, the caller hears KVS_ECORRUPT rather than KVS_NOT_FOUND. A large
+ * record whose key matches is only pinned, to be checked after the lock is
+ * released. Caller holds the shard's read lock.
  */
 static int lookup_record(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
-                         const void *key, size_t klen, struct kvs_rec *out)
+                         const void *key, size_t klen, struct found *out)
 {
     bool damaged = false;
     uint32_t pos = kvs__index_home(sh, h);
     struct kvs_index_entry *e;
     while ((e = kvs__index_next_tag(sh, h, &pos)) != NULL) {
+        if (e->loc.size > GET_UNLOCKED_BYTES) {
+            if (!kvs__key_eq(db, &e->loc, key, klen))
+                continue;
+            out->pinned = kvs__slot_get(db, e->loc.slot);
+            out->loc = e->loc;
+            kvs__seg_ref(out->pinned);
+            return KVS_OK;
+        }
         const uint8_t *rec = loc_record(db, &e->loc);
-        if (kvs__rec_decode(rec, e->loc.size, out) != KVS_REC_OK || out->size != e->loc.size ||
-            out->type != KVS_REC_PUT) {
+        struct kvs_rec *r = &out->rec;
+        if (kvs__rec_decode(rec, e->loc.size, r) != KVS_REC_OK || r->size != e->loc.size ||
+            r->type != KVS_REC_PUT) {
             damaged = true;
             continue;
         }
-        if (out->klen == klen && memcmp(out->key, key, klen) == 0)
+        if (r->klen == klen && memcmp(r->key, key, klen) == 0)
             return KVS_OK;
     }
     return damaged ? KVS_ECORRUPT : KVS_NOT_FOUND;
+}
+
+/* Hand the caller a NUL-terminated copy of the value. */
+static int copy_value(const struct kvs_rec *r, void **val, size_t *vlen)
+{
+    uint8_t *copy = malloc((size_t)r->vlen + 1);
+    if (!copy)
+        return KVS_ENOMEM;
+    memcpy(copy, r->val, r->vlen);
+    copy[r->vlen] = 0;
+    *val = copy;
+    *vlen = r->vlen;
+    return KVS_OK;
+}
+
+/* Check and copy a large record pinned by lookup_record, then unpin it. */
+static int copy_pinned(struct found *f, void **val, size_t *vlen)
+{
+    struct kvs_rec r;
+    int rc = KVS_ECORRUPT;
+    if (kvs__rec_decode(f->pinned->base + f->loc.off, f->loc.size, &r) == KVS_REC_OK &&
+        r.size == f->loc.size && r.type == KVS_REC_PUT)
+        rc = copy_value(&r, val, vlen);
+    kvs__seg_unref(f->pinned);
+    return rc;
 }
 
 int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
@@ -218,25 +269,18 @@ int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
         return rc != KVS_OK ? rc : KVS_EINVAL;
     uint64_t h = kvs__hash(db->seed, key, klen);
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
-    struct kvs_rec r;
+    struct found f = {.pinned = NULL};
 
     pthread_rwlock_rdlock(&sh->lock);
-    rc = lookup_record(db, sh, h, key, klen, &r);
-    if (rc == KVS_OK) {
-        uint8_t *copy = malloc((size_t)r.vlen + 1);
-        if (copy) {
-            memcpy(copy, r.val, r.vlen);
-            copy[r.vlen] = 0;
-            *val = copy;
-            *vlen = r.vlen;
-        } else {
-            rc = KVS_ENOMEM;
-        }
-    }
+    rc = lookup_record(db, sh, h, key, klen, &f);
+    if (rc == KVS_OK && !f.pinned)
+        rc = copy_value(&f.rec, val, vlen);
     /* counted per shard: a counter shared by all readers would bounce
      * between their CPUs on every get */
     atomic_fetch_add_explicit(&sh->gets, 1, memory_order_relaxed);
     pthread_rwlock_unlock(&sh->lock);
+    if (rc == KVS_OK && f.pinned)
+        rc = copy_pinned(&f, val, vlen);
     if (rc == KVS_ECORRUPT)
         kvs__log(db, KVS_LOG_ERROR, "a record of the key asked for fails its checksum");
     return rc;
@@ -272,7 +316,16 @@ int kvs__db_roll(struct kvs *db, uint64_t need)
     if (rc != KVS_OK)
         return rc;
     struct kvs_segment *old = db->active;
-    kvs__seg_seal(old);
+    rc = kvs__seg_seal(old);
+    if (rc != KVS_OK) {
+        /* the seal could not be written: keep appending to the old one */
+        kvs__db_remove_segment(db, next);
+        char name[KVS_SEG_NAME_MAX];
+        kvs__seg_name(name, next->id, "log");
+        kvs__io_unlinkat(db->dirfd, name);
+        kvs__seg_unref(next);
+        return rc;
+    }
     db->active = next;
     kvs__bg_kick(db); /* the sealed segment wants a hint file */
     return KVS_OK;
@@ -358,13 +411,12 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
         rc = kvs__db_roll(db, size);
     if (rc == KVS_OK)
         rc = kvs__seg_reserve(db->active, size);
+    uint64_t off;
+    if (rc == KVS_OK)
+        rc = kvs__seg_append(db->active, type, key, klen, val, vlen, &off);
     if (rc != KVS_OK)
         goto out;
-    struct kvs_loc loc = {
-        .slot = db->active->slot,
-        .off = (uint32_t)kvs__seg_append(db->active, type, key, klen, val, vlen),
-        .size = (uint32_t)size,
-    };
+    struct kvs_loc loc = {.slot = db->active->slot, .off = (uint32_t)off, .size = (uint32_t)size};
     index_apply(db, sh, h, key, klen, type, &loc);
     seq = ++db->write_seq;
     db->write_counts[type == KVS_REC_PUT ? 0 : 1]++;
@@ -595,6 +647,7 @@ static int close_active(struct kvs *db)
     }
     return kvs__seg_seal(s);
 }
+
 
 int kvs_close(kvs_t *db)
 {

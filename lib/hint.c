@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "hash.h"
@@ -62,6 +63,12 @@ static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t
 int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
 {
     KVS_ASSERT(s->sealed);
+    uint64_t file_size;
+    if (kvs__io_file_size(s->fd, &file_size) < 0)
+        return KVS_EIO;
+    /* A hint certifies the exact file: none if trimming after the seal failed. */
+    if (file_size != s->tail)
+        return KVS_ECORRUPT;
     uint64_t count, data_end;
     int rc = hint_count(s, &count, &data_end);
     if (rc != KVS_OK)
@@ -89,36 +96,44 @@ int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
     return rc;
 }
 
-/* Everything in a hint must agree with the segment before any entry is used:
- * offsets strictly increase, start after the header, and end at data_end. */
-static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segment *s,
-                         uint64_t seed, struct kvs_hint *out)
+/* Offsets strictly increase, start after the header, and end before data_end. */
+static bool hint_entries_valid(const uint8_t *buf, uint64_t count, uint64_t data_end)
 {
-    const size_t trailer = KVS_HINT_TRAILER_SIZE;
-    if (len < KVS_HINT_HEADER_SIZE + trailer || memcmp(buf, hint_magic, sizeof(hint_magic)) != 0)
-        return KVS_NOT_FOUND;
-    if (kvs__hash_sum(buf, len - trailer) != kvs__load64(buf + len - trailer))
-        return KVS_NOT_FOUND;
-    uint64_t count = kvs__load64(buf + 32);
-    uint64_t data_end = kvs__load64(buf + 24);
-    if (kvs__load32(buf + 8) != KVS_FORMAT_VERSION || kvs__load32(buf + 12) != s->id ||
-        kvs__load64(buf + 16) != s->tail || kvs__load64(buf + 40) != seed ||
-        count != (len - KVS_HINT_HEADER_SIZE - trailer) / KVS_HINT_ENTRY_SIZE ||
-        (len - KVS_HINT_HEADER_SIZE - trailer) % KVS_HINT_ENTRY_SIZE != 0 ||
-        data_end + KVS_REC_HEADER_SIZE > s->tail || data_end < KVS_SEG_HEADER_SIZE)
-        return KVS_NOT_FOUND;
     uint64_t expect = KVS_SEG_HEADER_SIZE;
     for (uint64_t i = 0; i < count; i++) {
         uint32_t off = kvs__load32(buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE + 4) &
                        ~KVS_HINT_TOMBSTONE;
-        if (off != expect && i == 0)
-            return KVS_NOT_FOUND;
-        if (off < expect || off + (uint64_t)KVS_REC_HEADER_SIZE + 1 > data_end)
-            return KVS_NOT_FOUND;
+        if ((i == 0 && off != expect) || off < expect ||
+            off + (uint64_t)KVS_REC_HEADER_SIZE + 1 > data_end)
+            return false;
         expect = (uint64_t)off + KVS_REC_HEADER_SIZE + 1;
     }
-    if (count == 0 && data_end != KVS_SEG_HEADER_SIZE)
+    return count > 0 || data_end == KVS_SEG_HEADER_SIZE;
+}
+
+/*
+ * A hint that is itself damaged (magic, checksum) is just unusable:
+ * KVS_NOT_FOUND. An intact hint that disagrees with its segment is a
+ * certificate that the segment changed after it was sealed and synced:
+ * KVS_ECORRUPT. Everything must agree before any entry is used.
+ */
+static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segment *s,
+                         uint64_t seed, struct kvs_hint *out)
+{
+    const size_t trailer = KVS_HINT_TRAILER_SIZE;
+    if (len < KVS_HINT_HEADER_SIZE + trailer || memcmp(buf, hint_magic, sizeof(hint_magic)) != 0 ||
+        (len - KVS_HINT_HEADER_SIZE - trailer) % KVS_HINT_ENTRY_SIZE != 0 ||
+        kvs__hash_sum(buf, len - trailer) != kvs__load64(buf + len - trailer) ||
+        kvs__load32(buf + 8) != KVS_FORMAT_VERSION)
         return KVS_NOT_FOUND;
+    uint64_t count = kvs__load64(buf + 32);
+    uint64_t data_end = kvs__load64(buf + 24);
+    if (kvs__load32(buf + 12) != s->id || kvs__load64(buf + 16) != s->tail ||
+        kvs__load64(buf + 40) != seed ||
+        count != (len - KVS_HINT_HEADER_SIZE - trailer) / KVS_HINT_ENTRY_SIZE ||
+        data_end + KVS_REC_HEADER_SIZE > s->tail || data_end < KVS_SEG_HEADER_SIZE ||
+        !hint_entries_valid(buf, count, data_end))
+        return KVS_ECORRUPT;
     out->count = count;
     out->data_end = data_end;
     return KVS_OK;

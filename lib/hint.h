@@ -38,7 +38,9 @@ struct kvs_hint {
 int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed);
 
 /* Load and validate the hint of segment s. KVS_NOT_FOUND if there is no
- * usable hint (absent, damaged, or for other bytes than s holds). */
+ * usable hint (absent or itself damaged); KVS_ECORRUPT if an intact hint
+ * describes other bytes than the segment holds (the segment was changed
+ * after it was sealed). */
 int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct kvs_hint *out);
 
 /* The i-th record of a loaded hint. */

@@ -6,7 +6,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +89,38 @@ int kvs__io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int kvs__io_pwritev_all(int fd, const struct iovec *iov, int n, uint64_t off)
+{
+    if (io_fault(KVS_IO_WRITE))
+        return -1;
+    struct iovec v[4];
+    if (n < 1 || n > 4) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(v, iov, (size_t)n * sizeof(*v));
+    struct iovec *cur = v;
+    while (n > 0) {
+        ssize_t done = pwritev(fd, cur, n, (off_t)off);
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done < 0)
+            return -1;
+        off += (uint64_t)done;
+        /* skip what was written: whole buffers, then part of one */
+        while (n > 0 && (size_t)done >= cur->iov_len) {
+            done -= (ssize_t)cur->iov_len;
+            cur++;
+            n--;
+        }
+        if (n > 0) {
+            cur->iov_base = (char *)cur->iov_base + done;
+            cur->iov_len -= (size_t)done;
+        }
     }
     return 0;
 }
@@ -210,10 +244,11 @@ void kvs__io_unmap(void *addr, size_t len)
         munmap(addr, len);
 }
 
-int kvs__io_remap_read_only(void *addr, size_t len, int fd)
+void kvs__io_drop_page_tables(void *addr, size_t len)
 {
-    void *p = mmap(addr, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
-    return p == MAP_FAILED ? -1 : 0;
+    int saved = errno;
+    madvise(addr, len, MADV_DONTNEED);
+    errno = saved;
 }
 
 #ifndef MADV_POPULATE_WRITE

@@ -39,6 +39,9 @@ int kvs__io_openat(int dirfd, const char *name, int flags, mode_t mode);
 int kvs__io_close(int fd);
 int kvs__io_pread_all(int fd, void *buf, size_t len, uint64_t off);
 int kvs__io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+struct iovec;
+/* Write n buffers one after the other at off, all of them. */
+int kvs__io_pwritev_all(int fd, const struct iovec *iov, int n, uint64_t off);
 /* Reserve blocks for [off, off + len) and grow the file to cover it. */
 int kvs__io_allocate(int fd, uint64_t off, uint64_t len);
 int kvs__io_truncate(int fd, uint64_t len);
@@ -54,9 +57,9 @@ int kvs__io_read_file(int dirfd, const char *name, uint64_t max_len, uint8_t **b
 /* Shared mapping of [0, len) of fd, read-only or read-write. */
 void *kvs__io_map(int fd, size_t len, int writable);
 void kvs__io_unmap(void *addr, size_t len);
-/* Replace a read-write mapping by a read-only one at the same address (the
- * same file pages stay visible throughout). Returns 0 or -1. */
-int kvs__io_remap_read_only(void *addr, size_t len, int fd);
+/* Drop the page table entries of part of a shared file mapping; the data
+ * stays in the page cache and is faulted back in on the next access. */
+void kvs__io_drop_page_tables(void *addr, size_t len);
 /* Fault in [addr, addr + len) for writing ahead of use (best effort). */
 void kvs__io_prefault_write(void *addr, size_t len);
 

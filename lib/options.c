@@ -14,6 +14,7 @@ void kvs__options_defaults(struct kvs_options *o)
         .read_only = 0,
         .repair = 0,
         .use_hints = 1,
+        .write_through = -1,
         .log_fn = NULL,
         .log_ctx = NULL,
     };
@@ -97,6 +98,12 @@ void kvs_options_set_use_hints(kvs_options_t *opts, int on)
 {
     if (opts)
         opts->use_hints = on != 0;
+}
+
+void kvs_options_set_write_through(kvs_options_t *opts, int mode)
+{
+    if (opts)
+        opts->write_through = mode == 0 || mode == 1 ? mode : -1;
 }
 
 void kvs_options_set_logger(kvs_options_t *opts, kvs_log_fn fn, void *ctx)

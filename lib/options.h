@@ -22,6 +22,7 @@ struct kvs_options {
     int read_only;
     int repair;
     int use_hints;
+    int write_through; /* -1: decide from the sync mode */
     kvs_log_fn log_fn;
     void *log_ctx;
 };

@@ -7,28 +7,31 @@
 _Static_assert(KVS_KEY_MAX <= UINT16_MAX, "key length must fit the u16 field");
 _Static_assert(KVS_VALUE_MAX <= UINT32_MAX, "value length must fit the u32 field");
 
-void kvs__rec_encode(uint8_t *dst, enum kvs_rec_type type, const void *key, size_t klen,
-                     const void *val, size_t vlen)
+void kvs__rec_header(uint8_t hdr[KVS_REC_HEADER_SIZE], enum kvs_rec_type type, const void *key,
+                     size_t klen, const void *val, size_t vlen)
 {
-    uint8_t fields[KVS_REC_HEADER_SIZE - 4];
-    fields[0] = (uint8_t)type;
-    kvs__store16(fields + 1, (uint16_t)klen);
-    kvs__store32(fields + 3, (uint32_t)vlen);
-
-    if (klen)
-        memcpy(dst + KVS_REC_HEADER_SIZE, key, klen);
-    if (vlen)
-        memcpy(dst + KVS_REC_HEADER_SIZE + klen, val, vlen);
-
-    /* Checksum the caller's buffers, which are hot in cache, not the copy. */
-    uint32_t crc = kvs__crc32c(0, fields, sizeof(fields));
+    hdr[4] = (uint8_t)type;
+    kvs__store16(hdr + 5, (uint16_t)klen);
+    kvs__store32(hdr + 7, (uint32_t)vlen);
+    /* Checksum the caller's buffers, which are hot in cache, not a copy. */
+    uint32_t crc = kvs__crc32c(0, hdr + 4, KVS_REC_HEADER_SIZE - 4);
     if (klen)
         crc = kvs__crc32c(crc, key, klen);
     if (vlen)
         crc = kvs__crc32c(crc, val, vlen);
+    kvs__store32(hdr, crc);
+}
 
-    memcpy(dst + 4, fields, sizeof(fields));
-    kvs__store32(dst, crc);
+void kvs__rec_encode(uint8_t *dst, enum kvs_rec_type type, const void *key, size_t klen,
+                     const void *val, size_t vlen)
+{
+    uint8_t hdr[KVS_REC_HEADER_SIZE];
+    kvs__rec_header(hdr, type, key, klen, val, vlen);
+    if (klen)
+        memcpy(dst + KVS_REC_HEADER_SIZE, key, klen);
+    if (vlen)
+        memcpy(dst + KVS_REC_HEADER_SIZE + klen, val, vlen);
+    memcpy(dst, hdr, sizeof(hdr)); /* last: a half-written record never verifies */
 }
 
 static int rec_type_valid(uint8_t type)

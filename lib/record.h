@@ -53,6 +53,11 @@ static inline uint64_t kvs__rec_size(size_t klen, size_t vlen)
 void kvs__rec_encode(uint8_t *dst, enum kvs_rec_type type, const void *key, size_t klen,
                      const void *val, size_t vlen);
 
+/* Only the 11-byte header (checksum included) of the record that key and
+ * value make, for writers that send the three parts separately. */
+void kvs__rec_header(uint8_t hdr[KVS_REC_HEADER_SIZE], enum kvs_rec_type type, const void *key,
+                     size_t klen, const void *val, size_t vlen);
+
 /* Decode and verify the record at buf, which has avail readable bytes. */
 enum kvs_rec_status kvs__rec_decode(const uint8_t *buf, uint64_t avail, struct kvs_rec *out);
 

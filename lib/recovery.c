@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -70,7 +71,7 @@ static int replay_hint(struct kvs *db, struct kvs_segment *s, const struct kvs_h
     struct kvs_rec seal;
     if (kvs__rec_decode(s->base + h->data_end, s->tail - h->data_end, &seal) != KVS_REC_OK ||
         seal.type != KVS_REC_SEAL || h->data_end + seal.size != s->tail)
-        return KVS_NOT_FOUND;
+        return KVS_ECORRUPT;
     for (uint64_t i = 0; i < h->count; i++) {
         struct kvs_hint_rec r;
         kvs__hint_get(h, i, &r);
@@ -326,6 +327,17 @@ static int open_segments(struct kvs *db, const uint32_t *ids, size_t n,
             rc = KVS_OK;
             continue;
         }
+        if (rc == KVS_ECORRUPT && db->opts.repair) {
+            /* leave the file alone: only its data is given up */
+            char name[KVS_SEG_NAME_MAX];
+            struct stat st;
+            kvs__seg_name(name, ids[i], "log");
+            kvs__log(db, KVS_LOG_ERROR, "segment %u: damaged header, skipped", ids[i]);
+            if (fstatat(db->dirfd, name, &st, 0) == 0)
+                kvs__stat_add(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, (uint64_t)st.st_size);
+            rc = KVS_OK;
+            continue;
+        }
         if (rc != KVS_OK) {
             kvs__log(db, KVS_LOG_ERROR, "segment %u: unreadable header (%s)", ids[i],
                      kvs_strerror(rc));
@@ -382,6 +394,19 @@ static int finish_unsealed(struct kvs *db, struct kvs_segment *s, uint64_t valid
     return rc;
 }
 
+/* An intact hint that does not match its segment: the segment changed after
+ * it was sealed and synced, so whatever is missing is damage, not a torn
+ * write. Fatal unless repairing (then the segment is scanned). */
+static int hint_mismatch(struct kvs *db, struct kvs_segment *s)
+{
+    kvs__log(db, KVS_LOG_ERROR, "segment %u does not match its hint: changed after sealing%s",
+             s->id, db->opts.repair ? "; scanning it" : "");
+    if (!db->opts.repair)
+        return KVS_ECORRUPT;
+    s->damaged = true;
+    return KVS_NOT_FOUND;
+}
+
 /* Replay one segment: from its hint if one was loaded, else by scanning. */
 static int load_segment(struct kvs *db, struct kvs_segment *s, struct kvs_hint *h)
 {
@@ -394,9 +419,12 @@ static int load_segment(struct kvs *db, struct kvs_segment *s, struct kvs_hint *
             kvs__stat_add(db, KVS_STAT_HINT_SEGMENTS, 1);
             return KVS_OK;
         }
+        if (rc != KVS_ECORRUPT)
+            return rc;
+        /* no seal where the hint says (nothing was replayed yet) */
+        rc = hint_mismatch(db, s);
         if (rc != KVS_NOT_FOUND)
             return rc;
-        /* The hint does not match the segment (it replayed nothing yet). */
     }
     struct scan_result res;
     int rc = scan_segment(db, s, &res);
@@ -419,6 +447,8 @@ static int load_hints(struct kvs *db, struct kvs_segment **segs, size_t n, struc
     uint64_t records = 0;
     for (size_t i = 0; i < n && db->opts.use_hints; i++) {
         int rc = kvs__hint_load(db->dirfd, segs[i], db->seed, &hints[i]);
+        if (rc == KVS_ECORRUPT)
+            rc = hint_mismatch(db, segs[i]);
         if (rc == KVS_OK)
             records += hints[i].count;
         else if (rc != KVS_NOT_FOUND)

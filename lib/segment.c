@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 
 #include "crc32c.h"
 #include "internal.h"
@@ -65,7 +66,7 @@ static void seg_free(struct kvs_segment *s)
 }
 
 int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint64_t seed,
-                    uint64_t capacity, struct kvs_segment **out)
+                    uint64_t capacity, bool write_through, struct kvs_segment **out)
 {
     char name[KVS_SEG_NAME_MAX];
     kvs__seg_name(name, id, "log");
@@ -84,12 +85,18 @@ int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint
     s->flags = flags;
     s->map_bytes = capacity;
     s->tail = KVS_SEG_HEADER_SIZE;
+    s->write_through = write_through;
     int rc = KVS_EIO;
-    s->base = kvs__io_map(fd, capacity, 1);
+    s->base = kvs__io_map(fd, capacity, !write_through);
     if (s->base && kvs__seg_reserve(s, 0) == KVS_OK) {
-        kvs__seg_header_encode(s->base, id, epoch, flags, seed);
-        *out = s;
-        return KVS_OK;
+        uint8_t h[KVS_SEG_HEADER_SIZE];
+        kvs__seg_header_encode(h, id, epoch, flags, seed);
+        if (!write_through)
+            memcpy(s->base, h, sizeof(h));
+        if (!write_through || kvs__io_pwrite_all(fd, h, sizeof(h), 0) == 0) {
+            *out = s;
+            return KVS_OK;
+        }
     }
     int saved = errno;
     seg_free(s);
@@ -182,40 +189,68 @@ int kvs__seg_reserve(struct kvs_segment *s, uint64_t need)
     /* One call faults in the new pages for writing, instead of one page
      * fault (and one file system callback) per 4 KiB in the write path. */
     uint64_t page_start = s->file_bytes & ~(uint64_t)4095;
-    kvs__io_prefault_write(s->base + page_start, grown - page_start);
+    if (!s->write_through)
+        kvs__io_prefault_write(s->base + page_start, grown - page_start);
     s->file_bytes = grown;
     return KVS_OK;
 }
 
-uint64_t kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const void *key,
-                         size_t klen, const void *val, size_t vlen)
+static int append_through(struct kvs_segment *s, enum kvs_rec_type type, const void *key,
+                          size_t klen, const void *val, size_t vlen)
 {
-    uint64_t off = s->tail;
+    uint8_t hdr[KVS_REC_HEADER_SIZE];
+    kvs__rec_header(hdr, type, key, klen, val, vlen);
+    struct iovec iov[3] = {
+        {.iov_base = hdr, .iov_len = sizeof(hdr)},
+        {.iov_base = (void *)key, .iov_len = klen},
+        {.iov_base = (void *)val, .iov_len = vlen},
+    };
+    int n = vlen ? 3 : klen ? 2 : 1;
+    return kvs__io_pwritev_all(s->fd, iov, n, s->tail) == 0 ? KVS_OK : KVS_EIO;
+}
+
+int kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const void *key, size_t klen,
+                    const void *val, size_t vlen, uint64_t *off)
+{
     uint64_t size = kvs__rec_size(klen, vlen);
-    KVS_ASSERT(off + size <= s->file_bytes);
-    kvs__rec_encode(s->base + off, type, key, klen, val, vlen);
-    s->tail = off + size;
+    KVS_ASSERT(s->tail + size <= s->file_bytes);
+    *off = s->tail;
+    if (s->write_through) {
+        int rc = append_through(s, type, key, klen, val, vlen);
+        if (rc != KVS_OK)
+            return rc;
+        s->tail += size;
+        return KVS_OK;
+    }
+    kvs__rec_encode(s->base + s->tail, type, key, klen, val, vlen);
+    s->tail += size;
     /* The next record goes right here: fetch its lines for writing now. */
     __builtin_prefetch(s->base + s->tail, 1);
     __builtin_prefetch(s->base + s->tail + 64, 1);
     __builtin_prefetch(s->base + s->tail + 128, 1);
-    return off;
+    return KVS_OK;
 }
 
 int kvs__seg_seal(struct kvs_segment *s)
 {
     KVS_ASSERT(!s->sealed);
     KVS_ASSERT(s->tail + KVS_REC_HEADER_SIZE <= s->file_bytes);
-    kvs__seg_append(s, KVS_REC_SEAL, NULL, 0, NULL, 0);
-    s->sealed = true;
+    uint64_t at;
+    int rc = kvs__seg_append(s, KVS_REC_SEAL, NULL, 0, NULL, 0, &at);
+    if (rc != KVS_OK)
+        return rc;
     /* Trimming only gives back the reserved blocks; a failure leaves zeros
      * after the seal, which recovery accepts. */
     if (s->file_bytes > s->tail && kvs__io_truncate(s->fd, s->tail) == 0)
         s->file_bytes = s->tail;
-    /* Drop the writable page table entries: otherwise writing back each
-     * dirty page (fdatasync, or the kernel's flusher) must write-protect it
-     * and interrupt every CPU running this process to flush its TLB. */
-    kvs__io_remap_read_only(s->base, s->map_bytes, s->fd);
+    /* Drop the writable page table entries (the pages stay in the page
+     * cache, dirty): otherwise writing back each dirty page (fdatasync, or
+     * the kernel's flusher) must write-protect it and interrupt every CPU
+     * running this process to flush its TLB. Readers fault the pages back
+     * in, read-only, and see the same bytes throughout. */
+    if (!s->write_through)
+        kvs__io_drop_page_tables(s->base, s->tail);
+    atomic_store_explicit(&s->sealed, true, memory_order_release);
     return KVS_OK;
 }
 

@@ -39,6 +39,7 @@ struct kvs_segment {
     uint64_t file_bytes;  /* current file length (owner thread only) */
     uint64_t tail;        /* end of the records written so far (owner thread only) */
     _Atomic bool sealed;  /* ends with a SEAL record and never changes */
+    bool write_through;   /* appends use pwritev, not the mapping (see kvs__seg_create) */
     bool damaged;         /* repair mode skipped bytes in it: rewrite it */
     bool hint_failed;     /* writing its hint failed once: do not retry (bg thread only) */
     _Atomic bool synced;  /* sealed and fdatasync'ed */
@@ -57,9 +58,13 @@ int kvs__seg_parse_name(const char *name, const char *ext, uint32_t *id);
 /*
  * Create a new, empty, writable segment: file, header, mapping of
  * capacity bytes (at least a header plus a seal). The file is not synced.
+ * write_through: appends go through pwritev instead of the mapping. Worth it
+ * when every write is followed by fdatasync: syncing pages written through a
+ * mapping write-protects them (a TLB flush on every CPU) and the next write
+ * to the same page faults again.
  */
 int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint64_t seed,
-                    uint64_t capacity, struct kvs_segment **out);
+                    uint64_t capacity, bool write_through, struct kvs_segment **out);
 
 /*
  * Open an existing segment and check its header. writable maps it read-write
@@ -75,9 +80,10 @@ int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **ou
  * file by whole steps. KVS_ETOOBIG if the mapping is too small, KVS_EIO. */
 int kvs__seg_reserve(struct kvs_segment *s, uint64_t need);
 
-/* Append a record (space reserved); returns its offset. */
-uint64_t kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const void *key,
-                         size_t klen, const void *val, size_t vlen);
+/* Append a record (space reserved) and give its offset. KVS_OK, or KVS_EIO
+ * when a write-through segment's write fails (the tail does not move). */
+int kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const void *key, size_t klen,
+                    const void *val, size_t vlen, uint64_t *off);
 
 /* Append the SEAL record and trim the file to it. */
 int kvs__seg_seal(struct kvs_segment *s);

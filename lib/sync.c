@@ -6,6 +6,7 @@
  * appended so far, on behalf of every waiting writer.
  */
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 
 #include "db.h"
@@ -101,6 +102,9 @@ int kvs__sync_upto(struct kvs *db, uint64_t seq)
         }
         db->sync_leader = true;
         pthread_mutex_unlock(&db->sync_mutex);
+        /* Writers just released by the previous round are about to append
+         * again: let them, so that this round covers them too. */
+        sched_yield();
         uint64_t target = 0;
         rc = sync_pending(db, &target);
         int saved = errno;

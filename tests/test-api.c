@@ -387,6 +387,39 @@ START_TEST(compact_reclaims_overwritten_values)
 }
 END_TEST
 
+/* The same results whether records go through the mapping or pwritev. */
+START_TEST(write_through_in_any_sync_mode)
+{
+    for (int mode = 0; mode <= 1; mode++) {
+        char *dir = tu_tmpdir();
+        kvs_options_t *o = kvs_options_create();
+        kvs_options_set_sync(o, KVS_SYNC_NONE);
+        kvs_options_set_write_through(o, mode);
+        ck_assert_kvs(kvs_options_set_segment_size(o, 4096), KVS_OK);
+        kvs_t *db;
+        ck_assert_kvs(kvs_open(dir, o, &db), KVS_OK);
+        for (int i = 0; i < 300; i++) {
+            char k[16], v[64];
+            int kl = snprintf(k, sizeof(k), "k%d", i % 100);
+            int vl = snprintf(v, sizeof(v), "value %d", i);
+            ck_assert_kvs(kvs_set(db, k, (size_t)kl, v, (size_t)vl), KVS_OK);
+        }
+        ck_assert_kvs(kvs_remove(db, "k7", 2), KVS_OK);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        ck_assert_kvs(kvs_open(dir, o, &db), KVS_OK);
+        kvs_options_destroy(o);
+        void *v;
+        size_t n;
+        ck_assert_kvs(kvs_get(db, "k42", 3, &v, &n), KVS_OK);
+        ck_assert_str_eq(v, "value 242");
+        kvs_free(v);
+        ck_assert_kvs(kvs_get(db, "k7", 2, &v, &n), KVS_NOT_FOUND);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        tu_rmdir(dir);
+    }
+}
+END_TEST
+
 START_TEST(stat_arguments)
 {
     kvs_t *db = open_default();
@@ -476,6 +509,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, sync_in_every_mode);
     tcase_add_test(tc, compact_reclaims_overwritten_values);
     tcase_add_test(tc, stat_arguments);
+    tcase_add_test(tc, write_through_in_any_sync_mode);
     tcase_add_test(tc, logger_hears_about_a_torn_tail);
     suite_add_tcase(s, tc);
     return s;

@@ -14,6 +14,7 @@ START_TEST(defaults)
     ck_assert_int_eq(o->read_only, 0);
     ck_assert_int_eq(o->repair, 0);
     ck_assert_int_eq(o->use_hints, 1);
+    ck_assert_int_eq(o->write_through, -1);
     ck_assert_int_eq(kvs__options_validate(o), KVS_OK);
     kvs_options_destroy(o);
 }
@@ -47,9 +48,23 @@ START_TEST(null_options_are_tolerated)
     kvs_options_set_repair(NULL, 1);
     kvs_options_set_use_hints(NULL, 1);
     kvs_options_set_logger(NULL, NULL, NULL);
+    kvs_options_set_write_through(NULL, 1);
     ck_assert_kvs(kvs_options_set_segment_size(NULL, 4096), KVS_EINVAL);
     ck_assert_kvs(kvs_options_set_sync_interval_ms(NULL, 5), KVS_EINVAL);
     ck_assert_kvs(kvs_options_set_compaction_trigger(NULL, 5), KVS_EINVAL);
+}
+END_TEST
+
+START_TEST(write_through_values)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_write_through(o, 1);
+    ck_assert_int_eq(o->write_through, 1);
+    kvs_options_set_write_through(o, 0);
+    ck_assert_int_eq(o->write_through, 0);
+    kvs_options_set_write_through(o, 7);
+    ck_assert_int_eq(o->write_through, -1);
+    kvs_options_destroy(o);
 }
 END_TEST
 
@@ -74,6 +89,7 @@ int main(void)
     tcase_add_test(tc, range_checks);
     tcase_add_test(tc, null_options_are_tolerated);
     tcase_add_test(tc, options_are_copied_at_open);
+    tcase_add_test(tc, write_through_values);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

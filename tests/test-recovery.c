@@ -285,6 +285,29 @@ START_TEST(flipped_byte_with_hint_is_reported_by_get)
 }
 END_TEST
 
+/* A large value is checked outside the index lock: damage is still caught. */
+START_TEST(flipped_byte_in_a_large_value)
+{
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    size_t len = 300 * 1024;
+    char *big = malloc(len);
+    memset(big, 'z', len);
+    ck_assert_kvs(kvs_set(db, "big", 3, big, len), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *seg = tu_last_file(tu_dir, ".log");
+    tu_flip_byte(seg, KVS_SEG_HEADER_SIZE + 1000);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    void *v = (void *)0x1;
+    size_t n = 1;
+    ck_assert_kvs(kvs_get(db, "big", 3, &v, &n), KVS_ECORRUPT);
+    ck_assert_ptr_null(v);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(seg);
+    free(big);
+}
+END_TEST
+
 START_TEST(flipped_byte_without_hint_fails_open_then_repairs)
 {
     write_many(tu_dir, 100);
@@ -383,6 +406,26 @@ static void patch_header_version(const char *path, uint32_t version)
     close(fd);
 }
 
+/* A sealed segment cut short while its hint survived: not a torn write
+ * (the hint proves it was complete and synced) but damage. */
+START_TEST(truncated_sealed_segment_with_hint_is_damage)
+{
+    write_many(tu_dir, 100);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0); /* a second segment, newer */
+    set_str(db, "newer", "n");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *first = tu_path(tu_dir, "0000000001.log");
+    tu_truncate(first, (long)record_offset(90));
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    db = open_opts(tu_dir, 1, 1, 0);
+    expect_value(db, "key0089", "value number 0089, some padding");
+    expect_value(db, "key0090", NULL);
+    expect_value(db, "newer", "n");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(first);
+}
+END_TEST
+
 START_TEST(damaged_header_and_unknown_version)
 {
     write_many(tu_dir, 3);
@@ -393,7 +436,28 @@ START_TEST(damaged_header_and_unknown_version)
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_OK);
     patch_header_version(seg, 2);
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_EVERSION);
+    ck_assert_kvs(open_rc(tu_dir, 1), KVS_EVERSION); /* repair never skips a newer format */
     free(seg);
+}
+END_TEST
+
+START_TEST(repair_skips_a_segment_with_a_damaged_header)
+{
+    write_many(tu_dir, 3);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    set_str(db, "second", "segment");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *first = tu_path(tu_dir, "0000000001.log");
+    tu_flip_byte(first, 20);
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    db = open_opts(tu_dir, 1, 1, 1);
+    expect_value(db, "key0001", NULL);
+    expect_value(db, "second", "segment");
+    uint64_t skipped;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, &skipped), KVS_OK);
+    ck_assert_uint_gt(skipped, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(first);
 }
 END_TEST
 
@@ -788,9 +852,12 @@ static Suite *recovery_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, flipped_byte_with_hint_is_reported_by_get);
     tcase_add_test(tc, flipped_byte_without_hint_fails_open_then_repairs);
+    tcase_add_test(tc, flipped_byte_in_a_large_value);
     tcase_add_test(tc, flipped_bytes_everywhere_never_return_wrong_data);
     tcase_add_test(tc, damaged_header_and_unknown_version);
+    tcase_add_test(tc, truncated_sealed_segment_with_hint_is_damage);
     tcase_add_test(tc, damaged_hint_is_ignored);
+    tcase_add_test(tc, repair_skips_a_segment_with_a_damaged_header);
     tcase_add_test(tc, empty_segment_file_from_a_crash_is_removed);
     tcase_add_test(tc, obsolete_file_finishes_deletions);
     tcase_add_test(tc, read_only_open_of_crashed_store_changes_nothing);

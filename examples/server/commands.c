@@ -1,0 +1,112 @@
+/* The command table and dispatcher; see commands.h. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define RO (CMD_READONLY | CMD_FAST)
+#define ANYTIME (CMD_LOADING | CMD_STALE)
+
+/* Most frequent commands first: lookup is a short linear scan. */
+static const struct command table[] = {
+    {"get", 2, RO, 1, 1, 1, cmd_get},
+    {"set", -3, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_set},
+    {"mget", -2, RO, 1, -1, 1, cmd_mget},
+    {"mset", -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 2, cmd_mset},
+    {"del", -2, CMD_WRITE, 1, -1, 1, cmd_del},
+    {"exists", -2, RO, 1, -1, 1, cmd_exists},
+    {"strlen", 2, RO, 1, 1, 1, cmd_strlen},
+    {"ping", -1, CMD_FAST, 0, 0, 0, cmd_ping},
+    {"echo", 2, CMD_FAST, 0, 0, 0, cmd_echo},
+    {"dbsize", 1, RO, 0, 0, 0, cmd_dbsize},
+    {"select", 2, CMD_FAST | ANYTIME, 0, 0, 0, cmd_select},
+    {"auth", -2, CMD_NOAUTH | CMD_FAST | ANYTIME, 0, 0, 0, cmd_auth},
+    {"quit", -1, CMD_NOAUTH | CMD_FAST | ANYTIME, 0, 0, 0, cmd_quit},
+    {"client", -2, ANYTIME, 0, 0, 0, cmd_client},
+    {"info", -1, ANYTIME, 0, 0, 0, cmd_info},
+    {"command", -1, ANYTIME, 0, 0, 0, cmd_command},
+    {"config", -2, CMD_ADMIN | ANYTIME, 0, 0, 0, cmd_config},
+    {"shutdown", -1, CMD_ADMIN | ANYTIME, 0, 0, 0, cmd_shutdown},
+};
+
+const struct command *commands_table(size_t *count)
+{
+    *count = sizeof(table) / sizeof(table[0]);
+    return table;
+}
+
+const struct command *commands_lookup(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (strlen(table[i].name) == len && strncasecmp(table[i].name, name, len) == 0)
+            return &table[i];
+    return NULL;
+}
+
+size_t commands_flag_names(unsigned flags, const char **out, size_t max)
+{
+    static const char *const names[] = {"write", "readonly", "denyoom", "admin",
+                                        "fast",  "no-auth",  "loading", "stale"};
+    size_t n = 0;
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]) && n < max; i++)
+        if (flags & (1u << i))
+            out[n++] = names[i];
+    return n;
+}
+
+bool arg_is(const struct resp_arg *a, const char *lit)
+{
+    return a->len == strlen(lit) && strncasecmp(a->ptr, lit, a->len) == 0;
+}
+
+void reply_arity(struct session *s, const char *name)
+{
+    resp_add_errorf(s->out, "ERR wrong number of arguments for '%s' command", name);
+}
+
+void reply_unknown_subcommand(struct session *s, const struct resp_arg *sub, const char *cmd)
+{
+    char name[129];
+    resp_sanitize(name, sizeof(name), sub->ptr, sub->len);
+    resp_add_errorf(s->out, "ERR unknown subcommand '%s'. Try %s HELP.", name, cmd);
+}
+
+void reply_storage_error(struct session *s, int rc)
+{
+    resp_add_errorf(s->out, "ERR storage error: %s", kvs_strerror(rc));
+}
+
+/* Redis's text: the name, then up to 128 bytes of quoted arguments. */
+static void reply_unknown(struct session *s, size_t argc, const struct resp_arg *argv)
+{
+    char name[129], args[160] = "";
+    size_t used = 0;
+    resp_sanitize(name, sizeof(name), argv[0].ptr, argv[0].len);
+    for (size_t i = 1; i < argc && used < 128; i++) {
+        char word[129];
+        resp_sanitize(word, 128 - used + 1, argv[i].ptr, argv[i].len);
+        used += (size_t)snprintf(args + used, sizeof(args) - used, "'%s' ", word);
+    }
+    resp_add_errorf(s->out, "ERR unknown command '%s', with args beginning with: %s", name, args);
+}
+
+void commands_execute(struct session *s, const struct resp_request *req)
+{
+    const struct resp_arg *argv = req->argv;
+    const struct command *cmd = commands_lookup(argv[0].ptr, argv[0].len);
+    if (!cmd) {
+        reply_unknown(s, req->argc, argv);
+        return;
+    }
+    if ((cmd->arity > 0 && req->argc != (size_t)cmd->arity) ||
+        (cmd->arity < 0 && req->argc < (size_t)-cmd->arity)) {
+        reply_arity(s, cmd->name);
+        return;
+    }
+    if (!s->authed && !(cmd->flags & CMD_NOAUTH)) {
+        resp_add_error(s->out, "NOAUTH Authentication required.");
+        return;
+    }
+    cmd->fn(s, req->argc, argv);
+}

@@ -1,0 +1,70 @@
+/*
+ * The command table and dispatcher, and what the handlers share.
+ *
+ * Dispatch follows Redis's processCommand order: unknown command, then
+ * arity, then authentication, each with Redis's error text, so clients and
+ * tools that match on those messages behave as with Redis.
+ */
+#ifndef KVS_SERVER_COMMANDS_H
+#define KVS_SERVER_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "resp.h"
+#include "session.h"
+
+/* Flags, reported by COMMAND as Redis names them. */
+enum command_flags {
+    CMD_WRITE = 1u << 0,
+    CMD_READONLY = 1u << 1,
+    CMD_DENYOOM = 1u << 2,
+    CMD_ADMIN = 1u << 3,
+    CMD_FAST = 1u << 4,
+    CMD_NOAUTH = 1u << 5, /* allowed before AUTH */
+    CMD_LOADING = 1u << 6,
+    CMD_STALE = 1u << 7,
+};
+
+typedef void command_fn(struct session *s, size_t argc, const struct resp_arg *argv);
+
+struct command {
+    const char *name;   /* lower case */
+    int arity;          /* > 0: exactly; < 0: at least -arity (name included) */
+    unsigned flags;
+    int first_key, last_key, key_step; /* as COMMAND reports them */
+    command_fn *fn;
+};
+
+/* Execute one request (argc >= 1) and append its reply to s->out. */
+void commands_execute(struct session *s, const struct resp_request *req);
+
+/* The table, for COMMAND. */
+const struct command *commands_table(size_t *count);
+
+/* Find a command by name, ignoring case; NULL if unknown. */
+const struct command *commands_lookup(const char *name, size_t len);
+
+/* Names of command flags, for COMMAND; returns how many were written to out. */
+size_t commands_flag_names(unsigned flags, const char **out, size_t max);
+
+/* ---- helpers for handlers ---- */
+
+/* Case-insensitive comparison of an argument with a literal. */
+bool arg_is(const struct resp_arg *a, const char *lit);
+
+/* "-ERR wrong number of arguments for '<name>' command". */
+void reply_arity(struct session *s, const char *name);
+
+/* "-ERR unknown subcommand '<sub>'. Try <CMD> HELP." */
+void reply_unknown_subcommand(struct session *s, const struct resp_arg *sub, const char *cmd);
+
+/* A libkvs error as an error reply. */
+void reply_storage_error(struct session *s, int rc);
+
+/* ---- handlers (cmd_*.c) ---- */
+command_fn cmd_get, cmd_set, cmd_del, cmd_exists, cmd_mget, cmd_mset, cmd_strlen, cmd_dbsize;
+command_fn cmd_ping, cmd_echo, cmd_select, cmd_auth, cmd_quit, cmd_client;
+command_fn cmd_shutdown, cmd_config, cmd_command, cmd_info;
+
+#endif

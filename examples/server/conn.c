@@ -1,0 +1,281 @@
+/*
+ * One client connection: read, parse, execute, send; see conn.h.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "log.h"
+#include "worker.h"
+
+static void conn_set_events(struct conn *c, uint32_t events)
+{
+    if (c->events == events)
+        return;
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->events = events;
+    else
+        log_msg(LL_WARN, "epoll_ctl on client %llu: %s", (unsigned long long)c->sess.id,
+                strerror(errno));
+}
+
+struct conn *conn_create(struct worker *w, int fd)
+{
+    struct server *srv = w->srv;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    bool need_auth = srv->cfg->requirepass != NULL;
+    c->fd = fd;
+    c->w = w;
+    buf_init(&c->in, w->query_limit);
+    buf_init(&c->out, w->out_limit);
+    resp_parser_init(&c->parser, need_auth ? &w->limits_unauth : &w->limits);
+    c->sess = (struct session){
+        .srv = srv,
+        .out = &c->out,
+        .id = atomic_fetch_add(&srv->next_client_id, 1),
+        .fd = fd,
+        .created = time(NULL),
+        .authed = !need_auth,
+    };
+    c->events = EPOLLIN;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        resp_parser_free(&c->parser);
+        free(c);
+        return NULL;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    stat_add(&w->stats.connections, 1);
+    log_msg(LL_DEBUG, "client %llu connected (fd %d)", (unsigned long long)c->sess.id, fd);
+    return c;
+}
+
+void conn_free(struct conn *c)
+{
+    free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->flags & CONN_DEAD)
+        return;
+    c->flags |= CONN_DEAD;
+    log_msg(LL_DEBUG, "client %llu closed", (unsigned long long)c->sess.id);
+    close(c->fd); /* also removes it from the epoll set */
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    atomic_fetch_sub(&w->srv->clients, 1);
+    c->in.len = 0;
+    c->out.len = 0;
+    bufpool_give(&w->pool, &c->in);
+    bufpool_give(&w->pool, &c->out);
+    resp_parser_free(&c->parser);
+    free(c->sess.name);
+    c->sess.name = NULL;
+    if (!(c->flags & CONN_PENDING))
+        conn_free(c);
+}
+
+static void protocol_error(struct conn *c, const char *what)
+{
+    stat_add(&c->w->stats.protocol_errors, 1);
+    log_msg(LL_DEBUG, "client %llu: protocol error: %s", (unsigned long long)c->sess.id, what);
+    resp_add_errorf(&c->out, "ERR Protocol error: %s", what);
+    c->sess.close_after_reply = true;
+    c->in_pos = c->in.len; /* the rest of the stream cannot be trusted */
+}
+
+static void execute(struct conn *c, const struct resp_request *req)
+{
+    struct worker *w = c->w;
+    bool was_authed = c->sess.authed;
+    commands_execute(&c->sess, req);
+    stat_add(&w->stats.commands, 1);
+    if (!was_authed && c->sess.authed)
+        resp_parser_set_limits(&c->parser, &w->limits);
+    if (buf_failed(&c->out)) {
+        /* A reply did not fit (output limit or ENOMEM): the stream is broken. */
+        log_msg(LL_WARN, "client %llu: reply too large or out of memory, closing",
+                (unsigned long long)c->sess.id);
+        c->flags |= CONN_DISCARD;
+        c->sess.close_after_reply = true;
+    }
+}
+
+/* Drop consumed input; give the buffer back to the pool when nothing is left. */
+static void settle_input(struct conn *c)
+{
+    if (c->in_pos == c->in.len) {
+        c->in.len = 0;
+        c->in_pos = 0;
+        bufpool_give(&c->w->pool, &c->in);
+    } else if (c->in_pos > 0) {
+        buf_consume(&c->in, c->in_pos);
+        c->in_pos = 0;
+    }
+}
+
+/* Execute every complete request buffered, up to the output soft limit. */
+static void process(struct conn *c)
+{
+    c->flags &= ~CONN_PAUSED;
+    if (c->in_pos < c->in.len && !c->out.data)
+        bufpool_take(&c->w->pool, &c->out);
+    while (!c->sess.close_after_reply && c->in_pos < c->in.len) {
+        if (c->out.len - c->out_pos >= CONN_OUT_SOFT_LIMIT) {
+            c->flags |= CONN_PAUSED;
+            break;
+        }
+        struct resp_request req;
+        enum resp_status st =
+            resp_parse(&c->parser, c->in.data + c->in_pos, c->in.len - c->in_pos, &req);
+        if (st == RESP_NEED_MORE)
+            break;
+        if (st == RESP_ERROR) {
+            protocol_error(c, resp_parser_error(&c->parser));
+            break;
+        }
+        c->in_pos += req.size;
+        if (req.argc > 0)
+            execute(c, &req);
+    }
+    settle_input(c);
+}
+
+void conn_resume(struct conn *c)
+{
+    c->flags &= ~CONN_RESUME;
+    process(c);
+}
+
+/*
+ * Make room to read into. A request arriving in pieces grows the buffer at
+ * most by doubling what has really arrived, whatever length it announced.
+ * Returns 0, or -1 after queueing an error (the request is over the limit).
+ */
+static int prepare_input(struct conn *c)
+{
+    struct buf *in = &c->in;
+    if (!in->data) {
+        if (bufpool_take(&c->w->pool, in) == 0)
+            return 0;
+        c->flags |= CONN_DISCARD; /* out of memory */
+        return -1;
+    }
+    size_t want = resp_parser_wanted(&c->parser, in->len);
+    if (buf_room(in) >= 4096 && want <= in->cap)
+        return 0;
+    if (in->len >= c->w->query_limit) {
+        protocol_error(c, "request too large");
+        return -1;
+    }
+    size_t extra = want > in->len ? want - in->len : BUFPOOL_CHUNK;
+    size_t most = in->len > BUFPOOL_CHUNK ? in->len : BUFPOOL_CHUNK;
+    extra = extra < BUFPOOL_CHUNK ? BUFPOOL_CHUNK : extra > most ? most : extra;
+    if (extra > c->w->query_limit - in->len)
+        extra = c->w->query_limit - in->len;
+    if (buf_reserve_exact(in, extra) != 0) {
+        log_msg(LL_WARN, "client %llu: out of memory for its request, closing",
+                (unsigned long long)c->sess.id);
+        c->flags |= CONN_DISCARD;
+        return -1;
+    }
+    return 0;
+}
+
+/* Read once (level-triggered epoll calls again if more is waiting) and execute. */
+static void conn_read(struct conn *c)
+{
+    if (prepare_input(c) != 0)
+        return;
+    ssize_t n = read(c->fd, c->in.data + c->in.len, buf_room(&c->in));
+    if (n > 0) {
+        c->in.len += (size_t)n;
+        stat_add(&c->w->stats.net_in, (uint64_t)n);
+        process(c);
+    } else if (n == 0) {
+        c->flags |= CONN_EOF;
+        settle_input(c);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        c->flags |= CONN_DISCARD;
+    } else {
+        settle_input(c);
+    }
+}
+
+void conn_on_event(struct conn *c, uint32_t events)
+{
+    if (c->flags & CONN_DEAD)
+        return;
+    if ((c->events & EPOLLIN) && !c->w->stopping && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        conn_read(c);
+    worker_mark_pending(c->w, c);
+}
+
+/* Send what is buffered. Returns 1 when all is sent, 0 if the socket is full, -1 on error. */
+static int send_output(struct conn *c)
+{
+    while (c->out_pos < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_pos, c->out.len - c->out_pos, MSG_NOSIGNAL);
+        if (n >= 0) {
+            c->out_pos += (size_t)n;
+            stat_add(&c->w->stats.net_out, (uint64_t)n);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return 0;
+        } else if (errno != EINTR) {
+            return -1;
+        }
+    }
+    c->out.len = 0;
+    c->out_pos = 0;
+    bufpool_give(&c->w->pool, &c->out);
+    return 1;
+}
+
+void conn_flush(struct conn *c)
+{
+    c->sess.wrote = false;
+    if (c->flags & CONN_DISCARD) {
+        conn_close(c);
+        return;
+    }
+    int r = send_output(c);
+    if (r < 0) {
+        conn_close(c);
+        return;
+    }
+    if (r == 0) {
+        conn_set_events(c, EPOLLOUT); /* stop reading until the client catches up */
+        return;
+    }
+    if (c->sess.close_after_reply) {
+        conn_close(c);
+    } else if (c->flags & CONN_PAUSED) {
+        c->flags |= CONN_RESUME;
+        conn_set_events(c, 0);
+        worker_mark_pending(c->w, c);
+    } else if ((c->flags & CONN_EOF) || c->w->stopping) {
+        conn_close(c); /* nothing left to answer */
+    } else {
+        conn_set_events(c, EPOLLIN);
+    }
+}

@@ -1,0 +1,223 @@
+/*
+ * kvs-server: a Redis-protocol (RESP2) server on libkvs.
+ *
+ * main() sets the server up in order (options, security check, store,
+ * listening socket, workers), runs the accept loop on the main thread until
+ * SIGINT/SIGTERM/SHUTDOWN, then shuts down in reverse: stop accepting, let
+ * the workers finish in-flight requests, close the store (which syncs).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "acceptor.h"
+#include "options.h"
+#include "server.h"
+#include "worker.h"
+
+/* Descriptors beyond the clients': store segments, epoll and event fds, stdio. */
+#define FD_RESERVE 128u
+
+void server_request_shutdown(struct server *srv)
+{
+    atomic_store(&srv->shutdown_requested, true);
+    uint64_t one = 1;
+    if (write(srv->wake_fd, &one, sizeof(one)) < 0)
+        log_msg(LL_ERROR, "cannot wake the main thread: %s", strerror(errno));
+}
+
+size_t server_query_limit(const struct server_config *cfg)
+{
+    /* Like Redis's client-query-buffer-limit (1 GiB), but always room for one
+     * maximal argument plus the rest of its request. */
+    size_t floor = (size_t)1 << 30;
+    size_t need = cfg->max_bulk + 1024u * 1024u;
+    return need > floor ? need : floor;
+}
+
+/* No password and a non-loopback address: refuse unless told it is wanted. */
+static int check_exposure(const struct server_config *cfg)
+{
+    if (cfg->requirepass || addr_is_loopback(&cfg->addr))
+        return 0;
+    if (cfg->unsafe_no_auth) {
+        log_msg(LL_WARN, "listening on %s without a password (--unsafe-no-auth): anyone who "
+                         "can reach it can read and change every key", cfg->addr_text);
+        return 0;
+    }
+    fprintf(stderr,
+            "kvs-server: refusing to listen on %s, which is not a loopback address, without a "
+            "password.\nUse --requirepass PASS, or --unsafe-no-auth if unauthenticated access "
+            "from the network is really intended.\n",
+            cfg->addr_text);
+    return -1;
+}
+
+/* Each client needs a descriptor: raise the soft limit, or lower max clients to fit. */
+static void fit_fd_limit(struct server_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = (rlim_t)cfg->max_clients + FD_RESERVE;
+    if (rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < need) {
+        unsigned fit = rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 16u;
+        log_msg(LL_WARN, "file descriptor limit is %llu: max clients lowered from %u to %u",
+                (unsigned long long)rl.rlim_cur, cfg->max_clients, fit);
+        cfg->max_clients = fit;
+    }
+}
+
+static int open_store(struct server_config *cfg, kvs_t **db)
+{
+    kvs_options_t *opts = kvs_options_create();
+    if (!opts) {
+        log_msg(LL_ERROR, "out of memory");
+        return -1;
+    }
+    /* --sync always: the store does not sync per write; the workers call
+     * kvs_sync() once per loop iteration before replying (see worker.h). */
+    kvs_options_set_sync(opts, cfg->sync == KVS_SYNC_ALWAYS ? KVS_SYNC_NONE : cfg->sync);
+    /* with a sync per loop iteration, pwritev beats writing through a mapping */
+    if (cfg->sync == KVS_SYNC_ALWAYS)
+        kvs_options_set_write_through(opts, 1);
+    kvs_options_set_logger(opts, log_from_kvs, NULL);
+    int rc = kvs_open(cfg->dir, opts, db);
+    kvs_options_destroy(opts);
+    if (rc != KVS_OK) {
+        log_msg(LL_ERROR, "cannot open the store in '%s': %s%s%s", cfg->dir, kvs_strerror(rc),
+                rc == KVS_EIO ? ": " : "", rc == KVS_EIO ? strerror(errno) : "");
+        if (rc == KVS_EBUSY)
+            log_msg(LL_ERROR, "is another kvs-server using that directory?");
+        return -1;
+    }
+    cfg->dir_abs = realpath(cfg->dir, NULL);
+    return 0;
+}
+
+/* Write the port atomically (temporary file + rename): readers never see half a number. */
+static int write_port_file(const char *path, uint16_t port)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fprintf(f, "%u\n", (unsigned)port) > 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_workers(struct server *srv)
+{
+    srv->workers = calloc(srv->cfg->threads, sizeof(*srv->workers));
+    if (!srv->workers)
+        return -1;
+    for (unsigned i = 0; i < srv->cfg->threads; i++) {
+        srv->workers[i] = malloc(sizeof(struct worker));
+        if (!srv->workers[i] || worker_start(srv->workers[i], srv, i) != 0) {
+            log_msg(LL_ERROR, "cannot start worker thread %u: %s", i, strerror(errno));
+            free(srv->workers[i]);
+            return -1;
+        }
+        srv->nworkers++;
+    }
+    return 0;
+}
+
+static void stop_workers(struct server *srv)
+{
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        worker_stop(srv->workers[i]);
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        worker_join(srv->workers[i]);
+        free(srv->workers[i]);
+    }
+    free(srv->workers);
+    srv->workers = NULL;
+    srv->nworkers = 0;
+}
+
+/* Listen, run the workers and the accept loop; returns when it is time to stop. */
+static int serve(struct server *srv, const sigset_t *sigs)
+{
+    const struct server_config *cfg = srv->cfg;
+    struct addr bound;
+    int lfd = acceptor_listen(&cfg->addr, &bound);
+    if (lfd < 0)
+        return -1;
+    char text[ADDR_STR_MAX];
+    srv->port = bound.port;
+    addr_format(&bound, text, sizeof(text));
+    if (cfg->port_file && write_port_file(cfg->port_file, srv->port) != 0)
+        log_msg(LL_ERROR, "cannot write the port file '%s': %s", cfg->port_file, strerror(errno));
+    log_msg(LL_ALWAYS, "listening on %s", text);
+    int rc = start_workers(srv);
+    if (rc == 0) {
+        log_msg(LL_INFO, "ready: %u worker threads, sync %s, max %u clients%s", srv->nworkers,
+                cfg->sync == KVS_SYNC_ALWAYS ? "always" : cfg->sync == KVS_SYNC_NONE ? "none"
+                                                                                     : "interval",
+                cfg->max_clients, cfg->requirepass ? ", password required" : "");
+        rc = acceptor_run(srv, lfd, sigs);
+    }
+    close(lfd); /* stop accepting before the workers wind down */
+    stop_workers(srv);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct server_config cfg;
+    enum options_result r = options_parse(argc, argv, &cfg);
+    if (r != OPTIONS_RUN)
+        return r == OPTIONS_EXIT ? 0 : 2;
+    log_set_level(cfg.log_level);
+    if (check_exposure(&cfg) != 0)
+        return 1;
+
+    /* Signals are taken synchronously by the acceptor (signalfd): block them
+     * before any thread starts so that no worker receives them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_msg(LL_ALWAYS, "kvs-server %s (libkvs %s), pid %ld", KVS_VERSION_STRING, kvs_version(),
+            (long)getpid());
+    fit_fd_limit(&cfg);
+    struct server srv = {.cfg = &cfg, .started = time(NULL), .next_client_id = 1};
+    srv.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (srv.wake_fd < 0 || open_store(&cfg, &srv.db) != 0)
+        return 1;
+    log_msg(LL_ALWAYS, "data directory: %s", cfg.dir_abs ? cfg.dir_abs : cfg.dir);
+
+    int rc = serve(&srv, &sigs);
+    int crc = kvs_close(srv.db);
+    if (crc != KVS_OK)
+        log_msg(LL_ERROR, "closing the store: %s", kvs_strerror(crc));
+    if (cfg.port_file)
+        unlink(cfg.port_file);
+    close(srv.wake_fd);
+    free(cfg.dir_abs);
+    log_msg(LL_INFO, "stopped");
+    return rc == 0 && crc == KVS_OK ? 0 : 1;
+}

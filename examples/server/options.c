@@ -1,0 +1,201 @@
+/* The kvs-server command line: getopt_long, defaults, range checks. */
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "resp.h"
+
+#define DEFAULT_ADDR "127.0.0.1:4000"
+#define DEFAULT_MAX_CLIENTS 10000u
+#define MAX_THREADS 1024u
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: kvs-server [OPTION]... [IP:PORT]\n"
+            "A Redis-protocol (RESP2) server storing its data with libkvs.\n"
+            "\n"
+            "  --addr IP:PORT         listen here (default " DEFAULT_ADDR "; [IPv6]:PORT for IPv6;\n"
+            "                         port 0 picks a free port, see --port-file)\n"
+            "  --dir PATH             data directory, created if missing (default: .)\n"
+            "  --threads N            worker threads (default: number of CPUs)\n"
+            "  --sync MODE            none, interval (default) or always: when a write is\n"
+            "                         on stable storage before it is acknowledged\n"
+            "  --requirepass PASS     clients must AUTH with PASS first\n"
+            "  --unsafe-no-auth       allow a non-loopback address without --requirepass\n"
+            "  --log-level LEVEL      error, warn, info (default) or debug\n"
+            "  --max-clients N        most simultaneous connections (default %u)\n"
+            "  --max-bulk SIZE        largest string argument, e.g. 64k, 1m (default 512m)\n"
+            "  --port-file PATH       write the bound port number to PATH once listening\n"
+            "  -V, --version          print the version and exit\n"
+            "  -h, --help             print this help and exit\n",
+            DEFAULT_MAX_CLIENTS);
+}
+
+/* Unsigned decimal with an optional k/m/g suffix (powers of 1024), e.g. "512m". */
+static int parse_size(const char *text, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)text[0]))
+        return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno)
+        return -1;
+    unsigned shift = 0;
+    if (*end) {
+        switch (tolower((unsigned char)*end)) {
+        case 'k': shift = 10; break;
+        case 'm': shift = 20; break;
+        case 'g': shift = 30; break;
+        default: return -1;
+        }
+        end++;
+        if (tolower((unsigned char)*end) == 'b')
+            end++;
+        if (*end)
+            return -1;
+    }
+    if (v > (~0ull >> shift))
+        return -1;
+    *out = v << shift;
+    return 0;
+}
+
+static int parse_range(const char *opt, const char *text, unsigned long long lo,
+                       unsigned long long hi, unsigned long long *out)
+{
+    if (parse_size(text, out) != 0 || *out < lo || *out > hi) {
+        fprintf(stderr, "kvs-server: %s: '%s' is not a number from %llu to %llu\n", opt, text,
+                lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_sync(const char *text, kvs_sync_t *out)
+{
+    if (strcmp(text, "none") == 0)
+        *out = KVS_SYNC_NONE;
+    else if (strcmp(text, "interval") == 0)
+        *out = KVS_SYNC_INTERVAL;
+    else if (strcmp(text, "always") == 0)
+        *out = KVS_SYNC_ALWAYS;
+    else {
+        fprintf(stderr, "kvs-server: --sync: '%s' is not none, interval or always\n", text);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_addr(struct server_config *cfg, const char *text)
+{
+    char err[160];
+    if (addr_parse(text, &cfg->addr, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kvs-server: address %s\n", err);
+        return -1;
+    }
+    addr_format(&cfg->addr, cfg->addr_text, sizeof(cfg->addr_text));
+    return 0;
+}
+
+static void set_defaults(struct server_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    set_addr(cfg, DEFAULT_ADDR);
+    cfg->dir = ".";
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = n < 1 ? 1u : n > (long)MAX_THREADS ? MAX_THREADS : (unsigned)n;
+    cfg->sync = KVS_SYNC_INTERVAL;
+    cfg->log_level = LL_INFO;
+    cfg->max_clients = DEFAULT_MAX_CLIENTS;
+    cfg->max_bulk = RESP_DEFAULT_MAX_BULK;
+}
+
+enum { OPT_ADDR = 256, OPT_DIR, OPT_THREADS, OPT_SYNC, OPT_PASS, OPT_UNSAFE, OPT_LOG,
+       OPT_MAXCLIENTS, OPT_MAXBULK, OPT_PORTFILE };
+
+static const struct option long_opts[] = {
+    {"addr", required_argument, NULL, OPT_ADDR},
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"sync", required_argument, NULL, OPT_SYNC},
+    {"requirepass", required_argument, NULL, OPT_PASS},
+    {"unsafe-no-auth", no_argument, NULL, OPT_UNSAFE},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"max-clients", required_argument, NULL, OPT_MAXCLIENTS},
+    {"max-bulk", required_argument, NULL, OPT_MAXBULK},
+    {"port-file", required_argument, NULL, OPT_PORTFILE},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option; returns 0, OPTIONS_EXIT or OPTIONS_USAGE. */
+static int apply(int opt, const char *arg, struct server_config *cfg)
+{
+    unsigned long long v;
+    switch (opt) {
+    case OPT_ADDR: return set_addr(cfg, arg) ? OPTIONS_USAGE : 0;
+    case OPT_DIR: cfg->dir = arg; return 0;
+    case OPT_THREADS:
+        if (parse_range("--threads", arg, 1, MAX_THREADS, &v))
+            return OPTIONS_USAGE;
+        cfg->threads = (unsigned)v;
+        return 0;
+    case OPT_SYNC: return parse_sync(arg, &cfg->sync) ? OPTIONS_USAGE : 0;
+    case OPT_PASS:
+        if (!*arg) {
+            fprintf(stderr, "kvs-server: --requirepass: the password must not be empty\n");
+            return OPTIONS_USAGE;
+        }
+        cfg->requirepass = arg;
+        return 0;
+    case OPT_UNSAFE: cfg->unsafe_no_auth = true; return 0;
+    case OPT_LOG:
+        if (log_parse_level(arg, &cfg->log_level) == 0)
+            return 0;
+        fprintf(stderr, "kvs-server: --log-level: '%s' is not error, warn, info or debug\n", arg);
+        return OPTIONS_USAGE;
+    case OPT_MAXCLIENTS:
+        if (parse_range("--max-clients", arg, 1, 1000000, &v))
+            return OPTIONS_USAGE;
+        cfg->max_clients = (unsigned)v;
+        return 0;
+    case OPT_MAXBULK:
+        if (parse_range("--max-bulk", arg, 1024, KVS_VALUE_MAX, &v))
+            return OPTIONS_USAGE;
+        cfg->max_bulk = (size_t)v;
+        return 0;
+    case OPT_PORTFILE: cfg->port_file = arg; return 0;
+    case 'V': printf("kvs-server %s (libkvs %s)\n", KVS_VERSION_STRING, kvs_version()); return OPTIONS_EXIT;
+    case 'h': usage(stdout); return OPTIONS_EXIT;
+    default: usage(stderr); return OPTIONS_USAGE;
+    }
+}
+
+enum options_result options_parse(int argc, char **argv, struct server_config *cfg)
+{
+    set_defaults(cfg);
+    int opt;
+    while ((opt = getopt_long(argc, argv, "Vh", long_opts, NULL)) != -1) {
+        int r = apply(opt, optarg, cfg);
+        if (r)
+            return (enum options_result)r;
+    }
+    if (optind < argc && set_addr(cfg, argv[optind++]) != 0)
+        return OPTIONS_USAGE;
+    if (optind < argc) {
+        fprintf(stderr, "kvs-server: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return OPTIONS_USAGE;
+    }
+    return OPTIONS_RUN;
+}

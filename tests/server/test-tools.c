@@ -1,0 +1,267 @@
+/*
+ * kvs-server with the real Redis tools (Debian's redis-tools): redis-cli,
+ * redis-cli --pipe, redis-benchmark (pipelined and not); and kvs-client and
+ * redis-cli against a real redis-server, so that kvs-server's replies can be
+ * compared with Redis's own. Skipped (77) when none of the tools is installed;
+ * a missing one skips its part, with a note on stderr.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char redis_cli[1024], redis_benchmark[1024], redis_server[1024];
+static struct server_proc srv;
+static char port_text[16];
+
+static void setup(void)
+{
+    srv = (struct server_proc){0};
+    ck_assert_int_eq(server_start(&srv, harness_tmpdir(), NULL), 0);
+    snprintf(port_text, sizeof(port_text), "%u", (unsigned)srv.port);
+}
+
+static void teardown(void)
+{
+    ck_assert_int_eq(server_stop(&srv, SIGTERM, 10000), 0);
+}
+
+/* Run prog with the arguments (NULL-terminated) and optional stdin. */
+static void run(struct run_result *r, const char *input, const char *prog, ...)
+{
+    const char *argv[40] = {prog};
+    int n = 1;
+    va_list ap;
+    va_start(ap, prog);
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 39;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    ck_assert_int_eq(run_prog(argv, input, input ? strlen(input) : 0, 120000, r), 0);
+}
+
+static void cli_expect(const char *want, ...)
+{
+    const char *argv[16] = {redis_cli, "-p", port_text};
+    int n = 3;
+    va_list ap;
+    va_start(ap, want);
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 15;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    struct run_result r;
+    ck_assert_int_eq(run_prog(argv, NULL, 0, 20000, &r), 0);
+    ck_assert_msg(strcmp(r.out, want) == 0, "%s: want '%s' got '%s' (stderr %s)", argv[3], want,
+                  r.out, r.err);
+    run_result_free(&r);
+}
+
+START_TEST(cli_commands)
+{
+    cli_expect("PONG\n", "ping", NULL);
+    cli_expect("OK\n", "set", "greeting", "hello world", NULL);
+    cli_expect("hello world\n", "get", "greeting", NULL);
+    cli_expect("\n", "get", "nothing", NULL);
+    cli_expect("(nil)\n", "--no-raw", "get", "nothing", NULL);
+    cli_expect("1\n", "exists", "greeting", NULL);
+    cli_expect("OK\n", "mset", "a", "1", "b", "2", NULL);
+    cli_expect("1\n2\n\n", "mget", "a", "b", "c", NULL);
+    cli_expect("3\n", "dbsize", NULL);
+    cli_expect("2\n", "del", "a", "b", NULL);
+    cli_expect("11\n", "strlen", "greeting", NULL);
+    cli_expect("(error) ERR unknown command 'frob', with args beginning with: 'x' \n", "--no-raw",
+               "frob", "x", NULL);
+    cli_expect("(error) ERR wrong number of arguments for 'get' command\n", "--no-raw", "get", NULL);
+    struct run_result r;
+    run(&r, NULL, redis_cli, "-p", port_text, "info", "server", NULL);
+    ck_assert_ptr_nonnull(strstr(r.out, "redis_version:"));
+    run_result_free(&r);
+}
+END_TEST
+
+START_TEST(cli_stdin_and_pipe)
+{
+    struct run_result r;
+    run(&r, "set a 1\nget a\nping\n", redis_cli, "-p", port_text, NULL);
+    ck_assert_str_eq(r.out, "OK\n1\nPONG\n");
+    run_result_free(&r);
+    /* mass insertion: raw RESP through --pipe (which ends with an ECHO it waits for) */
+    struct run_result gen = {0};
+    FILE *f = open_memstream(&gen.out, &gen.out_len);
+    for (int i = 0; i < 10000; i++) {
+        char key[24];
+        int n = snprintf(key, sizeof(key), "key:%d", i);
+        fprintf(f, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$5\r\nvalue\r\n", n, key);
+    }
+    fclose(f);
+    const char *argv[] = {redis_cli, "-p", port_text, "--pipe", NULL};
+    ck_assert_int_eq(run_prog(argv, gen.out, gen.out_len, 60000, &r), 0);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.out, "errors: 0, replies: 10000"), "%s", r.out);
+    run_result_free(&r);
+    free(gen.out);
+    cli_expect("10001\n", "dbsize", NULL); /* and "a" */
+}
+END_TEST
+
+static void benchmark(const char *pipeline, const char *requests)
+{
+    struct run_result r;
+    run(&r, NULL, redis_benchmark, "-p", port_text, "-t", "set,get", "-n", requests, "-r", "10000",
+        "-d", "100", "-c", "20", "-P", pipeline, "-q", NULL);
+    ck_assert_msg(r.status == 0, "status %d: %s %s", r.status, r.out, r.err);
+    ck_assert_msg(strstr(r.out, "SET: ") && strstr(r.out, "GET: "), "output: %s", r.out);
+    ck_assert_ptr_nonnull(strstr(r.out, "requests per second"));
+    ck_assert_msg(!strstr(r.out, "WARN") && !strstr(r.err, "WARN") && !strstr(r.err, "ERROR"),
+                  "stdout: %s\nstderr: %s", r.out, r.err);
+    run_result_free(&r);
+}
+
+START_TEST(benchmark_pipelined)
+{
+    benchmark("16", "20000");
+    benchmark("1", "5000");
+    cli_expect("PONG\n", "ping", NULL);
+    struct run_result r;
+    run(&r, NULL, redis_cli, "-p", port_text, "dbsize", NULL);
+    ck_assert_int_gt(atoi(r.out), 1000);
+    run_result_free(&r);
+}
+END_TEST
+
+/* ---- a real redis-server next to kvs-server ---- */
+
+static pid_t redis_pid;
+static char redis_port[16];
+
+/* Start redis-server on a free port (retried: the port may be taken meanwhile). */
+static void start_redis(void)
+{
+    const char *dir = harness_tmpdir();
+    char log[600];
+    snprintf(log, sizeof(log), "%s/redis.log", dir);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        snprintf(redis_port, sizeof(redis_port), "%u", (unsigned)free_port());
+        const char *argv[] = {redis_server, "--port", redis_port, "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", dir,
+                              "--daemonize", "no", "--logfile", "", NULL};
+        redis_pid = proc_start(argv, log);
+        ck_assert_int_gt(redis_pid, 0);
+        for (long long end = now_ms() + 10000; now_ms() < end;) {
+            int fd = tcp_connect((uint16_t)atoi(redis_port));
+            char got[16];
+            bool up = fd >= 0 && send_all(fd, "PING\r\n", 6) == 0 &&
+                      recv_exact(fd, got, 7, 2000) == 7 && strcmp(got, "+PONG\r\n") == 0;
+            if (fd >= 0)
+                close(fd);
+            if (up)
+                return;
+            if (kill(redis_pid, 0) != 0)
+                break; /* it exited: port taken? try another */
+            usleep(10000);
+        }
+        proc_stop(redis_pid, SIGKILL, 5000);
+    }
+    ck_abort_msg("redis-server did not start");
+}
+
+static void stop_redis(void)
+{
+    ck_assert_int_eq(proc_stop(redis_pid, SIGTERM, 10000), 0);
+}
+
+START_TEST(kvs_client_against_redis)
+{
+    start_redis();
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%s", redis_port);
+    const char *client = harness_env("KVS_CLIENT");
+    struct run_result r;
+    run(&r, NULL, client, "--addr", addr, "set", "k", "v 1", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "");
+    run_result_free(&r);
+    run(&r, NULL, client, "--addr", addr, "get", "k", NULL);
+    ck_assert_str_eq(r.out, "v 1\n");
+    run_result_free(&r);
+    run(&r, NULL, client, "--addr", addr, "rm", "k", NULL);
+    ck_assert_int_eq(r.status, 0);
+    run_result_free(&r);
+    run(&r, NULL, client, "--addr", addr, "get", "k", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "Key not found\n");
+    run_result_free(&r);
+    run(&r, NULL, client, "--addr", addr, "rm", "k", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.err, "Key not found\n");
+    run_result_free(&r);
+    stop_redis();
+}
+END_TEST
+
+/*
+ * The same redis-cli session against Redis and against kvs-server prints the
+ * same. Left out on purpose, as documented differences: SELECT of another
+ * database (kvs-server has one) and CONFIG GET appendonly.
+ */
+START_TEST(same_replies_as_redis)
+{
+    start_redis();
+    static const char script[] =
+        "PING\nPING hello\nSET k v\nGET k\nGET nokey\nSET k v2 XX\nSET k v3 NX\nSET n 1 XX\n"
+        "SET k v NX XX\nSET k\nGET\nMSET a 1 b 2\nMGET a nokey b\nEXISTS a b a nokey\n"
+        "DEL a nokey\nSTRLEN k\nSTRLEN nokey\nECHO \"two words\"\nSELECT 0\n"
+        "SELECT x\nMSET a\nnosuchcommand arg1 arg2\nCLIENT SETNAME tester\nCLIENT GETNAME\n"
+        "CLIENT SETNAME \"a b\"\nCONFIG GET save\nAUTH x\nDBSIZE\nQUIT\n";
+    struct run_result a, b;
+    run(&a, script, redis_cli, "-p", redis_port, "--no-raw", NULL);
+    run(&b, script, redis_cli, "-p", port_text, "--no-raw", NULL);
+    ck_assert_msg(strcmp(a.out, b.out) == 0, "redis-server:\n%s\nkvs-server:\n%s", a.out, b.out);
+    run_result_free(&a);
+    run_result_free(&b);
+    stop_redis();
+}
+END_TEST
+
+int main(void)
+{
+    const char *p;
+    if ((p = harness_which("redis-cli")))
+        snprintf(redis_cli, sizeof(redis_cli), "%s", p);
+    if ((p = harness_which("redis-benchmark")))
+        snprintf(redis_benchmark, sizeof(redis_benchmark), "%s", p);
+    if ((p = harness_which("redis-server")))
+        snprintf(redis_server, sizeof(redis_server), "%s", p);
+    if (!*redis_cli && !*redis_server) {
+        fprintf(stderr, "SKIP: neither redis-cli nor redis-server is installed\n");
+        return HARNESS_SKIP;
+    }
+    Suite *s = suite_create("tools");
+    TCase *tc = tcase_create("redis-tools");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    if (*redis_cli) {
+        tcase_add_test(tc, cli_commands);
+        tcase_add_test(tc, cli_stdin_and_pipe);
+    } else {
+        fprintf(stderr, "SKIP: redis-cli is not installed\n");
+    }
+    if (*redis_benchmark)
+        tcase_add_test(tc, benchmark_pipelined);
+    else
+        fprintf(stderr, "SKIP: redis-benchmark is not installed\n");
+    if (*redis_server) {
+        tcase_add_test(tc, kvs_client_against_redis);
+        if (*redis_cli)
+            tcase_add_test(tc, same_replies_as_redis);
+    } else {
+        fprintf(stderr, "SKIP: redis-server is not installed: kvs-client not tried against Redis\n");
+    }
+    suite_add_tcase(s, tc);
+    return harness_run(s);
+}
