@@ -21,6 +21,30 @@ static int cmp_cells(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* "1.10 M–1.49 M ops/s", "64.3–68.5 ms", "178.7–180.4 MB": the spread of the runs. */
+static void format_range(const bench_result_t *lo, const bench_result_t *hi, char *buf,
+                         size_t len)
+{
+    char a[16], b[16];
+    switch (bench_metric((bench_metric_t)lo->metric)->kind) {
+    case KIND_OPS:
+    case KIND_OPS_LAT:
+        bench_format_ops(cell_key(lo), a, sizeof a);
+        bench_format_ops(cell_key(hi), b, sizeof b);
+        snprintf(buf, len, "%s–%s ops/s", a, b);
+        break;
+    case KIND_MS:
+        snprintf(buf, len, "%.1f–%.1f ms", lo->value, hi->value);
+        break;
+    case KIND_PER_KEY:
+        snprintf(buf, len, "%.1f–%.1f B", lo->value, hi->value);
+        break;
+    default:
+        snprintf(buf, len, "%.1f–%.1f MB", lo->value / 1e6, hi->value / 1e6);
+        break;
+    }
+}
+
 /* The first cell that did not succeed, or NULL when all did. */
 static const bench_result_t *first_bad(const bench_table_t *runs, unsigned n, int s, int m)
 {
@@ -44,14 +68,8 @@ static void median_cell(const bench_config_t *cfg, const bench_table_t *runs, un
         cells[i] = &runs[i].r[s][m];
     qsort(cells, k, sizeof cells[0], cmp_cells);
     *out = *cells[(k - 1) / 2];
-    char range[48], lo[16], hi[16];
-    if (bench_metric_is_throughput((bench_metric_t)m)) {
-        bench_format_ops(cell_key(cells[0]), lo, sizeof lo);
-        bench_format_ops(cell_key(cells[k - 1]), hi, sizeof hi);
-        snprintf(range, sizeof range, "%s–%s ops/s", lo, hi);
-    } else {
-        snprintf(range, sizeof range, "%.4g–%.4g", cell_key(cells[0]), cell_key(cells[k - 1]));
-    }
+    char range[48];
+    format_range(cells[0], cells[k - 1], range, sizeof range);
     char note[sizeof out->note];
     snprintf(note, sizeof note, "median of %u (range %.40s)%s%.45s", k, range,
              out->note[0] ? "; " : "", out->note);

@@ -349,6 +349,10 @@ static int open_probe(const bench_config_t *cfg, const bench_adapter_t *ad, benc
              strerror(errno));
         return 0;
     }
+    /* Nothing dirty left by earlier phases (of any store): stores that fsync
+     * at open (libkvs, LevelDB, RocksDB) would otherwise wait for unrelated
+     * writeback, and the time would depend on which store ran just before. */
+    sync();
     struct phase p;
     if (phase_init(&p, cfg, ad, sink, "random", 1, 0) != 0)
         return -1;
