@@ -22,6 +22,7 @@
 #include "hint.h"
 #include "io.h"
 #include "obsolete.h"
+#include "snapshot.h"
 
 /* ---- hint files ---- */
 
@@ -555,6 +556,8 @@ static void *bg_main(void *arg)
     uint64_t last_seq = 0, last_us = kvs__now_us();
     while (bg_wait(db)) {
         pthread_mutex_lock(&db->compact_mutex);
+        if (db->snapshot_stale && kvs__snapshot_remove(db) == KVS_OK)
+            db->snapshot_stale = false;
         kvs__write_pending_hints(db);
         if (!atomic_load(&db->write_failed))
             compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY);

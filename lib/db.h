@@ -39,6 +39,7 @@ struct kvs {
     uint64_t seed; /* key hash seed, from the segment headers */
 
     struct kvs_index index;
+    bool snapshot_stale; /* the INDEX file is to be removed (background thread) */
 
     pthread_mutex_t seg_mutex;
     struct kvs_segment *_Atomic *slots; /* KVS_SLOT_COUNT entries */

@@ -496,8 +496,11 @@ static int replay_all(struct kvs *db, struct kvs_segment **segs, size_t n)
 }
 
 /* The index saved at the last clean close, if it still describes the
- * segments exactly; else replay them. A store opened for writing drops the
- * saved index before it changes anything. */
+ * segments exactly; else replay them. A store opened for writing has the
+ * saved file removed by the background thread: unlinking a file whose pages
+ * are still being written back waits for the disk, and open must not. A
+ * stale file is harmless meanwhile: it stops matching once anything changes
+ * (every write lands in a segment created after the file was saved). */
 static int rebuild_index(struct kvs *db, struct kvs_segment **segs, size_t n)
 {
     int rc = db->opts.use_hints ? kvs__snapshot_load(db) : KVS_NOT_FOUND;
@@ -505,8 +508,7 @@ static int rebuild_index(struct kvs *db, struct kvs_segment **segs, size_t n)
         atomic_store(&db->stats[KVS_STAT_INDEX_SNAPSHOT_LOADED], 1);
     else if (rc == KVS_NOT_FOUND)
         rc = replay_all(db, segs, n);
-    if (rc == KVS_OK && !db->opts.read_only)
-        rc = kvs__snapshot_remove(db);
+    db->snapshot_stale = !db->opts.read_only;
     return rc;
 }
 

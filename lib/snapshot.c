@@ -16,6 +16,10 @@
 #define SNAP_TMP_NAME "INDEX.tmp"
 #define SNAP_FLAG_HINTED 1u
 #define SNAP_FLAG_DAMAGED 2u
+/* Tables are saved as a bitmap of used slots, then the used entries only
+ * (half the size of the tables at their usual fill), staged through a
+ * buffer of this many entries. */
+#define SNAP_CHUNK_ENTRIES 65536u
 
 static const uint8_t snap_magic[8] = {0x89, 'K', 'V', 'S', 'I', 'D', 'X', '\n'};
 
@@ -71,6 +75,60 @@ static int write_head(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *
     return rc;
 }
 
+/* The bitmap of used slots over all shards (slot i of shard s is bit
+ * s * capacity + i), as little-endian 64-bit words. */
+static int write_bitmap(const struct kvs_index *ix, int fd, uint64_t *off, struct kvs_digest *sum,
+                        uint8_t *buf)
+{
+    const struct kvs_index_entry *t = ix->region;
+    uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * ix->capacity; /* a multiple of 64 */
+    size_t fill = 0;
+    for (uint64_t w = 0; w < slots / 64; w++) {
+        uint64_t word = 0;
+        for (unsigned b = 0; b < 64; b++)
+            word |= (uint64_t)(t[w * 64 + b].loc.slot != 0) << b;
+        kvs__store64(buf + fill, word);
+        fill += 8;
+        if (fill == SNAP_CHUNK_ENTRIES * sizeof(*t) || w + 1 == slots / 64) {
+            if (put_bytes(fd, off, sum, buf, fill) != KVS_OK)
+                return KVS_EIO;
+            fill = 0;
+        }
+    }
+    return KVS_OK;
+}
+
+/* Then the used entries, in slot order. */
+static int write_entries(const struct kvs_index *ix, int fd, uint64_t *off,
+                         struct kvs_digest *sum, uint8_t *buf)
+{
+    const struct kvs_index_entry *t = ix->region;
+    uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * ix->capacity;
+    size_t n = 0;
+    for (uint64_t i = 0; i < slots; i++) {
+        if (t[i].loc.slot != 0)
+            memcpy(buf + n++ * sizeof(*t), &t[i], sizeof(*t));
+        if (n == SNAP_CHUNK_ENTRIES || (i + 1 == slots && n > 0)) {
+            if (put_bytes(fd, off, sum, buf, n * sizeof(*t)) != KVS_OK)
+                return KVS_EIO;
+            n = 0;
+        }
+    }
+    return KVS_OK;
+}
+
+static int write_tables(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *sum)
+{
+    uint8_t *buf = malloc(SNAP_CHUNK_ENTRIES * sizeof(struct kvs_index_entry));
+    if (!buf)
+        return KVS_ENOMEM;
+    int rc = write_bitmap(&db->index, fd, off, sum, buf);
+    if (rc == KVS_OK)
+        rc = write_entries(&db->index, fd, off, sum, buf);
+    free(buf);
+    return rc;
+}
+
 int kvs__snapshot_write(struct kvs *db)
 {
     uint64_t keys, bytes;
@@ -87,7 +145,7 @@ int kvs__snapshot_write(struct kvs *db)
     struct kvs_digest *sum = kvs__digest_new();
     int rc = sum ? write_head(db, fd, &off, sum) : KVS_ENOMEM;
     if (rc == KVS_OK)
-        rc = put_bytes(fd, &off, sum, db->index.region, db->index.region_bytes);
+        rc = write_tables(db, fd, &off, sum);
     uint8_t trailer[8];
     if (rc == KVS_OK) {
         kvs__store64(trailer, kvs__digest_final(sum));
@@ -203,18 +261,64 @@ static int check_entries(const struct snap_load *l, const struct kvs_index_entry
     return seen == count ? KVS_OK : KVS_NOT_FOUND;
 }
 
-/* Read the tables straight into a fresh index region, then check them. */
+/* Place each saved entry at the next used slot of a fresh (zeroed) index
+ * region, reading the entries a chunk at a time. */
+static int read_entries(struct snap_load *l, struct kvs_index_entry *t, const uint64_t *bitmap,
+                        uint64_t slots, struct kvs_index_entry *chunk)
+{
+    size_t have = 0, used = 0;
+    for (uint64_t w = 0; w < slots / 64; w++) {
+        for (uint64_t bits = bitmap[w]; bits; bits &= bits - 1) {
+            if (used == have) {
+                uint64_t left = (l->size - l->off) / sizeof(*chunk);
+                have = (size_t)KVS_MIN(left, (uint64_t)SNAP_CHUNK_ENTRIES);
+                if (have == 0 || get_bytes(l, chunk, have * sizeof(*chunk)) != KVS_OK)
+                    return KVS_NOT_FOUND;
+                used = 0;
+            }
+            t[w * 64 + (uint64_t)__builtin_ctzll(bits)] = chunk[used++];
+        }
+    }
+    return used == have ? KVS_OK : KVS_NOT_FOUND; /* no entry left over */
+}
+
+/* Bits set in the bitmap, per shard, must be the saved key counts. */
+static bool bitmap_counts_match(const struct snap_load *l, const uint64_t *bitmap)
+{
+    uint64_t words_per_shard = l->capacity / 64;
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
+        uint64_t bits = 0;
+        for (uint64_t w = 0; w < words_per_shard; w++)
+            bits += (uint64_t)__builtin_popcountll(bitmap[i * words_per_shard + w]);
+        if (bits != l->count[i])
+            return false;
+    }
+    return true;
+}
+
 static int read_tables(struct kvs *db, struct snap_load *l)
 {
-    void *region = kvs__index_load_begin(&db->index, l->capacity);
-    if (!region)
+    if (l->capacity < 64) /* the bitmap is whole words per shard */
         return KVS_NOT_FOUND;
-    int rc = get_bytes(l, region, db->index.region_bytes);
+    uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * l->capacity;
+    uint64_t *bitmap = malloc(slots / 8);
+    struct kvs_index_entry *chunk = malloc(SNAP_CHUNK_ENTRIES * sizeof(*chunk));
+    int rc = bitmap && chunk ? KVS_OK : KVS_ENOMEM;
+    if (rc == KVS_OK && get_bytes(l, bitmap, slots / 8) != KVS_OK)
+        rc = KVS_NOT_FOUND;
+    if (rc == KVS_OK && !bitmap_counts_match(l, bitmap))
+        rc = KVS_NOT_FOUND;
+    void *region = rc == KVS_OK ? kvs__index_load_begin(&db->index, l->capacity) : NULL;
+    if (rc == KVS_OK && !region)
+        rc = KVS_NOT_FOUND;
+    if (rc == KVS_OK)
+        rc = read_entries(l, region, bitmap, slots, chunk);
+    free(bitmap);
+    free(chunk);
     uint8_t trailer[8];
-    uint64_t sum = kvs__digest_final(l->sum);
     if (rc == KVS_OK && (l->size - l->off != sizeof(trailer) ||
                          kvs__io_pread_all(l->fd, trailer, sizeof(trailer), l->off) < 0 ||
-                         kvs__load64(trailer) != sum))
+                         kvs__load64(trailer) != kvs__digest_final(l->sum)))
         rc = KVS_NOT_FOUND;
     for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK; i++)
         rc = check_entries(l, db->index.shards[i].table, l->count[i]);
