@@ -53,6 +53,7 @@ struct kvs {
     pthread_mutex_t write_mutex;
     struct kvs_segment *active; /* NULL when read-only */
     uint64_t write_seq;         /* records appended since open */
+    _Atomic uint64_t appended_seq; /* write_seq, readable without the mutex */
     uint64_t write_counts[2];   /* sets and removes that wrote, since open */
     _Atomic bool write_failed;  /* a sync failed: refuse writes (see kvs_set) */
 

@@ -2,8 +2,9 @@
  * Segment files: NNNNNNNNNN.log, a 64-byte header then records. A segment is
  * memory-mapped for its whole life: readers copy values straight out of the
  * mapping, and the writer appends by copying records into the mapping of the
- * active segment, whose blocks are reserved ahead (fallocate) so that a full
- * disk is an error return, never a SIGBUS.
+ * active segment (or, in write-through mode, with pwritev), whose blocks are
+ * reserved ahead (fallocate) so that a full disk is an error return, never a
+ * SIGBUS.
  *
  * Only the active segment grows. Sealing appends a SEAL record and trims the
  * file to its data; after that a segment never changes until it is deleted.

@@ -87,6 +87,24 @@ static int sync_pending(struct kvs *db, uint64_t *target)
     return rc;
 }
 
+/*
+ * Writers released by the previous round are about to append again: let
+ * them, for as long as appends keep coming (a few scheduler turns at most),
+ * so that this round covers them too instead of starting a round of its own.
+ * A lone writer pays one sched_yield per fdatasync.
+ */
+static void gather_writers(struct kvs *db)
+{
+    uint64_t seen = atomic_load_explicit(&db->appended_seq, memory_order_relaxed);
+    for (int turn = 0; turn < 8; turn++) {
+        sched_yield();
+        uint64_t now = atomic_load_explicit(&db->appended_seq, memory_order_relaxed);
+        if (now == seen)
+            break;
+        seen = now;
+    }
+}
+
 int kvs__sync_upto(struct kvs *db, uint64_t seq)
 {
     int rc = KVS_OK;
@@ -102,9 +120,7 @@ int kvs__sync_upto(struct kvs *db, uint64_t seq)
         }
         db->sync_leader = true;
         pthread_mutex_unlock(&db->sync_mutex);
-        /* Writers just released by the previous round are about to append
-         * again: let them, so that this round covers them too. */
-        sched_yield();
+        gather_writers(db);
         uint64_t target = 0;
         rc = sync_pending(db, &target);
         int saved = errno;

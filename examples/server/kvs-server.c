@@ -94,6 +94,7 @@ static int open_store(struct server_config *cfg, kvs_t **db)
     if (cfg->sync == KVS_SYNC_ALWAYS)
         kvs_options_set_write_through(opts, 1);
     kvs_options_set_logger(opts, log_from_kvs, NULL);
+    kvs_options_set_repair(opts, cfg->repair);
     int rc = kvs_open(cfg->dir, opts, db);
     kvs_options_destroy(opts);
     if (rc != KVS_OK) {
@@ -101,6 +102,8 @@ static int open_store(struct server_config *cfg, kvs_t **db)
                 rc == KVS_EIO ? ": " : "", rc == KVS_EIO ? strerror(errno) : "");
         if (rc == KVS_EBUSY)
             log_msg(LL_ERROR, "is another kvs-server using that directory?");
+        if (rc == KVS_ECORRUPT)
+            log_msg(LL_ERROR, "start with --repair to skip the damaged records (they are lost)");
         return -1;
     }
     cfg->dir_abs = realpath(cfg->dir, NULL);

@@ -34,6 +34,7 @@ static void usage(FILE *f)
             "  --max-clients N        most simultaneous connections (default %u)\n"
             "  --max-bulk SIZE        largest string argument, e.g. 64k, 1m (default 512m)\n"
             "  --port-file PATH       write the bound port number to PATH once listening\n"
+            "  --repair               open a damaged store anyway, skipping damaged records\n"
             "  -V, --version          print the version and exit\n"
             "  -h, --help             print this help and exit\n",
             DEFAULT_MAX_CLIENTS);
@@ -120,7 +121,7 @@ static void set_defaults(struct server_config *cfg)
 }
 
 enum { OPT_ADDR = 256, OPT_DIR, OPT_THREADS, OPT_SYNC, OPT_PASS, OPT_UNSAFE, OPT_LOG,
-       OPT_MAXCLIENTS, OPT_MAXBULK, OPT_PORTFILE };
+       OPT_MAXCLIENTS, OPT_MAXBULK, OPT_PORTFILE, OPT_REPAIR };
 
 static const struct option long_opts[] = {
     {"addr", required_argument, NULL, OPT_ADDR},
@@ -133,6 +134,7 @@ static const struct option long_opts[] = {
     {"max-clients", required_argument, NULL, OPT_MAXCLIENTS},
     {"max-bulk", required_argument, NULL, OPT_MAXBULK},
     {"port-file", required_argument, NULL, OPT_PORTFILE},
+    {"repair", no_argument, NULL, OPT_REPAIR},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -175,6 +177,7 @@ static int apply(int opt, const char *arg, struct server_config *cfg)
         cfg->max_bulk = (size_t)v;
         return 0;
     case OPT_PORTFILE: cfg->port_file = arg; return 0;
+    case OPT_REPAIR: cfg->repair = true; return 0;
     case 'V': printf("kvs-server %s (libkvs %s)\n", KVS_VERSION_STRING, kvs_version()); return OPTIONS_EXIT;
     case 'h': usage(stdout); return OPTIONS_EXIT;
     default: usage(stderr); return OPTIONS_USAGE;

@@ -30,6 +30,7 @@ struct server_config {
     unsigned max_clients;
     size_t max_bulk;         /* largest bulk string in a request */
     const char *port_file;   /* write the bound port here once listening */
+    bool repair;             /* open a damaged store, skipping damaged records */
 };
 
 struct worker;
