@@ -142,7 +142,7 @@ report() {
     echo
     echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), $(nproc) CPUs; $("$redis_benchmark" --version | head -1)"
     echo "- Command: \`redis-benchmark -h 127.0.0.1 -p PORT -t set,get -n $requests -r $requests -d $value_size -c $clients -P {1,16}\`"
-    echo "- kvs-server: \`$(basename "$kvs_server") --addr 127.0.0.1:PORT --dir TMPDIR\` (its default sync mode)"
+    echo "- kvs-server: \`$(basename "$kvs_server") --addr 127.0.0.1:PORT --dir TMPDIR\` (default --sync interval: fdatasync at least once a second, the counterpart of appendfsync everysec)"
     echo "- redis-server: \`--appendonly yes --appendfsync everysec --save ''\`, otherwise defaults"
     echo
     echo "| test | pipeline | kvs-server req/s | redis-server req/s | kvs ÷ redis | kvs p50/p99 ms | redis p50/p99 ms |"
