@@ -1,0 +1,65 @@
+/* The one interface every store is driven through.
+ *
+ * A workload never calls a store's API directly: it calls these hooks, so
+ * every store pays the same indirect call and the same harness work (key
+ * formatting, value selection, copying the value out) per operation. */
+#ifndef KVS_BENCH_ADAPTER_H
+#define KVS_BENCH_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Results of get and del. Errors are negative; the adapter has already
+ * printed the store's own message on stderr. */
+enum { BENCH_FOUND = 0, BENCH_MISSING = 1, BENCH_ERR = -1 };
+
+typedef struct bench_open_opts {
+    int sync;               /* 0: the store's "handed to the OS" mode; 1: durable per op */
+    uint64_t expected_keys; /* for stores that size a table or a map up front */
+    size_t key_size, value_size;
+} bench_open_opts_t;
+
+typedef struct bench_adapter {
+    const char *name;  /* as given to --stores, e.g. "lmdb" */
+    const char *title; /* column header, e.g. "LMDB" */
+    const char *(*version)(void);
+    const char *nosync_desc; /* configuration for the non-sync workloads */
+    const char *sync_desc;   /* configuration for fillsync */
+    const char *common_desc; /* settings shared by both */
+
+    /* dir exists and is empty on a fresh store. */
+    int (*open)(const char *dir, const bench_open_opts_t *o, void **db);
+    int (*close)(void *db);
+
+    /* Per-thread context (a connection, a read transaction); every thread
+     * that does operations attaches first, including a single-threaded run. */
+    void *(*attach)(void *db);
+    void (*detach)(void *ctx);
+
+    int (*put)(void *ctx, const char *k, size_t kl, const char *v, size_t vl);
+    /* Copies the value into buf (cap bytes) and stores its length in *vl. */
+    int (*get)(void *ctx, const char *k, size_t kl, char *buf, size_t cap, size_t *vl);
+    int (*del)(void *ctx, const char *k, size_t kl);
+
+    /* Optional: wait until background work (compaction) has settled, at most
+     * max_s seconds. NULL: the harness polls the directory size instead. */
+    int (*settle)(void *db, double max_s, char *note, size_t note_len);
+    /* Optional: how the store rebuilt its state at open (e.g. from hint files). */
+    void (*open_note)(void *db, char *note, size_t len);
+    /* Optional: bytes of the in-memory index and live keys, if the store counts them. */
+    int (*index_bytes)(void *db, uint64_t *bytes, uint64_t *keys);
+} bench_adapter_t;
+
+/* The adapters compiled in, in column order (libkvs first). */
+const bench_adapter_t *const *bench_adapters(size_t *count);
+int bench_adapter_find(const char *name);
+
+/* Defined by each adapter file built with its library. */
+extern const bench_adapter_t bench_adapter_kvs;
+extern const bench_adapter_t bench_adapter_lmdb;
+extern const bench_adapter_t bench_adapter_leveldb;
+extern const bench_adapter_t bench_adapter_rocksdb;
+extern const bench_adapter_t bench_adapter_sqlite;
+extern const bench_adapter_t bench_adapter_tkrzw;
+
+#endif

@@ -1,0 +1,179 @@
+/* LMDB: one transaction per operation, as libkvs does one call per operation.
+ * Non-sync: MDB_NOSYNC (commit writes the pages with pwrite, no fsync: the
+ * data is with the OS, like KVS_SYNC_NONE). Sync: default flags, every
+ * commit fsyncs. Readers renew a per-thread read transaction per get,
+ * LMDB's cheapest way to take a fresh snapshot for each read. */
+#include "adapter.h"
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lmdb_db {
+    MDB_env *env;
+    MDB_dbi dbi;
+};
+
+struct lmdb_ctx {
+    struct lmdb_db *db;
+    MDB_txn *rtxn; /* reset between gets, renewed for each */
+};
+
+static int report(const char *what, int rc)
+{
+    fprintf(stderr, "kvs-bench: lmdb %s: %s\n", what, mdb_strerror(rc));
+    return BENCH_ERR;
+}
+
+static const char *lmdb_ver(void)
+{
+    return mdb_version(NULL, NULL, NULL);
+}
+
+/* The map is only address space (the file grows as pages are used), so size
+ * it generously: B-tree pages are part empty after random inserts and
+ * copy-on-write keeps old pages until they are reused. */
+static size_t map_size(const bench_open_opts_t *o)
+{
+    size_t rec = o->key_size + o->value_size + 64;
+    return ((size_t)1 << 30) + 8 * (size_t)o->expected_keys * rec;
+}
+
+static int open_dbi(struct lmdb_db *d)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+    if (rc)
+        return report("txn_begin", rc);
+    rc = mdb_dbi_open(txn, NULL, 0, &d->dbi);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return report("dbi_open", rc);
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? report("commit", rc) : 0;
+}
+
+static int lmdb_open(const char *dir, const bench_open_opts_t *o, void **out)
+{
+    struct lmdb_db *d = calloc(1, sizeof *d);
+    if (!d)
+        return BENCH_ERR;
+    int rc = mdb_env_create(&d->env);
+    if (rc) {
+        free(d);
+        return report("env_create", rc);
+    }
+    unsigned flags = o->sync ? 0 : MDB_NOSYNC;
+    if ((rc = mdb_env_set_mapsize(d->env, map_size(o))) != 0 ||
+        (rc = mdb_env_set_maxreaders(d->env, 256)) != 0 ||
+        (rc = mdb_env_open(d->env, dir, flags, 0644)) != 0) {
+        mdb_env_close(d->env);
+        free(d);
+        return report("env_open", rc);
+    }
+    if (open_dbi(d) != 0) {
+        mdb_env_close(d->env);
+        free(d);
+        return BENCH_ERR;
+    }
+    *out = d;
+    return 0;
+}
+
+static int lmdb_close(void *db)
+{
+    struct lmdb_db *d = db;
+    mdb_env_close(d->env); /* with MDB_NOSYNC, close does not sync: neither does kvs NONE */
+    free(d);
+    return 0;
+}
+
+static void *lmdb_attach(void *db)
+{
+    struct lmdb_ctx *c = calloc(1, sizeof *c);
+    if (c)
+        c->db = db;
+    return c;
+}
+
+static void lmdb_detach(void *ctx)
+{
+    struct lmdb_ctx *c = ctx;
+    if (c->rtxn)
+        mdb_txn_abort(c->rtxn);
+    free(c);
+}
+
+/* Runs one write (put or del) in its own transaction. */
+static int write_txn(struct lmdb_ctx *c, const char *k, size_t kl, const char *v, size_t vl,
+                     int is_del)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(c->db->env, NULL, 0, &txn);
+    if (rc)
+        return report("txn_begin", rc);
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    rc = is_del ? mdb_del(txn, c->db->dbi, &key, NULL) : mdb_put(txn, c->db->dbi, &key, &val, 0);
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return BENCH_MISSING;
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return report(is_del ? "del" : "put", rc);
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? report("commit", rc) : BENCH_FOUND;
+}
+
+static int lmdb_put(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    return write_txn(ctx, k, kl, v, vl, 0) < 0 ? BENCH_ERR : 0;
+}
+
+static int lmdb_del(void *ctx, const char *k, size_t kl)
+{
+    return write_txn(ctx, k, kl, NULL, 0, 1);
+}
+
+static int begin_read(struct lmdb_ctx *c)
+{
+    int rc = c->rtxn ? mdb_txn_renew(c->rtxn)
+                     : mdb_txn_begin(c->db->env, NULL, MDB_RDONLY, &c->rtxn);
+    return rc ? report("read txn", rc) : 0;
+}
+
+static int lmdb_get(void *ctx, const char *k, size_t kl, char *buf, size_t cap, size_t *vl)
+{
+    struct lmdb_ctx *c = ctx;
+    if (begin_read(c) != 0)
+        return BENCH_ERR;
+    MDB_val key = {kl, (void *)k}, val;
+    int rc = mdb_get(c->rtxn, c->db->dbi, &key, &val);
+    if (rc == 0) {
+        *vl = val.mv_size;
+        memcpy(buf, val.mv_data, val.mv_size < cap ? val.mv_size : cap);
+    }
+    mdb_txn_reset(c->rtxn);
+    if (rc == MDB_NOTFOUND)
+        return BENCH_MISSING;
+    return rc ? report("get", rc) : BENCH_FOUND;
+}
+
+const bench_adapter_t bench_adapter_lmdb = {
+    .name = "lmdb",
+    .title = "LMDB",
+    .version = lmdb_ver,
+    .nosync_desc = "one write txn per op, MDB_NOSYNC",
+    .sync_desc = "one write txn per op, default flags (fdatasync at every commit)",
+    .common_desc = "reads: per-thread read txn, mdb_txn_renew/reset per get; no MDB_WRITEMAP",
+    .open = lmdb_open,
+    .close = lmdb_close,
+    .attach = lmdb_attach,
+    .detach = lmdb_detach,
+    .put = lmdb_put,
+    .get = lmdb_get,
+    .del = lmdb_del,
+};

@@ -1,0 +1,52 @@
+/* Timed operation loops: one job = one workload run against one open store. */
+#ifndef KVS_BENCH_WORKLOADS_H
+#define KVS_BENCH_WORKLOADS_H
+
+#include "adapter.h"
+#include "keys.h"
+
+#include <stdint.h>
+
+typedef enum { OP_PUT, OP_GET, OP_DEL } bench_op_t;
+
+typedef enum {
+    KEYS_SEQ,    /* key numbers 0, 1, 2, ... in order */
+    KEYS_ORDER,  /* order[i]: each thread takes a contiguous slice */
+    KEYS_RANDOM  /* uniform random in [0, universe), with repetition */
+} bench_keys_t;
+
+typedef enum {
+    EXPECT_ANY,     /* puts */
+    EXPECT_FOUND,   /* every get or delete must hit */
+    EXPECT_MISSING  /* every get must miss */
+} bench_expect_t;
+
+typedef struct bench_job {
+    const bench_adapter_t *ad;
+    void *db;
+    bench_op_t op;
+    bench_keys_t keys;
+    const uint32_t *order;    /* KEYS_ORDER */
+    uint64_t universe;        /* KEYS_RANDOM */
+    uint64_t ops;             /* total over all threads */
+    unsigned threads;
+    bench_expect_t expect;
+    int sample_latency;       /* time every BENCH_SAMPLE_EVERY-th op */
+    uint64_t seed;
+    const bench_values_t *values;
+    size_t key_size;
+} bench_job_t;
+
+typedef struct bench_job_result {
+    uint64_t ops;        /* operations done */
+    uint64_t unexpected; /* a get/delete that missed, or a missing key found */
+    int failed;          /* a store call returned an error */
+    double seconds;      /* wall time from the common start to the last thread's end */
+    double p50_us, p99_us;
+} bench_job_result_t;
+
+enum { BENCH_SAMPLE_EVERY = 4 };
+
+int bench_job_run(const bench_job_t *job, bench_job_result_t *res);
+
+#endif
