@@ -535,6 +535,7 @@ static struct kvs *db_alloc(const struct kvs_options *opts)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&db->sync_cond, &ca);
     pthread_cond_init(&db->bg_cond, &ca);
+    pthread_cond_init(&db->gather_cond, &ca);
     pthread_condattr_destroy(&ca);
     return db;
 }
@@ -558,6 +559,7 @@ static void db_free(struct kvs *db)
     pthread_mutex_destroy(&db->compact_mutex);
     pthread_cond_destroy(&db->sync_cond);
     pthread_cond_destroy(&db->bg_cond);
+    pthread_cond_destroy(&db->gather_cond);
     free(db->dir);
     free(db);
 }

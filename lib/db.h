@@ -60,8 +60,14 @@ struct kvs {
 
     pthread_mutex_t sync_mutex;
     pthread_cond_t sync_cond;
-    uint64_t synced_seq; /* every record up to here is on stable storage */
+    _Atomic uint64_t synced_seq; /* every record up to here is on stable storage */
+    _Atomic uint32_t sync_epoch; /* bumped as a round ends; waiters sleep on it */
     bool sync_leader;    /* a thread is running fdatasync for the group */
+    pthread_cond_t gather_cond; /* wakes a leader waiting for its group */
+    unsigned arrived;           /* callers waiting for the next round */
+    unsigned last_group;        /* callers the last round was started for */
+    _Atomic uint64_t round;     /* rounds started since open */
+    uint64_t last_sync_ns;      /* how long the last round's syncs took */
     bool sync_stop;      /* tells the interval thread to exit */
 
     pthread_mutex_t bg_mutex;

@@ -6,8 +6,11 @@
  * appended so far, on behalf of every waiting writer.
  */
 #include <errno.h>
-#include <sched.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "io.h"
@@ -88,55 +91,130 @@ static int sync_pending(struct kvs *db, uint64_t *target)
 }
 
 /*
- * Writers released by the previous round are about to append again: let
- * them, for as long as appends keep coming (a few scheduler turns at most),
- * so that this round covers them too instead of starting a round of its own.
- * A lone writer pays one sched_yield per fdatasync.
+ * Waiters sleep on a futex rather than a condition variable: a woken waiter
+ * that its round covered returns without taking sync_mutex. With a condition
+ * variable every woken waiter re-takes the mutex in turn, a chain of wake-ups
+ * that costs more than the fdatasync itself on a busy machine.
+ */
+static void wait_for_epoch_change(_Atomic uint32_t *epoch, uint32_t seen)
+{
+    syscall(SYS_futex, (uint32_t *)epoch, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+}
+
+static void wake_epoch_waiters(_Atomic uint32_t *epoch)
+{
+    syscall(SYS_futex, (uint32_t *)epoch, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Longest a leader waits for its group: a wait beyond a sync's own cost
+ * would lose more than the merged round gains. */
+#define GATHER_MAX_NS 1000000u
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * The writers that the last round released are about to append again. Wait
+ * until as many callers as that round had have arrived, or half a round's
+ * time has passed, so that this round covers them all. Without the wait the
+ * writers split into two groups that take turns, each round covering half
+ * of them. A lone writer (last_group 1) never waits, and a writer that
+ * stopped writing costs one timed-out wait, after which the group is smaller.
+ * Caller is the leader and holds sync_mutex.
  */
 static void gather_writers(struct kvs *db)
 {
-    uint64_t seen = atomic_load_explicit(&db->appended_seq, memory_order_relaxed);
-    for (int turn = 0; turn < 8; turn++) {
-        sched_yield();
-        uint64_t now = atomic_load_explicit(&db->appended_seq, memory_order_relaxed);
-        if (now == seen)
+    if (db->arrived >= db->last_group)
+        return;
+    uint64_t wait_ns = KVS_MIN(db->last_sync_ns / 2, GATHER_MAX_NS);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    uint64_t ns = (uint64_t)deadline.tv_nsec + wait_ns;
+    deadline.tv_sec += (time_t)(ns / 1000000000u);
+    deadline.tv_nsec = (long)(ns % 1000000000u);
+    while (db->arrived < db->last_group)
+        if (pthread_cond_timedwait(&db->gather_cond, &db->sync_mutex, &deadline) == ETIMEDOUT)
             break;
-        seen = now;
+}
+
+/* Run one round as the leader: sync everything appended so far. Caller
+ * holds sync_mutex, which is released during the syncs. */
+static int lead_round(struct kvs *db)
+{
+    db->sync_leader = true;
+    gather_writers(db);
+    db->last_group = db->arrived;
+    db->arrived = 0;
+    db->round++;
+    pthread_mutex_unlock(&db->sync_mutex);
+
+    uint64_t start = monotonic_ns();
+    uint64_t target = 0;
+    int rc = sync_pending(db, &target);
+    int saved = errno;
+    if (rc != KVS_OK)
+        atomic_store(&db->write_failed, true);
+    uint64_t took = monotonic_ns() - start;
+
+    pthread_mutex_lock(&db->sync_mutex);
+    db->sync_leader = false;
+    db->last_sync_ns = took;
+    if (rc == KVS_OK && target > db->synced_seq) {
+        kvs__stat_add(db, KVS_STAT_SYNCED_WRITES, target - db->synced_seq);
+        atomic_store_explicit(&db->synced_seq, target, memory_order_release);
     }
+    atomic_fetch_add_explicit(&db->sync_epoch, 1, memory_order_release);
+    wake_epoch_waiters(&db->sync_epoch);
+    errno = saved;
+    return rc;
+}
+
+/* Sleep until the running round ends. Returns true if it covered seq and
+ * the caller is done (its count went with that round); false with
+ * sync_mutex held again otherwise. Caller holds sync_mutex. */
+static bool wait_for_round(struct kvs *db, uint64_t seq, uint64_t my_round)
+{
+    uint32_t seen = atomic_load_explicit(&db->sync_epoch, memory_order_acquire);
+    pthread_mutex_unlock(&db->sync_mutex);
+    wait_for_epoch_change(&db->sync_epoch, seen);
+    if (atomic_load_explicit(&db->synced_seq, memory_order_acquire) >= seq &&
+        atomic_load_explicit(&db->round, memory_order_relaxed) != my_round)
+        return true;
+    pthread_mutex_lock(&db->sync_mutex);
+    return false;
 }
 
 int kvs__sync_upto(struct kvs *db, uint64_t seq)
 {
     int rc = KVS_OK;
+    if (atomic_load_explicit(&db->synced_seq, memory_order_acquire) >= seq)
+        return KVS_OK;
     pthread_mutex_lock(&db->sync_mutex);
+    /* counted for the next round until one starts (round changes) */
+    uint64_t my_round = db->round;
+    if (++db->arrived >= db->last_group && db->sync_leader)
+        pthread_cond_signal(&db->gather_cond);
     while (db->synced_seq < seq) {
         if (atomic_load(&db->write_failed)) {
             rc = KVS_EIO;
             break;
         }
         if (db->sync_leader) {
-            pthread_cond_wait(&db->sync_cond, &db->sync_mutex);
+            if (wait_for_round(db, seq, my_round))
+                return KVS_OK;
             continue;
         }
-        db->sync_leader = true;
-        pthread_mutex_unlock(&db->sync_mutex);
-        gather_writers(db);
-        uint64_t target = 0;
-        rc = sync_pending(db, &target);
-        int saved = errno;
-        if (rc != KVS_OK)
-            atomic_store(&db->write_failed, true);
-        pthread_mutex_lock(&db->sync_mutex);
-        db->sync_leader = false;
-        if (rc == KVS_OK && target > db->synced_seq) {
-            kvs__stat_add(db, KVS_STAT_SYNCED_WRITES, target - db->synced_seq);
-            db->synced_seq = target;
-        }
-        pthread_cond_broadcast(&db->sync_cond);
-        errno = saved;
+        rc = lead_round(db);
         if (rc != KVS_OK)
             break;
     }
+    /* covered by a round that started before this caller was counted */
+    if (my_round == db->round)
+        db->arrived--;
     pthread_mutex_unlock(&db->sync_mutex);
     if (rc == KVS_EIO && errno == 0)
         errno = EIO;
