@@ -263,9 +263,9 @@ KVS_API int kvs_options_set_segment_size(kvs_options_t *opts, size_t bytes);
  * this fraction of the bytes in sealed segments, and at least one segment's
  * worth of them exists (or 1 MiB, whichever is smaller). It then rewrites the
  * segments holding the most garbage until the fraction is at most half the
- * trigger. When nothing was written for a second, it uses a quarter of the
+ * trigger. When nothing was written for a second, it uses a tenth of the
  * trigger instead, so a store at rest settles with less garbage (by default
- * under 2.5 %) than a busy one.
+ * under 1 %) than a busy one.
  * @param[in,out] opts The options to change.
  * @param[in] percent 1 to 100; 100 never compacts in the background
  *            (kvs_compact() still works). Default 20.

@@ -127,13 +127,13 @@ static int cmp_epoch(const void *a, const void *b)
 /* How hard compaction tries (see pick_inputs). */
 enum compact_mode {
     COMPACT_BUSY, /* writes are going on: bound the garbage, not the work */
-    COMPACT_IDLE, /* no write for a second: a quarter of the trigger */
+    COMPACT_IDLE, /* no write for a second: a tenth of the trigger */
     COMPACT_ALL   /* kvs_compact(): every segment holding garbage */
 };
 
 /*
  * The background policy: act once dead bytes reach the trigger fraction of
- * the sealed bytes (a quarter of it when the store is idle), then take the
+ * the sealed bytes (a tenth of it when the store is idle), then take the
  * segments with the most garbage until what remains is under half that.
  * Caller holds seg_mutex; candidates are sealed.
  */
@@ -157,7 +157,7 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n,
     if (trigger >= 100)
         return 0;
     if (mode == COMPACT_IDLE)
-        trigger = KVS_MAX(trigger / 4, 1u);
+        trigger = KVS_MAX(trigger / 10, 1u);
     uint64_t floor_bytes = KVS_MIN(db->opts.segment_bytes, (uint64_t)1 << 20);
     if (dead < floor_bytes || dead * 100 < total * trigger)
         return 0;

@@ -117,6 +117,19 @@ void kvs__db_remove_segment(struct kvs *db, struct kvs_segment *s)
     pthread_mutex_unlock(&db->seg_mutex);
 }
 
+/* Writer segments of stores that sync every write (or asked for it) are
+ * written with pwritev, see enum kvs_seg_writes; compaction output is
+ * written once and synced once. */
+static enum kvs_seg_writes segment_writes(const struct kvs *db, uint32_t flags)
+{
+    if (flags & KVS_SEG_FLAG_COMPACTED)
+        return KVS_SEG_MAPPED;
+    bool always = db->opts.sync == KVS_SYNC_ALWAYS;
+    if (db->opts.write_through == 1 || (db->opts.write_through == -1 && always))
+        return KVS_SEG_WRITE_THROUGH;
+    return always ? KVS_SEG_MAPPED_SMALL : KVS_SEG_MAPPED;
+}
+
 int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t capacity,
                         struct kvs_segment **out)
 {
@@ -131,12 +144,8 @@ int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t
     db->dir_dirty = true;
     pthread_mutex_unlock(&db->seg_mutex);
 
-    /* Writer segments of stores that sync every write (or asked for it) are
-     * written with pwritev, see kvs__seg_create. */
-    bool write_through = db->opts.write_through == 1 ||
-                         (db->opts.write_through == -1 && db->opts.sync == KVS_SYNC_ALWAYS);
-    write_through = write_through && !(flags & KVS_SEG_FLAG_COMPACTED);
-    int rc = kvs__seg_create(db->dirfd, id, epoch, flags, db->seed, capacity, write_through, out);
+    int rc = kvs__seg_create(db->dirfd, id, epoch, flags, db->seed, capacity,
+                             segment_writes(db, flags), out);
     if (rc != KVS_OK) {
         kvs__log(db, KVS_LOG_ERROR, "cannot create segment %u: %s", id, strerror(errno));
         return rc;

@@ -54,8 +54,9 @@ int kvs__io_file_size(int fd, uint64_t *size);
  * Returns 0, or -1 with errno (ENOENT if absent, EFBIG if over max_len). */
 int kvs__io_read_file(int dirfd, const char *name, uint64_t max_len, uint8_t **buf,
                       size_t *len);
-/* Shared mapping of [0, len) of fd, read-only or read-write. */
-void *kvs__io_map(int fd, size_t len, int writable);
+/* Shared mapping of [0, len) of fd, read-only or read-write. huge: on a
+ * 2 MiB boundary, huge pages welcome; otherwise small pages only. */
+void *kvs__io_map(int fd, size_t len, int writable, int huge);
 void kvs__io_unmap(void *addr, size_t len);
 /* Drop the page table entries of part of a shared file mapping; the data
  * stays in the page cache and is faulted back in on the next access. */

@@ -66,7 +66,7 @@ static void seg_free(struct kvs_segment *s)
 }
 
 int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint64_t seed,
-                    uint64_t capacity, bool write_through, struct kvs_segment **out)
+                    uint64_t capacity, enum kvs_seg_writes writes, struct kvs_segment **out)
 {
     char name[KVS_SEG_NAME_MAX];
     kvs__seg_name(name, id, "log");
@@ -85,9 +85,10 @@ int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint
     s->flags = flags;
     s->map_bytes = capacity;
     s->tail = KVS_SEG_HEADER_SIZE;
-    s->write_through = write_through;
     int rc = KVS_EIO;
-    s->base = kvs__io_map(fd, capacity, !write_through);
+    bool write_through = writes == KVS_SEG_WRITE_THROUGH;
+    s->write_through = write_through;
+    s->base = kvs__io_map(fd, capacity, !write_through, writes != KVS_SEG_MAPPED_SMALL);
     if (s->base && kvs__seg_reserve(s, 0) == KVS_OK) {
         uint8_t h[KVS_SEG_HEADER_SIZE];
         kvs__seg_header_encode(h, id, epoch, flags, seed);
@@ -162,7 +163,7 @@ int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **ou
     s->map_bytes = size + (writable ? KVS_REC_HEADER_SIZE : 0);
     s->file_bytes = size;
     s->tail = size;
-    s->base = kvs__io_map(fd, s->map_bytes, writable);
+    s->base = kvs__io_map(fd, s->map_bytes, writable, 1);
     if (!s->base) {
         seg_free(s);
         return KVS_EIO;
@@ -183,7 +184,8 @@ int kvs__seg_reserve(struct kvs_segment *s, uint64_t need)
         return KVS_ETOOBIG;
     if (want <= s->file_bytes)
         return KVS_OK;
-    uint64_t grown = KVS_MIN(KVS_MAX(want, s->file_bytes + KVS_SEG_GROW_BYTES), s->map_bytes);
+    uint64_t step = KVS_SEG_GROW_BYTES;
+    uint64_t grown = KVS_MIN((want + step - 1) / step * step, s->map_bytes);
     if (kvs__io_allocate(s->fd, s->file_bytes, grown - s->file_bytes) < 0)
         return KVS_EIO;
     /* One call faults in the new pages for writing, instead of one page

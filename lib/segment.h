@@ -22,8 +22,10 @@
 #define KVS_SEG_HEADER_SIZE 64u
 #define KVS_FORMAT_VERSION 1u
 #define KVS_SEG_NAME_MAX 32
-/* Growth step of the active segment's file (blocks reserved ahead). */
-#define KVS_SEG_GROW_BYTES (1u << 20)
+/* Growth step of the active segment's file (blocks reserved ahead), and the
+ * boundary it grows to: 2 MiB, so that the page cache can hold each step as
+ * one huge folio, mapped by one page-table entry (see kvs__io_map). */
+#define KVS_SEG_GROW_BYTES (2u << 20)
 /* Header flag: the segment was written by compaction. */
 #define KVS_SEG_FLAG_COMPACTED 1u
 /* Writer segments are 2^32 epochs apart; compaction outputs fit in between. */
@@ -56,16 +58,25 @@ void kvs__seg_name(char out[KVS_SEG_NAME_MAX], uint32_t id, const char *ext);
 /* Parse a "NNNNNNNNNN.<ext>" name; 1 and *id on success. */
 int kvs__seg_parse_name(const char *name, const char *ext, uint32_t *id);
 
+/* How a new segment's records reach its file. */
+enum kvs_seg_writes {
+    /* copied into the mapping, whose pages may be huge (the default) */
+    KVS_SEG_MAPPED = 0,
+    /* copied into the mapping, small pages: syncing writes back a dirty
+     * page whole, and a store that syncs often should not rewrite 2 MiB */
+    KVS_SEG_MAPPED_SMALL,
+    /* written with pwritev. Worth it when every write is followed by
+     * fdatasync: syncing pages written through a mapping write-protects
+     * them (a TLB flush on every CPU) and the next write faults again. */
+    KVS_SEG_WRITE_THROUGH,
+};
+
 /*
  * Create a new, empty, writable segment: file, header, mapping of
  * capacity bytes (at least a header plus a seal). The file is not synced.
- * write_through: appends go through pwritev instead of the mapping. Worth it
- * when every write is followed by fdatasync: syncing pages written through a
- * mapping write-protects them (a TLB flush on every CPU) and the next write
- * to the same page faults again.
  */
 int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint64_t seed,
-                    uint64_t capacity, bool write_through, struct kvs_segment **out);
+                    uint64_t capacity, enum kvs_seg_writes writes, struct kvs_segment **out);
 
 /*
  * Open an existing segment and check its header. writable maps it read-write

@@ -14,6 +14,15 @@
 #define SNAP_SEGMENT_SIZE 48u
 #define SNAP_SHARD_SIZE 8u
 #define SNAP_TMP_NAME "INDEX.tmp"
+/* The INDEX file's own version: 2 added the narrow entries. */
+#define SNAP_VERSION 2u
+/* Saved entries: wide ones are the in-memory entry; narrow ones pack the
+ * segment slot (< 256) and the record size (< 16 MiB) into one word, a
+ * quarter less on disk for the usual store. */
+#define SNAP_WIDE_ENTRY 16u
+#define SNAP_NARROW_ENTRY 12u
+#define SNAP_NARROW_SLOTS 256u
+#define SNAP_NARROW_SIZE (1u << 24)
 #define SNAP_FLAG_HINTED 1u
 #define SNAP_FLAG_DAMAGED 2u
 /* Tables are saved as a bitmap of used slots, then the used entries only
@@ -23,7 +32,6 @@
 
 static const uint8_t snap_magic[8] = {0x89, 'K', 'V', 'S', 'I', 'D', 'X', '\n'};
 
-_Static_assert(sizeof(struct kvs_index_entry) == 16, "index entries are saved as 16 bytes");
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "INDEX files are written from memory: add a byte swap for big-endian hosts"
 #endif
@@ -41,15 +49,17 @@ static int put_bytes(int fd, uint64_t *off, struct kvs_digest *sum, const void *
     return KVS_OK;
 }
 
-static int write_head(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *sum)
+static int write_head(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *sum,
+                      uint32_t entry_bytes)
 {
     uint8_t h[SNAP_HEADER_SIZE] = {0};
     uint64_t keys, bytes;
     kvs__index_usage(&db->index, &keys, &bytes);
     memcpy(h, snap_magic, sizeof(snap_magic));
-    kvs__store32(h + 8, KVS_FORMAT_VERSION);
+    kvs__store32(h + 8, SNAP_VERSION);
     kvs__store32(h + 12, KVS_INDEX_SHARDS);
     kvs__store32(h + 16, (uint32_t)db->nsegs);
+    kvs__store32(h + 20, entry_bytes);
     kvs__store64(h + 24, db->seed);
     kvs__store64(h + 32, keys);
     int rc = put_bytes(fd, off, sum, h, sizeof(h));
@@ -98,18 +108,55 @@ static int write_bitmap(const struct kvs_index *ix, int fd, uint64_t *off, struc
     return KVS_OK;
 }
 
+/* Narrow entries fit every entry of the index? */
+static bool narrow_fits(const struct kvs_index *ix)
+{
+    const struct kvs_index_entry *t = ix->region;
+    uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * ix->capacity;
+    for (uint64_t i = 0; i < slots; i++)
+        if (t[i].loc.slot >= SNAP_NARROW_SLOTS || t[i].loc.size >= SNAP_NARROW_SIZE)
+            return false;
+    return true;
+}
+
+static void encode_entry(uint8_t *out, const struct kvs_index_entry *e, uint32_t entry_bytes)
+{
+    kvs__store32(out, e->tag);
+    kvs__store32(out + 4, e->loc.off);
+    if (entry_bytes == SNAP_NARROW_ENTRY) {
+        kvs__store32(out + 8, e->loc.slot << 24 | e->loc.size);
+    } else {
+        kvs__store32(out + 8, e->loc.slot);
+        kvs__store32(out + 12, e->loc.size);
+    }
+}
+
+static void decode_entry(const uint8_t *in, struct kvs_index_entry *e, uint32_t entry_bytes)
+{
+    e->tag = kvs__load32(in);
+    e->loc.off = kvs__load32(in + 4);
+    if (entry_bytes == SNAP_NARROW_ENTRY) {
+        uint32_t w = kvs__load32(in + 8);
+        e->loc.slot = w >> 24;
+        e->loc.size = w & (SNAP_NARROW_SIZE - 1);
+    } else {
+        e->loc.slot = kvs__load32(in + 8);
+        e->loc.size = kvs__load32(in + 12);
+    }
+}
+
 /* Then the used entries, in slot order. */
 static int write_entries(const struct kvs_index *ix, int fd, uint64_t *off,
-                         struct kvs_digest *sum, uint8_t *buf)
+                         struct kvs_digest *sum, uint8_t *buf, uint32_t entry_bytes)
 {
     const struct kvs_index_entry *t = ix->region;
     uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * ix->capacity;
     size_t n = 0;
     for (uint64_t i = 0; i < slots; i++) {
         if (t[i].loc.slot != 0)
-            memcpy(buf + n++ * sizeof(*t), &t[i], sizeof(*t));
+            encode_entry(buf + n++ * entry_bytes, &t[i], entry_bytes);
         if (n == SNAP_CHUNK_ENTRIES || (i + 1 == slots && n > 0)) {
-            if (put_bytes(fd, off, sum, buf, n * sizeof(*t)) != KVS_OK)
+            if (put_bytes(fd, off, sum, buf, n * entry_bytes) != KVS_OK)
                 return KVS_EIO;
             n = 0;
         }
@@ -117,14 +164,15 @@ static int write_entries(const struct kvs_index *ix, int fd, uint64_t *off,
     return KVS_OK;
 }
 
-static int write_tables(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *sum)
+static int write_tables(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *sum,
+                        uint32_t entry_bytes)
 {
-    uint8_t *buf = malloc(SNAP_CHUNK_ENTRIES * sizeof(struct kvs_index_entry));
+    uint8_t *buf = malloc(SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
     if (!buf)
         return KVS_ENOMEM;
     int rc = write_bitmap(&db->index, fd, off, sum, buf);
     if (rc == KVS_OK)
-        rc = write_entries(&db->index, fd, off, sum, buf);
+        rc = write_entries(&db->index, fd, off, sum, buf, entry_bytes);
     free(buf);
     return rc;
 }
@@ -143,9 +191,10 @@ int kvs__snapshot_write(struct kvs *db)
         return KVS_EIO;
     uint64_t off = 0;
     struct kvs_digest *sum = kvs__digest_new();
-    int rc = sum ? write_head(db, fd, &off, sum) : KVS_ENOMEM;
+    uint32_t entry_bytes = narrow_fits(&db->index) ? SNAP_NARROW_ENTRY : SNAP_WIDE_ENTRY;
+    int rc = sum ? write_head(db, fd, &off, sum, entry_bytes) : KVS_ENOMEM;
     if (rc == KVS_OK)
-        rc = write_tables(db, fd, &off, sum);
+        rc = write_tables(db, fd, &off, sum, entry_bytes);
     uint8_t trailer[8];
     if (rc == KVS_OK) {
         kvs__store64(trailer, kvs__digest_final(sum));
@@ -177,6 +226,7 @@ struct snap_load {
     struct kvs_digest *sum;
     struct kvs_segment *by_slot[KVS_SLOT_COUNT]; /* saved slot -> segment */
     uint32_t capacity, count[KVS_INDEX_SHARDS];
+    uint32_t entry_bytes; /* SNAP_NARROW_ENTRY or SNAP_WIDE_ENTRY */
 };
 
 static int get_bytes(struct snap_load *l, void *buf, size_t len)
@@ -264,19 +314,20 @@ static int check_entries(const struct snap_load *l, const struct kvs_index_entry
 /* Place each saved entry at the next used slot of a fresh (zeroed) index
  * region, reading the entries a chunk at a time. */
 static int read_entries(struct snap_load *l, struct kvs_index_entry *t, const uint64_t *bitmap,
-                        uint64_t slots, struct kvs_index_entry *chunk)
+                        uint64_t slots, uint8_t *chunk)
 {
-    size_t have = 0, used = 0;
+    size_t have = 0, used = 0, width = l->entry_bytes;
     for (uint64_t w = 0; w < slots / 64; w++) {
         for (uint64_t bits = bitmap[w]; bits; bits &= bits - 1) {
             if (used == have) {
-                uint64_t left = (l->size - l->off) / sizeof(*chunk);
+                uint64_t left = (l->size - l->off) / width;
                 have = (size_t)KVS_MIN(left, (uint64_t)SNAP_CHUNK_ENTRIES);
-                if (have == 0 || get_bytes(l, chunk, have * sizeof(*chunk)) != KVS_OK)
+                if (have == 0 || get_bytes(l, chunk, have * width) != KVS_OK)
                     return KVS_NOT_FOUND;
                 used = 0;
             }
-            t[w * 64 + (uint64_t)__builtin_ctzll(bits)] = chunk[used++];
+            decode_entry(chunk + used++ * width, &t[w * 64 + (uint64_t)__builtin_ctzll(bits)],
+                         l->entry_bytes);
         }
     }
     return used == have ? KVS_OK : KVS_NOT_FOUND; /* no entry left over */
@@ -302,7 +353,7 @@ static int read_tables(struct kvs *db, struct snap_load *l)
         return KVS_NOT_FOUND;
     uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * l->capacity;
     uint64_t *bitmap = malloc(slots / 8);
-    struct kvs_index_entry *chunk = malloc(SNAP_CHUNK_ENTRIES * sizeof(*chunk));
+    uint8_t *chunk = malloc(SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
     int rc = bitmap && chunk ? KVS_OK : KVS_ENOMEM;
     if (rc == KVS_OK && get_bytes(l, bitmap, slots / 8) != KVS_OK)
         rc = KVS_NOT_FOUND;
@@ -355,8 +406,11 @@ static int load(struct kvs *db, struct snap_load *l, uint8_t **saved)
     if (kvs__io_file_size(l->fd, &l->size) < 0 || get_bytes(l, h, sizeof(h)) != KVS_OK)
         return KVS_NOT_FOUND;
     if (memcmp(h, snap_magic, sizeof(snap_magic)) != 0 ||
-        kvs__load32(h + 8) != KVS_FORMAT_VERSION || kvs__load32(h + 12) != KVS_INDEX_SHARDS ||
+        kvs__load32(h + 8) != SNAP_VERSION || kvs__load32(h + 12) != KVS_INDEX_SHARDS ||
         kvs__load64(h + 24) != db->seed || kvs__load32(h + 16) != db->nsegs)
+        return KVS_NOT_FOUND;
+    l->entry_bytes = kvs__load32(h + 20);
+    if (l->entry_bytes != SNAP_NARROW_ENTRY && l->entry_bytes != SNAP_WIDE_ENTRY)
         return KVS_NOT_FOUND;
     *saved = malloc(db->nsegs * SNAP_SEGMENT_SIZE + 1);
     if (!*saved)

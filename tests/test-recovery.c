@@ -653,6 +653,33 @@ START_TEST(saved_index_is_loaded_then_dropped)
 }
 END_TEST
 
+/* A record of 16 MiB or more does not fit the narrow saved entry: the INDEX
+ * is saved with wide entries, and still loads. */
+START_TEST(saved_index_with_a_huge_record)
+{
+    write_snapshot_store(tu_dir, 0, SNAP_KEYS, 0);
+    size_t big_len = (16u << 20) + 100;
+    char *big = malloc(big_len);
+    ck_assert_ptr_nonnull(big);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)(i * 7);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    ck_assert_kvs(kvs_set(db, "big", 3, big, big_len), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 1);
+    check_snapshot_store(db, SNAP_KEYS, 0, 0);
+    void *got;
+    size_t len;
+    ck_assert_kvs(kvs_get(db, "big", 3, &got, &len), KVS_OK);
+    ck_assert_uint_eq(len, big_len);
+    ck_assert_int_eq(memcmp(got, big, big_len), 0);
+    kvs_free(got);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(big);
+}
+END_TEST
+
 /* An INDEX from an earlier close describes other segments: ignored. */
 START_TEST(stale_saved_index_is_ignored)
 {
@@ -870,6 +897,7 @@ static Suite *recovery_suite(void)
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, saved_index_is_loaded_then_dropped);
+    tcase_add_test(tc, saved_index_with_a_huge_record);
     tcase_add_test(tc, stale_saved_index_is_ignored);
     tcase_add_test(tc, damaged_saved_index_is_ignored);
     suite_add_tcase(s, tc);

@@ -62,7 +62,7 @@ START_TEST(create_append_seal_reopen)
 {
     int dfd = dirfd_of(tu_dir);
     struct kvs_segment *s;
-    ck_assert_kvs(kvs__seg_create(dfd, 3, 5ull << 32, 0, 99, 1 << 20, false, &s), KVS_OK);
+    ck_assert_kvs(kvs__seg_create(dfd, 3, 5ull << 32, 0, 99, 1 << 20, KVS_SEG_MAPPED, &s), KVS_OK);
     ck_assert_uint_eq(s->tail, KVS_SEG_HEADER_SIZE);
     ck_assert_kvs(kvs__seg_reserve(s, kvs__rec_size(3, 5)), KVS_OK);
     uint64_t off;
@@ -94,7 +94,7 @@ START_TEST(reserve_beyond_the_mapping_is_too_big)
 {
     int dfd = dirfd_of(tu_dir);
     struct kvs_segment *s;
-    ck_assert_kvs(kvs__seg_create(dfd, 1, 1, 0, 1, 4096, false, &s), KVS_OK);
+    ck_assert_kvs(kvs__seg_create(dfd, 1, 1, 0, 1, 4096, KVS_SEG_MAPPED, &s), KVS_OK);
     ck_assert_kvs(kvs__seg_reserve(s, 4096), KVS_ETOOBIG);
     ck_assert_kvs(kvs__seg_reserve(s, 4096 - KVS_SEG_HEADER_SIZE - KVS_REC_HEADER_SIZE), KVS_OK);
     kvs__seg_unref(s);
@@ -134,7 +134,7 @@ END_TEST
 static struct kvs_segment *sealed_with_hint(int dfd, int n)
 {
     struct kvs_segment *s;
-    ck_assert_kvs(kvs__seg_create(dfd, 1, 1, 0, 7, 1 << 20, false, &s), KVS_OK);
+    ck_assert_kvs(kvs__seg_create(dfd, 1, 1, 0, 7, 1 << 20, KVS_SEG_MAPPED, &s), KVS_OK);
     for (int i = 0; i < n; i++) {
         char k[16];
         int kl = snprintf(k, sizeof(k), "k%d", i);
