@@ -381,21 +381,6 @@ static void index_apply(struct kvs *db, struct kvs_index_shard *sh, uint64_t h, 
     pthread_rwlock_unlock(&sh->lock);
 }
 
-/*
- * Start the cache misses of the index update before the record is copied, so
- * that they overlap: the key's home slot and, for an overwrite, the old
- * record whose key the update compares. Caller holds write_mutex.
- */
-static void prefetch_index_update(struct kvs *db, struct kvs_index_shard *sh, uint64_t h)
-{
-    pthread_rwlock_rdlock(&sh->lock);
-    uint32_t pos = kvs__index_home(sh, h);
-    struct kvs_index_entry *e = kvs__index_next_tag(sh, h, &pos);
-    if (e)
-        __builtin_prefetch(loc_record(db, &e->loc));
-    pthread_rwlock_unlock(&sh->lock);
-}
-
 static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, size_t klen,
                     const void *val, size_t vlen, unsigned flags)
 {
@@ -414,8 +399,6 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
     rc = write_precheck(db, sh, h, key, klen, type, flags);
     if (rc == KVS_OK && type == KVS_REC_PUT)
         rc = kvs__index_prepare_insert(&db->index, sh);
-    if (rc == KVS_OK && flags == 0 && type == KVS_REC_PUT)
-        prefetch_index_update(db, sh, h);
     if (rc == KVS_OK && !kvs__seg_has_room(db->active, size))
         rc = kvs__db_roll(db, size);
     if (rc == KVS_OK)
