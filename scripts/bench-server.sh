@@ -3,7 +3,7 @@
 # redis-server (AOF on, fsync every second), on 127.0.0.1, one after the
 # other, and a markdown table of requests per second with the ratio.
 #
-#   scripts/bench-server.sh [-n REQUESTS] [-o OUT.md] [PATH/TO/kvs-server]
+#   scripts/bench-server.sh [-n REQUESTS] [-r ROUNDS] [-o OUT.md] [PATH/TO/kvs-server]
 #
 # The kvs-server binary comes from the argument, else $KVS_SERVER, else
 # build/examples/server/kvs-server. Each server gets a free port and a
@@ -13,9 +13,13 @@
 # and stopped by its PID. redis-server runs with
 #   --appendonly yes --appendfsync everysec --save ''
 # (RDB snapshots off, so a background save cannot slow Redis down mid-run).
+# With -r R (default 1) the pair runs R times, alternating servers, each round
+# on fresh data directories; each cell is the median of the R rounds, with
+# the range, since a single -P 1 run on a shared 2-CPU machine varies ±20 %.
 set -euo pipefail
 
 requests=${REQUESTS:-1000000}
+rounds=1
 out=""
 clients=50
 value_size=100
@@ -23,13 +27,14 @@ start_timeout=15  # seconds to wait for a server to accept connections
 bench_timeout=600 # seconds one redis-benchmark run may take
 
 usage() {
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
-while getopts "n:o:h" opt; do
+while getopts "n:r:o:h" opt; do
     case $opt in
     n) requests=$OPTARG ;;
+    r) rounds=$OPTARG ;;
     o) out=$OPTARG ;;
     h) usage 0 ;;
     *) usage 2 ;;
@@ -51,6 +56,7 @@ die() {
 command -v "$redis_server" > /dev/null || die "redis-server not found (apt-get install redis-server)"
 command -v "$redis_benchmark" > /dev/null || die "redis-benchmark not found (apt-get install redis-tools)"
 case $requests in '' | *[!0-9]*) die "-n takes a number" ;; esac
+case $rounds in '' | 0 | *[!0-9]*) die "-r takes a number above 0" ;; esac
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kvs-bench-server.XXXXXX")
 server_pid=""
@@ -93,11 +99,11 @@ wait_port() {
     return 1
 }
 
-# run_bench NAME PORT PIPELINE: appends "NAME,P,TEST,RPS,P50,P99" lines to results.csv.
+# run_bench NAME PORT PIPELINE ROUND: appends "NAME,P,TEST,RPS,P50,P99" lines to results.csv.
 run_bench() {
-    local name=$1 port=$2 pipeline=$3
-    local csv="$work/$name-P$pipeline.csv"
-    echo "bench-server: $name -P $pipeline: redis-benchmark -t set,get -n $requests -r $requests -d $value_size -c $clients" >&2
+    local name=$1 port=$2 pipeline=$3 round=$4
+    local csv="$work/$name-P$pipeline-r$round.csv"
+    echo "bench-server: round $round/$rounds, $name -P $pipeline: redis-benchmark -t set,get -n $requests -r $requests -d $value_size -c $clients" >&2
     if ! timeout "$bench_timeout" "$redis_benchmark" -h 127.0.0.1 -p "$port" -t set,get \
         -n "$requests" -r "$requests" -d "$value_size" -c "$clients" -P "$pipeline" --csv \
         > "$csv" 2> "$work/$name-P$pipeline.err"; then
@@ -110,12 +116,12 @@ run_bench() {
         '$1 == "SET" || $1 == "GET" { print n "," p "," $1 "," $2 "," $5 "," $7 }' >> "$work/results.csv"
 }
 
-# bench_server NAME COMMAND...: start (COMMAND gets PORT and DIR substituted), measure, stop.
+# bench_server NAME ROUND COMMAND...: start (COMMAND gets PORT and DIR substituted), measure, stop.
 bench_server() {
-    local name=$1 port dir
-    shift
+    local name=$1 round=$2 port dir
+    shift 2
     port=$(free_port)
-    dir="$work/$name-data"
+    dir="$work/$name-data-$round"
     mkdir -p "$dir"
     local args=("${@//@PORT@/$port}")
     args=("${args[@]//@DIR@/$dir}")
@@ -126,15 +132,18 @@ bench_server() {
         cat "$work/$name.log" >&2
         die "$name did not accept connections on 127.0.0.1:$port within $start_timeout s"
     fi
-    run_bench "$name" "$port" 1
-    run_bench "$name" "$port" 16
+    run_bench "$name" "$port" 1 "$round"
+    run_bench "$name" "$port" 16 "$round"
     stop_server
+    rm -rf "$dir"
 }
 
 : > "$work/results.csv"
-bench_server kvs-server "$kvs_server" --addr 127.0.0.1:@PORT@ --dir @DIR@
-bench_server redis-server "$redis_server" --bind 127.0.0.1 --port @PORT@ --dir @DIR@ \
-    --appendonly yes --appendfsync everysec --save '' --daemonize no
+for round in $(seq "$rounds"); do
+    bench_server kvs-server "$round" "$kvs_server" --addr 127.0.0.1:@PORT@ --dir @DIR@
+    bench_server redis-server "$round" "$redis_server" --bind 127.0.0.1 --port @PORT@ \
+        --dir @DIR@ --appendonly yes --appendfsync everysec --save '' --daemonize no
+done
 
 # The table: one row per (pipeline, command), kvs-server against redis-server.
 report() {
@@ -144,17 +153,38 @@ report() {
     echo "- Command: \`redis-benchmark -h 127.0.0.1 -p PORT -t set,get -n $requests -r $requests -d $value_size -c $clients -P {1,16}\`"
     echo "- kvs-server: \`$(basename "$kvs_server") --addr 127.0.0.1:PORT --dir TMPDIR\` (default --sync interval: fdatasync at least once a second, the counterpart of appendfsync everysec)"
     echo "- redis-server: \`--appendonly yes --appendfsync everysec --save ''\`, otherwise defaults"
+    echo "- $rounds round(s), servers alternating; each cell is the median over the rounds (range in brackets when more than one)"
     echo
     echo "| test | pipeline | kvs-server req/s | redis-server req/s | kvs ÷ redis | kvs p50/p99 ms | redis p50/p99 ms |"
     echo "|---|---|---|---|---|---|---|"
     awk -F, '
-        { key = $2 "," $3; rps[$1, key] = $4; lat[$1, key] = $5 " / " $6; if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
+        function median(arr, base, cnt,    i, j, t, v) {
+            for (i = 1; i <= cnt; i++) v[i] = arr[base, i] + 0
+            for (i = 2; i <= cnt; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+            lo = v[1]; hi = v[cnt]
+            return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+        }
+        function cell(name, key,    m) {
+            m = median(rps, name SUBSEP key, cnt[name, key])
+            return cnt[name, key] > 1 ? sprintf("%.0f [%.0f–%.0f]", m, lo, hi) : sprintf("%.0f", m)
+        }
+        {
+            key = $2 "," $3; c = ++cnt[$1, key]
+            rps[$1, key, c] = $4; p50[$1, key, c] = $5; p99[$1, key, c] = $6
+            if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+        }
         END {
             for (i = 1; i <= n; i++) {
-                split(order[i], k, ",")
-                a = rps["kvs-server", order[i]]; b = rps["redis-server", order[i]]
-                printf "| %s | %s | %.0f | %.0f | %s | %s | %s |\n", k[2], k[1], a, b,
-                    (b > 0 ? sprintf("%.2f×", a / b) : "—"), lat["kvs-server", order[i]], lat["redis-server", order[i]]
+                key = order[i]; split(key, k, ",")
+                a = median(rps, "kvs-server" SUBSEP key, cnt["kvs-server", key])
+                b = median(rps, "redis-server" SUBSEP key, cnt["redis-server", key])
+                ka = cell("kvs-server", key); kb = cell("redis-server", key)
+                kl = sprintf("%.3f / %.3f", median(p50, "kvs-server" SUBSEP key, cnt["kvs-server", key]),
+                             median(p99, "kvs-server" SUBSEP key, cnt["kvs-server", key]))
+                rl = sprintf("%.3f / %.3f", median(p50, "redis-server" SUBSEP key, cnt["redis-server", key]),
+                             median(p99, "redis-server" SUBSEP key, cnt["redis-server", key]))
+                printf "| %s | %s | %s | %s | %s | %s | %s |\n", k[2], k[1], ka, kb,
+                    (b > 0 ? sprintf("%.2f×", a / b) : "—"), kl, rl
             }
         }' "$work/results.csv"
 }
