@@ -293,26 +293,18 @@ static int read_shards(struct snap_load *l)
     return KVS_OK;
 }
 
-/* Every entry must point inside a listed segment; counts must agree. */
-static int check_entries(const struct snap_load *l, const struct kvs_index_entry *t,
-                         uint32_t count)
+/* An entry must point inside a listed segment. */
+static bool entry_valid(const struct snap_load *l, const struct kvs_loc *loc)
 {
-    uint32_t seen = 0;
-    for (uint32_t i = 0; i < l->capacity; i++) {
-        const struct kvs_loc *loc = &t[i].loc;
-        if (loc->slot == 0)
-            continue;
-        const struct kvs_segment *s = loc->slot < KVS_SLOT_COUNT ? l->by_slot[loc->slot] : NULL;
-        if (!s || loc->size <= KVS_REC_HEADER_SIZE || loc->off < KVS_SEG_HEADER_SIZE ||
-            (uint64_t)loc->off + loc->size > s->tail)
-            return KVS_NOT_FOUND;
-        seen++;
-    }
-    return seen == count ? KVS_OK : KVS_NOT_FOUND;
+    const struct kvs_segment *s = loc->slot < KVS_SLOT_COUNT ? l->by_slot[loc->slot] : NULL;
+    return s && loc->size > KVS_REC_HEADER_SIZE && loc->off >= KVS_SEG_HEADER_SIZE &&
+           (uint64_t)loc->off + loc->size <= s->tail;
 }
 
 /* Place each saved entry at the next used slot of a fresh (zeroed) index
- * region, reading the entries a chunk at a time. */
+ * region, reading the entries a chunk at a time, and check each one while it
+ * is at hand. The per-shard counts were checked against the bitmap, which
+ * gets exactly one entry per set bit. */
 static int read_entries(struct snap_load *l, struct kvs_index_entry *t, const uint64_t *bitmap,
                         uint64_t slots, uint8_t *chunk)
 {
@@ -326,8 +318,10 @@ static int read_entries(struct snap_load *l, struct kvs_index_entry *t, const ui
                     return KVS_NOT_FOUND;
                 used = 0;
             }
-            decode_entry(chunk + used++ * width, &t[w * 64 + (uint64_t)__builtin_ctzll(bits)],
-                         l->entry_bytes);
+            struct kvs_index_entry *e = &t[w * 64 + (uint64_t)__builtin_ctzll(bits)];
+            decode_entry(chunk + used++ * width, e, l->entry_bytes);
+            if (!entry_valid(l, &e->loc))
+                return KVS_NOT_FOUND;
         }
     }
     return used == have ? KVS_OK : KVS_NOT_FOUND; /* no entry left over */
@@ -371,8 +365,6 @@ static int read_tables(struct kvs *db, struct snap_load *l)
                          kvs__io_pread_all(l->fd, trailer, sizeof(trailer), l->off) < 0 ||
                          kvs__load64(trailer) != kvs__digest_final(l->sum)))
         rc = KVS_NOT_FOUND;
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK; i++)
-        rc = check_entries(l, db->index.shards[i].table, l->count[i]);
     if (rc == KVS_OK)
         kvs__index_load_end(&db->index, l->count);
     return rc;
