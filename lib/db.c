@@ -411,7 +411,6 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
     struct kvs_loc loc = {.slot = db->active->slot, .off = (uint32_t)off, .size = (uint32_t)size};
     index_apply(db, sh, h, key, klen, type, &loc);
     seq = ++db->write_seq;
-    atomic_store_explicit(&db->appended_seq, seq, memory_order_relaxed);
     db->write_counts[type == KVS_REC_PUT ? 0 : 1]++;
 out:
     pthread_mutex_unlock(&db->write_mutex);

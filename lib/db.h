@@ -54,21 +54,20 @@ struct kvs {
     pthread_mutex_t write_mutex;
     struct kvs_segment *active; /* NULL when read-only */
     uint64_t write_seq;         /* records appended since open */
-    _Atomic uint64_t appended_seq; /* write_seq, readable without the mutex */
     uint64_t write_counts[2];   /* sets and removes that wrote, since open */
     _Atomic bool write_failed;  /* a sync failed: refuse writes (see kvs_set) */
 
     pthread_mutex_t sync_mutex;
-    pthread_cond_t sync_cond;
-    _Atomic uint64_t synced_seq; /* every record up to here is on stable storage */
-    _Atomic uint32_t sync_epoch; /* bumped as a round ends; waiters sleep on it */
-    bool sync_leader;    /* a thread is running fdatasync for the group */
-    pthread_cond_t gather_cond; /* wakes a leader waiting for its group */
-    unsigned arrived;           /* callers waiting for the next round */
-    unsigned last_group;        /* callers the last round was started for */
-    _Atomic uint64_t round;     /* rounds started since open */
-    uint64_t last_sync_ns;      /* how long the last round's syncs took */
-    bool sync_stop;      /* tells the interval thread to exit */
+    pthread_cond_t sync_cond;     /* wakes the interval thread (stop) */
+    pthread_cond_t gather_cond;   /* wakes a leader waiting for its group */
+    _Atomic uint64_t synced_seq;  /* every record up to here is on stable storage */
+    _Atomic uint32_t sync_epoch;  /* bumped as a round ends; waiters sleep on it */
+    _Atomic uint64_t round;       /* rounds started since open */
+    bool sync_leader;             /* a thread is running fdatasync for the group */
+    bool sync_stop;               /* tells the interval thread to exit */
+    unsigned arrived;             /* callers waiting for the next round */
+    unsigned last_group;          /* callers the last round was started for */
+    uint64_t last_sync_ns;        /* how long the last round's syncs took */
 
     pthread_mutex_t bg_mutex;
     pthread_cond_t bg_cond;
