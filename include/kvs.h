@@ -481,6 +481,10 @@ KVS_API void kvs_free(void *ptr);
 
 /**
  * @brief Make every write acknowledged so far durable (`fdatasync`), whatever the sync mode.
+ *
+ * In #KVS_SYNC_NONE the store writes its segments through huge pages, which a
+ * sync would write back 2 MiB at a time; the first call therefore starts a new
+ * segment file on small pages, so that later calls write about what changed.
  * @param[in] db The handle.
  * @return #KVS_OK, #KVS_EINVAL, #KVS_EIO.
  */

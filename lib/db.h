@@ -56,6 +56,7 @@ struct kvs {
     uint64_t write_seq;         /* records appended since open */
     uint64_t write_counts[2];   /* sets and removes that wrote, since open */
     _Atomic bool write_failed;  /* a sync failed: refuse writes (see kvs_set) */
+    _Atomic bool small_pages;   /* kvs_sync() was called: writer segments use small pages */
 
     pthread_mutex_t sync_mutex;
     pthread_cond_t sync_cond;     /* wakes the interval thread (stop) */

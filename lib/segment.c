@@ -88,7 +88,8 @@ int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint
     int rc = KVS_EIO;
     bool write_through = writes == KVS_SEG_WRITE_THROUGH;
     s->write_through = write_through;
-    s->base = kvs__io_map(fd, capacity, !write_through, writes != KVS_SEG_MAPPED_SMALL);
+    s->small_pages = writes == KVS_SEG_MAPPED_SMALL;
+    s->base = kvs__io_map(fd, capacity, !write_through, !s->small_pages);
     if (s->base && kvs__seg_reserve(s, 0) == KVS_OK) {
         uint8_t h[KVS_SEG_HEADER_SIZE];
         kvs__seg_header_encode(h, id, epoch, flags, seed);

@@ -43,6 +43,7 @@ struct kvs_segment {
     uint64_t tail;        /* end of the records written so far (owner thread only) */
     _Atomic bool sealed;  /* ends with a SEAL record and never changes */
     bool write_through;   /* appends use pwritev, not the mapping (see kvs__seg_create) */
+    bool small_pages;     /* mapped for small pages only (KVS_SEG_MAPPED_SMALL) */
     bool damaged;         /* repair mode skipped bytes in it: rewrite it */
     bool hint_failed;     /* writing its hint failed once: do not retry (bg thread only) */
     _Atomic bool synced;  /* sealed and fdatasync'ed */

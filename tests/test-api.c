@@ -1,5 +1,6 @@
 /* The public API: one test per documented return of every kvs_* call. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -339,6 +340,49 @@ START_TEST(sync_in_every_mode)
 }
 END_TEST
 
+/* Bytes this process has dirtied for the storage layer, or -1 if unknown. */
+static long long io_write_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return -1;
+    char line[128];
+    long long v = -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "write_bytes:", 12) == 0)
+            v = atoll(line + 12);
+    fclose(f);
+    return v;
+}
+
+/*
+ * A store that syncs after every small write must write about a page per
+ * sync, not a huge page: 200 records of ~130 bytes, each synced, may dirty
+ * a few MB (a one-time switch away from huge pages included), never the
+ * ~400 MB that 2 MiB folios written back whole would cost.
+ */
+START_TEST(frequent_syncs_write_pages_not_huge_pages)
+{
+    for (int mode = KVS_SYNC_NONE; mode <= KVS_SYNC_INTERVAL; mode++) {
+        kvs_t *db = tu_open(tu_dir, (kvs_sync_t)mode, 0);
+        char val[100];
+        memset(val, 'v', sizeof(val));
+        long long before = io_write_bytes();
+        for (int i = 0; i < 200; i++) {
+            char k[16];
+            int kl = snprintf(k, sizeof(k), "k%d", i);
+            ck_assert_kvs(kvs_set(db, k, (size_t)kl, val, sizeof(val)), KVS_OK);
+            ck_assert_kvs(kvs_sync(db), KVS_OK);
+        }
+        long long after = io_write_bytes();
+        if (before >= 0 && after >= 0)
+            ck_assert_msg(after - before < 64ll << 20, "mode %d: %lld bytes written for 200 records",
+                          mode, after - before);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+    }
+}
+END_TEST
+
 /* Small segments, no background compaction: only kvs_compact() reclaims. */
 static kvs_t *open_manual_compaction(void)
 {
@@ -507,6 +551,7 @@ static Suite *api_suite(void)
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, sync_in_every_mode);
+    tcase_add_test(tc, frequent_syncs_write_pages_not_huge_pages);
     tcase_add_test(tc, compact_reclaims_overwritten_values);
     tcase_add_test(tc, stat_arguments);
     tcase_add_test(tc, write_through_in_any_sync_mode);
