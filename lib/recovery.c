@@ -65,6 +65,22 @@ static void replay_del(struct kvs *db, struct kvs_segment *s, uint64_t hash,
 
 /* ---- hint replay ---- */
 
+/* How many hint entries ahead replay fetches the index slots it will touch. */
+#define REPLAY_PREFETCH_AHEAD 16
+
+/* Start the cache miss of the home slot of the i-th entry: replay inserts in
+ * random slot order, one miss per entry, and overlapping them is most of
+ * what a hint replay can gain. */
+static void prefetch_home_slot(struct kvs *db, const struct kvs_hint *h, uint64_t i)
+{
+    if (i >= h->count)
+        return;
+    struct kvs_hint_rec r;
+    kvs__hint_get(h, i, &r);
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, r.hash);
+    __builtin_prefetch(&sh->table[kvs__index_home(sh, r.hash)], 1);
+}
+
 /* A hint is used only for a sealed segment whose seal sits where it says. */
 static int replay_hint(struct kvs *db, struct kvs_segment *s, const struct kvs_hint *h)
 {
@@ -72,7 +88,10 @@ static int replay_hint(struct kvs *db, struct kvs_segment *s, const struct kvs_h
     if (kvs__rec_decode(s->base + h->data_end, s->tail - h->data_end, &seal) != KVS_REC_OK ||
         seal.type != KVS_REC_SEAL || h->data_end + seal.size != s->tail)
         return KVS_ECORRUPT;
+    for (uint64_t i = 0; i < REPLAY_PREFETCH_AHEAD; i++)
+        prefetch_home_slot(db, h, i);
     for (uint64_t i = 0; i < h->count; i++) {
+        prefetch_home_slot(db, h, i + REPLAY_PREFETCH_AHEAD);
         struct kvs_hint_rec r;
         kvs__hint_get(h, i, &r);
         struct kvs_loc loc = {.slot = s->slot, .off = r.off, .size = r.size};
