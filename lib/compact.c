@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "hash.h"
@@ -552,17 +553,40 @@ static struct kvs_segment *segment_at(struct kvs *db, size_t i)
     return s;
 }
 
+/* Reading every sealed segment in pays only for a store that fits in half
+ * of the machine's memory; a larger one would evict itself while loading. */
+static bool worth_prefaulting(struct kvs *db)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_size <= 0)
+        return false;
+    uint64_t total = 0;
+    struct kvs_segment *s;
+    for (size_t i = 0; (s = segment_at(db, i)) != NULL; i++) {
+        if (atomic_load(&s->sealed)) /* the active one's tail is the writer's */
+            total += s->tail;
+        kvs__seg_unref(s);
+    }
+    return total <= (uint64_t)pages * (uint64_t)page_size / 2;
+}
+
 /*
  * A freshly opened store's mappings have no page table entries yet, so the
  * first read of every page faults, which is costly (above all in a virtual
- * machine) and shows as a long tail of slow gets. Map them in once, in bulk.
+ * machine) and shows as a long tail of slow gets. Map them in once, in bulk,
+ * as huge pages: read sequentially, 2 MiB folios cost no extra I/O, and then
+ * each maps with one page-table entry (see kvs__io_map).
  */
 static void prefault_segments(struct kvs *db)
 {
+    if (!worth_prefaulting(db))
+        return;
     struct kvs_segment *s;
     for (size_t i = 0; !atomic_load(&db->compact_abort) && (s = segment_at(db, i)) != NULL; i++) {
-        if (atomic_load(&s->sealed))
+        if (atomic_load(&s->sealed)) {
+            kvs__io_want_huge_pages(s->base, s->tail);
             kvs__io_prefault_read(s->base, s->tail);
+        }
         kvs__seg_unref(s);
     }
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -233,14 +234,16 @@ int kvs__io_read_file(int dirfd, const char *name, uint64_t max_len, uint8_t **b
 #define MAP_ALIGN ((size_t)2 << 20)
 
 /*
- * Map fd on a 2 MiB boundary and ask for huge pages. Linux (6.16+ on ext4)
- * keeps file pages in large folios, and a folio of 2 MiB placed at an
- * aligned address is mapped by one page-table entry: a random read in a
- * segment then costs one TLB entry per 2 MiB instead of per 4 KiB, which on
- * the benchmark machine halves the cost of touching a cold record. Older
- * kernels and other file systems ignore the hint.
+ * Map fd on a 2 MiB boundary. Linux (6.16+ on ext4) keeps file pages in
+ * large folios, and a folio of 2 MiB placed at an aligned address is mapped
+ * by one page-table entry: a random read in a segment then costs one TLB
+ * entry per 2 MiB instead of per 4 KiB, which on the benchmark machine halves
+ * the cost of touching a cold record. With huge, MADV_HUGEPAGE also makes the
+ * folios that faults create 2 MiB ones: right for a segment being written,
+ * wrong for one read from disk, where each fault would read 2 MiB. Older
+ * kernels and other file systems ignore both.
  */
-static void *map_aligned(int fd, size_t len, int prot)
+static void *map_aligned(int fd, size_t len, int prot, bool huge)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t mapped = (len + page - 1) / page * page;
@@ -261,22 +264,23 @@ static void *map_aligned(int fd, size_t len, int prot)
     if (res + span > at + mapped)
         munmap(at + mapped, (size_t)(res + span - (at + mapped)));
     int saved = errno;
-    madvise(p, len, MADV_HUGEPAGE); /* a hint; may be refused */
+    if (huge)
+        madvise(p, len, MADV_HUGEPAGE); /* a hint; may be refused */
     errno = saved;
     return p;
 }
 
-void *kvs__io_map(int fd, size_t len, int writable, int huge)
+void *kvs__io_map(int fd, size_t len, int writable, enum kvs_io_pages pages)
 {
     if (io_fault(KVS_IO_MAP))
         return NULL;
     int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-    if (huge && len >= MAP_ALIGN)
-        return map_aligned(fd, len, prot);
+    if (pages != KVS_PAGES_SMALL && len >= MAP_ALIGN)
+        return map_aligned(fd, len, prot, pages == KVS_PAGES_HUGE);
     void *p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
         return NULL;
-    if (!huge) {
+    if (pages == KVS_PAGES_SMALL) {
         /* no read-ahead on faults: pages are then cached one by one, not in
          * large folios that a sync would write back whole */
         int saved = errno;
@@ -310,6 +314,13 @@ void kvs__io_prefault_read(void *addr, size_t len)
 {
     int saved = errno;
     madvise(addr, len, MADV_POPULATE_READ);
+    errno = saved;
+}
+
+void kvs__io_want_huge_pages(void *addr, size_t len)
+{
+    int saved = errno;
+    madvise(addr, len, MADV_HUGEPAGE);
     errno = saved;
 }
 

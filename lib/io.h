@@ -54,9 +54,15 @@ int kvs__io_file_size(int fd, uint64_t *size);
  * Returns 0, or -1 with errno (ENOENT if absent, EFBIG if over max_len). */
 int kvs__io_read_file(int dirfd, const char *name, uint64_t max_len, uint8_t **buf,
                       size_t *len);
-/* Shared mapping of [0, len) of fd, read-only or read-write. huge: on a
- * 2 MiB boundary, huge pages welcome; otherwise small pages only. */
-void *kvs__io_map(int fd, size_t len, int writable, int huge);
+/* What page sizes a mapping should get (see kvs__io_map). */
+enum kvs_io_pages {
+    KVS_PAGES_SMALL,   /* small pages only, no read-ahead on faults */
+    KVS_PAGES_ALIGNED, /* on a 2 MiB boundary: huge folios already cached map as huge pages */
+    KVS_PAGES_HUGE,    /* aligned, and new page cache folios are made huge */
+};
+
+/* Shared mapping of [0, len) of fd, read-only or read-write. */
+void *kvs__io_map(int fd, size_t len, int writable, enum kvs_io_pages pages);
 void kvs__io_unmap(void *addr, size_t len);
 /* Drop the page table entries of part of a shared file mapping; the data
  * stays in the page cache and is faulted back in on the next access. */
@@ -66,5 +72,7 @@ void kvs__io_drop_page_tables(void *addr, size_t len);
 void kvs__io_prefault_read(void *addr, size_t len);
 /* Fault in [addr, addr + len) for writing ahead of use (best effort). */
 void kvs__io_prefault_write(void *addr, size_t len);
+/* From now on, faults in [addr, addr + len) create huge folios (a hint). */
+void kvs__io_want_huge_pages(void *addr, size_t len);
 
 #endif

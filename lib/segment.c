@@ -89,7 +89,8 @@ int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint
     bool write_through = writes == KVS_SEG_WRITE_THROUGH;
     s->write_through = write_through;
     s->small_pages = writes == KVS_SEG_MAPPED_SMALL;
-    s->base = kvs__io_map(fd, capacity, !write_through, !s->small_pages);
+    s->base = kvs__io_map(fd, capacity, !write_through,
+                          s->small_pages ? KVS_PAGES_SMALL : KVS_PAGES_HUGE);
     if (s->base && kvs__seg_reserve(s, 0) == KVS_OK) {
         uint8_t h[KVS_SEG_HEADER_SIZE];
         kvs__seg_header_encode(h, id, epoch, flags, seed);
@@ -164,7 +165,9 @@ int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **ou
     s->map_bytes = size + (writable ? KVS_REC_HEADER_SIZE : 0);
     s->file_bytes = size;
     s->tail = size;
-    s->base = kvs__io_map(fd, s->map_bytes, writable, 1);
+    /* read from disk: no 2 MiB reads per fault, but huge pages for the
+     * huge folios a writer of this file left in the page cache */
+    s->base = kvs__io_map(fd, s->map_bytes, writable, KVS_PAGES_ALIGNED);
     if (!s->base) {
         seg_free(s);
         return KVS_EIO;
