@@ -68,7 +68,7 @@ struct kvs {
     bool sync_stop;               /* tells the interval thread to exit */
     unsigned arrived;             /* callers waiting for the next round */
     unsigned last_group;          /* callers the last round was started for */
-    uint64_t last_sync_ns;        /* how long the last round's syncs took */
+    uint64_t last_sync_us;        /* how long the last round's syncs took */
 
     pthread_mutex_t bg_mutex;
     pthread_cond_t bg_cond;

@@ -108,13 +108,18 @@ static void wake_epoch_waiters(_Atomic uint32_t *epoch)
 
 /* Longest a leader waits for its group: a wait beyond a sync's own cost
  * would lose more than the merged round gains. */
-#define GATHER_MAX_NS 1000000u
+#define GATHER_MAX_US 1000u
 
-static uint64_t monotonic_ns(void)
+/* The CLOCK_MONOTONIC time us microseconds from now (the clock of the
+ * condition variables, see db_alloc). */
+static struct timespec deadline_in_us(uint64_t us)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    uint64_t ns = (uint64_t)t.tv_nsec + us * 1000u;
+    t.tv_sec += (time_t)(ns / 1000000000u);
+    t.tv_nsec = (long)(ns % 1000000000u);
+    return t;
 }
 
 /*
@@ -130,12 +135,7 @@ static void gather_writers(struct kvs *db)
 {
     if (db->arrived >= db->last_group)
         return;
-    uint64_t wait_ns = KVS_MIN(db->last_sync_ns / 2, GATHER_MAX_NS);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    uint64_t ns = (uint64_t)deadline.tv_nsec + wait_ns;
-    deadline.tv_sec += (time_t)(ns / 1000000000u);
-    deadline.tv_nsec = (long)(ns % 1000000000u);
+    struct timespec deadline = deadline_in_us(KVS_MIN(db->last_sync_us / 2, GATHER_MAX_US));
     while (db->arrived < db->last_group)
         if (pthread_cond_timedwait(&db->gather_cond, &db->sync_mutex, &deadline) == ETIMEDOUT)
             break;
@@ -152,17 +152,17 @@ static int lead_round(struct kvs *db)
     db->round++;
     pthread_mutex_unlock(&db->sync_mutex);
 
-    uint64_t start = monotonic_ns();
+    uint64_t start = kvs__now_us();
     uint64_t target = 0;
     int rc = sync_pending(db, &target);
     int saved = errno;
     if (rc != KVS_OK)
         atomic_store(&db->write_failed, true);
-    uint64_t took = monotonic_ns() - start;
+    uint64_t took = kvs__now_us() - start;
 
     pthread_mutex_lock(&db->sync_mutex);
     db->sync_leader = false;
-    db->last_sync_ns = took;
+    db->last_sync_us = took;
     if (rc == KVS_OK && target > db->synced_seq) {
         kvs__stat_add(db, KVS_STAT_SYNCED_WRITES, target - db->synced_seq);
         atomic_store_explicit(&db->synced_seq, target, memory_order_release);
@@ -225,11 +225,7 @@ static void *sync_thread_main(void *arg)
 {
     struct kvs *db = arg;
     for (;;) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)db->opts.sync_interval_ms * 1000000u;
-        deadline.tv_sec += (time_t)(ns / 1000000000u);
-        deadline.tv_nsec = (long)(ns % 1000000000u);
+        struct timespec deadline = deadline_in_us((uint64_t)db->opts.sync_interval_ms * 1000u);
         pthread_mutex_lock(&db->sync_mutex);
         int rc = 0;
         while (!db->sync_stop && rc != ETIMEDOUT)
