@@ -214,6 +214,13 @@ struct found {
     struct kvs_loc loc;          /* and where in it */
 };
 
+/* Decode the record at loc into r: intact, of the size the index says, a PUT. */
+static bool record_intact(const uint8_t *rec, const struct kvs_loc *loc, struct kvs_rec *r)
+{
+    return kvs__rec_decode(rec, loc->size, r) == KVS_REC_OK && r->size == loc->size &&
+           r->type == KVS_REC_PUT;
+}
+
 /*
  * Look at every entry whose tag matches: the first intact record holding the
  * key wins; damaged candidates are remembered so that, if nothing intact
@@ -236,10 +243,8 @@ static int lookup_record(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
             kvs__seg_ref(out->pinned);
             return KVS_OK;
         }
-        const uint8_t *rec = loc_record(db, &e->loc);
         struct kvs_rec *r = &out->rec;
-        if (kvs__rec_decode(rec, e->loc.size, r) != KVS_REC_OK || r->size != e->loc.size ||
-            r->type != KVS_REC_PUT) {
+        if (!record_intact(loc_record(db, &e->loc), &e->loc, r)) {
             damaged = true;
             continue;
         }
@@ -267,8 +272,7 @@ static int copy_pinned(struct found *f, void **val, size_t *vlen)
 {
     struct kvs_rec r;
     int rc = KVS_ECORRUPT;
-    if (kvs__rec_decode(f->pinned->base + f->loc.off, f->loc.size, &r) == KVS_REC_OK &&
-        r.size == f->loc.size && r.type == KVS_REC_PUT)
+    if (record_intact(f->pinned->base + f->loc.off, &f->loc, &r))
         rc = copy_value(&r, val, vlen);
     kvs__seg_unref(f->pinned);
     return rc;
