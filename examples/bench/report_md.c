@@ -90,21 +90,30 @@ static void header(const bench_config_t *cfg, const bench_table_t *t, const char
     fprintf(f, "\n");
 }
 
-static void results(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
+/* The store columns of a table, from the first'th adapter on: each title
+ * after prefix, then the separator row. The caller printed "| workload |". */
+static void store_columns(const bench_config_t *cfg, size_t first, const char *prefix, FILE *f)
 {
     size_t n;
     const bench_adapter_t *const *ads = bench_adapters(&n);
-    fprintf(f, "## Results\n\nThroughput cells: ops/s and mean µs/op (wall time; with threads, "
-               "all threads' ops together); reads add the sampled latency of one op in µs "
-               "(p50, p99; every %dth op timed).\n\n| workload |", BENCH_SAMPLE_EVERY);
-    for (size_t s = 0; s < n; s++)
+    for (size_t s = first; s < n; s++)
         if (selected(cfg, s))
-            fprintf(f, " %s |", ads[s]->title);
+            fprintf(f, " %s%s |", prefix, ads[s]->title);
     fprintf(f, "\n|---|");
-    for (size_t s = 0; s < n; s++)
+    for (size_t s = first; s < n; s++)
         if (selected(cfg, s))
             fprintf(f, "---|");
     fprintf(f, "\n");
+}
+
+static void results(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
+{
+    size_t n;
+    bench_adapters(&n);
+    fprintf(f, "## Results\n\nThroughput cells: ops/s and mean µs/op (wall time; with threads, "
+               "all threads' ops together); reads add the sampled latency of one op in µs "
+               "(p50, p99; every %dth op timed).\n\n| workload |", BENCH_SAMPLE_EVERY);
+    store_columns(cfg, 0, "", f);
     for (int m = 0; m < M_COUNT; m++) {
         if (!bench_wants(cfg, (bench_metric_t)m))
             continue;
@@ -125,20 +134,13 @@ static void results(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
 static void ratios(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
 {
     size_t n;
-    const bench_adapter_t *const *ads = bench_adapters(&n);
+    bench_adapters(&n);
     if (!selected(cfg, 0) || cfg->stores == 1u)
         return;
     fprintf(f, "## libkvs against each peer\n\nTimes better (> 1: libkvs is better): "
                "libkvs ÷ peer for throughput, peer ÷ libkvs for time, space and memory.\n\n"
                "| workload |");
-    for (size_t s = 1; s < n; s++)
-        if (selected(cfg, s))
-            fprintf(f, " vs %s |", ads[s]->title);
-    fprintf(f, "\n|---|");
-    for (size_t s = 1; s < n; s++)
-        if (selected(cfg, s))
-            fprintf(f, "---|");
-    fprintf(f, "\n");
+    store_columns(cfg, 1, "vs ", f);
     for (int m = 0; m < M_COUNT; m++) {
         if (!bench_wants(cfg, (bench_metric_t)m))
             continue;
