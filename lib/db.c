@@ -419,6 +419,9 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
         rc = kvs__seg_append(db->active, type, key, klen, val, vlen, &off);
     if (rc != KVS_OK)
         goto out;
+    uint64_t ahead_to = kvs__seg_ahead_due(db->active);
+    if (ahead_to)
+        kvs__ahead_ask(db, db->active, ahead_to);
     struct kvs_loc loc = {.slot = db->active->slot, .off = (uint32_t)off, .size = (uint32_t)size};
     index_apply(db, sh, h, key, klen, type, &loc);
     seq = ++db->write_seq;
@@ -552,6 +555,8 @@ static struct kvs *db_alloc(const struct kvs_options *opts)
     pthread_mutex_init(&db->sync_mutex, NULL);
     pthread_mutex_init(&db->bg_mutex, NULL);
     pthread_mutex_init(&db->compact_mutex, NULL);
+    pthread_mutex_init(&db->ahead_mutex, NULL);
+    pthread_cond_init(&db->ahead_cond, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -579,6 +584,8 @@ static void db_free(struct kvs *db)
     pthread_mutex_destroy(&db->sync_mutex);
     pthread_mutex_destroy(&db->bg_mutex);
     pthread_mutex_destroy(&db->compact_mutex);
+    pthread_mutex_destroy(&db->ahead_mutex);
+    pthread_cond_destroy(&db->ahead_cond);
     pthread_cond_destroy(&db->sync_cond);
     pthread_cond_destroy(&db->bg_cond);
     pthread_cond_destroy(&db->gather_cond);
@@ -640,6 +647,7 @@ int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out)
         int saved = errno;
         kvs__sync_stop(db);
         kvs__bg_stop(db);
+        kvs__ahead_stop(db);
         if (db->active && db->active->tail == KVS_SEG_HEADER_SIZE) {
             char name[KVS_SEG_NAME_MAX];
             kvs__seg_name(name, db->active->id, "log");
@@ -681,6 +689,7 @@ int kvs_close(kvs_t *db)
     atomic_store(&db->compact_abort, true);
     kvs__bg_stop(db);
     kvs__sync_stop(db);
+    kvs__ahead_stop(db);
     int rc = KVS_OK;
     if (!db->opts.read_only) {
         pthread_mutex_lock(&db->write_mutex);

@@ -13,6 +13,8 @@
  *   seg_mutex     the list of segments and the slot table (leaf lock).
  *   sync_mutex    group commit state (leaf lock).
  *   bg_mutex      background thread wake-ups (leaf lock).
+ *   ahead_mutex   grow-ahead requests (leaf lock, apart from a segment's
+ *                 grow_mutex, which the grow-ahead thread takes after it).
  *   compact_mutex one compaction at a time (taken before everything above).
  */
 #ifndef KVS_DB_H
@@ -79,6 +81,13 @@ struct kvs {
     pthread_mutex_t compact_mutex;
     _Atomic bool compact_abort; /* close asks a running compaction to stop */
 
+    pthread_mutex_t ahead_mutex;  /* the grow-ahead thread's request (ahead.c) */
+    pthread_cond_t ahead_cond;
+    struct kvs_segment *ahead_seg; /* segment to grow (referenced), or NULL */
+    uint64_t ahead_to;             /* to this file length */
+    bool ahead_stop, ahead_running;
+    pthread_t ahead_thread;
+
     _Atomic uint64_t stats[KVS_STAT_COUNT_];
 };
 
@@ -129,6 +138,11 @@ void kvs__bg_kick(struct kvs *db);
 int kvs__compact_now(struct kvs *db);
 /* Write hint files for sealed segments that lack one. */
 void kvs__write_pending_hints(struct kvs *db);
+
+/* ahead.c: grow segment s to length to in the background (caller holds
+ * write_mutex); stop the thread (at close, before the last seal). */
+void kvs__ahead_ask(struct kvs *db, struct kvs_segment *s, uint64_t to);
+void kvs__ahead_stop(struct kvs *db);
 
 /* lock.c */
 int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd);

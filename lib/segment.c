@@ -53,12 +53,14 @@ static struct kvs_segment *seg_alloc(uint32_t id, int fd)
         return NULL;
     s->id = id;
     s->fd = fd;
+    pthread_mutex_init(&s->grow_mutex, NULL);
     atomic_init(&s->refs, 1);
     return s;
 }
 
 static void seg_free(struct kvs_segment *s)
 {
+    pthread_mutex_destroy(&s->grow_mutex);
     kvs__io_unmap(s->base, s->map_bytes);
     if (s->fd >= 0)
         kvs__io_close(s->fd);
@@ -164,6 +166,7 @@ int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **ou
     /* A writable mapping leaves room to seal a segment a crash left open. */
     s->map_bytes = size + (writable ? KVS_REC_HEADER_SIZE : 0);
     s->file_bytes = size;
+    s->grown_bytes = size;
     s->tail = size;
     /* read from disk: no 2 MiB reads per fault, but huge pages for the
      * huge folios a writer of this file left in the page cache */
@@ -181,6 +184,35 @@ int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **ou
     return KVS_OK;
 }
 
+/* Grow to len under grow_mutex; *have receives the file length reached. */
+static int grow_locked(struct kvs_segment *s, uint64_t len, uint64_t *have)
+{
+    int rc = KVS_OK;
+    pthread_mutex_lock(&s->grow_mutex);
+    len = KVS_MIN(len, s->map_bytes);
+    if (!s->grow_closed && len > s->grown_bytes) {
+        if (kvs__io_allocate(s->fd, s->grown_bytes, len - s->grown_bytes) < 0) {
+            rc = KVS_EIO;
+        } else {
+            /* One call faults in the new pages for writing, instead of one
+             * page fault (and one file system callback) per 4 KiB later. */
+            uint64_t page_start = s->grown_bytes & ~(uint64_t)4095;
+            if (!s->write_through)
+                kvs__io_prefault_write(s->base + page_start, len - page_start);
+            s->grown_bytes = len;
+        }
+    }
+    *have = s->grown_bytes;
+    pthread_mutex_unlock(&s->grow_mutex);
+    return rc;
+}
+
+int kvs__seg_grow(struct kvs_segment *s, uint64_t len)
+{
+    uint64_t have;
+    return grow_locked(s, len, &have);
+}
+
 int kvs__seg_reserve(struct kvs_segment *s, uint64_t need)
 {
     uint64_t want = s->tail + need + KVS_REC_HEADER_SIZE; /* always room for the seal */
@@ -189,16 +221,21 @@ int kvs__seg_reserve(struct kvs_segment *s, uint64_t need)
     if (want <= s->file_bytes)
         return KVS_OK;
     uint64_t step = KVS_SEG_GROW_BYTES;
-    uint64_t grown = KVS_MIN((want + step - 1) / step * step, s->map_bytes);
-    if (kvs__io_allocate(s->fd, s->file_bytes, grown - s->file_bytes) < 0)
-        return KVS_EIO;
-    /* One call faults in the new pages for writing, instead of one page
-     * fault (and one file system callback) per 4 KiB in the write path. */
-    uint64_t page_start = s->file_bytes & ~(uint64_t)4095;
-    if (!s->write_through)
-        kvs__io_prefault_write(s->base + page_start, grown - page_start);
-    s->file_bytes = grown;
-    return KVS_OK;
+    uint64_t have;
+    int rc = grow_locked(s, (want + step - 1) / step * step, &have);
+    /* also what the grow-ahead thread reached, if it got further */
+    s->file_bytes = KVS_MAX(s->file_bytes, have);
+    return rc == KVS_OK && want <= s->file_bytes ? KVS_OK : KVS_EIO;
+}
+
+uint64_t kvs__seg_ahead_due(struct kvs_segment *s)
+{
+    uint64_t step = KVS_SEG_GROW_BYTES;
+    if (s->write_through || s->file_bytes >= s->map_bytes || s->ahead_asked > s->file_bytes ||
+        s->tail + step / 2 < s->file_bytes)
+        return 0;
+    s->ahead_asked = KVS_MIN(s->file_bytes + step, s->map_bytes);
+    return s->ahead_asked;
 }
 
 static int append_through(struct kvs_segment *s, enum kvs_rec_type type, const void *key,
@@ -245,6 +282,12 @@ int kvs__seg_seal(struct kvs_segment *s)
     int rc = kvs__seg_append(s, KVS_REC_SEAL, NULL, 0, NULL, 0, &at);
     if (rc != KVS_OK)
         return rc;
+    /* No growing from here on; the trim below also covers what the
+     * grow-ahead thread added past the owner's file_bytes. */
+    pthread_mutex_lock(&s->grow_mutex);
+    s->grow_closed = true;
+    s->file_bytes = KVS_MAX(s->file_bytes, s->grown_bytes);
+    pthread_mutex_unlock(&s->grow_mutex);
     /* Trimming only gives back the reserved blocks; a failure leaves zeros
      * after the seal, which recovery accepts. */
     if (s->file_bytes > s->tail && kvs__io_truncate(s->fd, s->tail) == 0)
@@ -265,6 +308,9 @@ int kvs__seg_cut(struct kvs_segment *s, uint64_t len)
     KVS_ASSERT(len >= KVS_SEG_HEADER_SIZE && len <= s->file_bytes);
     if (kvs__io_truncate(s->fd, len) < 0)
         return KVS_EIO;
+    pthread_mutex_lock(&s->grow_mutex);
+    s->grown_bytes = len;
+    pthread_mutex_unlock(&s->grow_mutex);
     s->file_bytes = len;
     s->tail = len;
     return KVS_OK;

@@ -12,6 +12,7 @@
 #ifndef KVS_SEGMENT_H
 #define KVS_SEGMENT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,8 +40,12 @@ struct kvs_segment {
     int fd;
     uint8_t *base;        /* mapping of the file */
     size_t map_bytes;     /* length of the mapping (the most the file may grow to) */
-    uint64_t file_bytes;  /* current file length (owner thread only) */
+    uint64_t file_bytes;  /* file length the owner may write up to (owner thread only) */
     uint64_t tail;        /* end of the records written so far (owner thread only) */
+    uint64_t ahead_asked; /* file length last asked of the grow-ahead thread (owner only) */
+    pthread_mutex_t grow_mutex; /* the owner and the grow-ahead thread both grow the file */
+    uint64_t grown_bytes; /* file length reserved and faulted in (grow_mutex) */
+    bool grow_closed;     /* sealed or cut: never grown again (grow_mutex) */
     _Atomic bool sealed;  /* ends with a SEAL record and never changes */
     bool write_through;   /* appends use pwritev, not the mapping (see kvs__seg_create) */
     bool small_pages;     /* mapped for small pages only (KVS_SEG_MAPPED_SMALL) */
@@ -92,6 +97,21 @@ int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **ou
 /* Make room for need more bytes after the tail (plus a seal), growing the
  * file by whole steps. KVS_ETOOBIG if the mapping is too small, KVS_EIO. */
 int kvs__seg_reserve(struct kvs_segment *s, uint64_t need);
+
+/*
+ * Grow the file to len bytes (at most the mapping) and fault the new pages
+ * in for writing. Any thread may call it: the grow-ahead thread does, so that
+ * the writer finds its next step ready (see ahead.c). A sealed segment is
+ * left alone. KVS_OK or KVS_EIO (errno set).
+ */
+int kvs__seg_grow(struct kvs_segment *s, uint64_t len);
+
+/*
+ * Owner only: the file length worth growing to ahead of the writer, once its
+ * tail has passed the middle of the last step; 0 when nothing is due (asked
+ * already, the mapping is full, or the segment is written with pwritev).
+ */
+uint64_t kvs__seg_ahead_due(struct kvs_segment *s);
 
 /* Append a record (space reserved) and give its offset. KVS_OK, or KVS_EIO
  * when a write-through segment's write fails (the tail does not move). */

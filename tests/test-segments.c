@@ -1,6 +1,7 @@
 /* Segment files and hint files on their own: names, headers, growth,
  * sealing, and hint validation against the segment they describe. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -207,6 +208,95 @@ START_TEST(hint_checked_against_its_segment)
 }
 END_TEST
 
+/* Append 1 KB records until the tail reaches at least end. */
+static void append_until(struct kvs_segment *s, uint64_t end)
+{
+    char val[1000];
+    memset(val, 'v', sizeof(val));
+    uint64_t off;
+    while (s->tail < end) {
+        ck_assert_kvs(kvs__seg_reserve(s, kvs__rec_size(3, sizeof(val))), KVS_OK);
+        ck_assert_kvs(kvs__seg_append(s, KVS_REC_PUT, "key", 3, val, sizeof(val), &off), KVS_OK);
+    }
+}
+
+/* The grow-ahead protocol on its own: the owner asks once its tail passes the
+ * middle of the last step, another thread grows the file, the owner adopts
+ * the space without growing again, and sealing trims it all back. */
+START_TEST(grow_ahead_is_adopted_and_trimmed_at_seal)
+{
+    const uint64_t step = KVS_SEG_GROW_BYTES;
+    int dfd = dirfd_of(tu_dir);
+    struct kvs_segment *s;
+    ck_assert_kvs(kvs__seg_create(dfd, 4, 1, 0, 1, 4 * step, KVS_SEG_MAPPED, &s), KVS_OK);
+    char *path = tu_path(tu_dir, "0000000004.log");
+    ck_assert_int_eq(tu_file_size(path), (long)step);
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 0); /* tail still in the first half */
+    append_until(s, step / 2 + 1);
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 2 * step);
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 0); /* asked once per step */
+    ck_assert_kvs(kvs__seg_grow(s, 2 * step), KVS_OK); /* what the thread does */
+    ck_assert_int_eq(tu_file_size(path), (long)(2 * step));
+    ck_assert_uint_eq(s->file_bytes, step); /* not adopted until needed */
+    append_until(s, step + 1);
+    ck_assert_uint_eq(s->file_bytes, 2 * step);
+    ck_assert_int_eq(tu_file_size(path), (long)(2 * step)); /* the writer grew nothing */
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 0);
+    append_until(s, step + step / 2 + 1);
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 3 * step);
+    ck_assert_kvs(kvs__seg_grow(s, 3 * step), KVS_OK);
+    ck_assert_kvs(kvs__seg_seal(s), KVS_OK); /* space grown ahead, never adopted */
+    ck_assert_int_eq(tu_file_size(path), (long)s->tail);
+    ck_assert_kvs(kvs__seg_grow(s, 4 * step), KVS_OK); /* a late request: ignored */
+    ck_assert_int_eq(tu_file_size(path), (long)s->tail);
+    kvs__seg_unref(s);
+    free(path);
+    close(dfd);
+}
+END_TEST
+
+/* Size of the newest *.log file in dir (the active segment), in bytes. */
+static long newest_log_size(const char *dir)
+{
+    long largest = 0;
+    char *path = tu_last_file(dir, ".log");
+    if (path) {
+        largest = tu_file_size(path);
+        free(path);
+    }
+    return largest;
+}
+
+/* In a store, the grow-ahead thread grows the active segment's file by the
+ * next step once the writer is half way through the current one, without
+ * the writer writing another byte. */
+START_TEST(store_grows_the_active_segment_ahead)
+{
+    const long step = KVS_SEG_GROW_BYTES;
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 16 * (size_t)step);
+    char key[16], val[1000];
+    memset(val, 'v', sizeof(val));
+    for (int i = 0; i * (long)sizeof(val) < step / 2 + 4096; i++) {
+        snprintf(key, sizeof(key), "k%06d", i);
+        ck_assert_kvs(kvs_set(db, key, strlen(key), val, sizeof(val)), KVS_OK);
+    }
+    /* bounded wait for the other thread: up to 10 s in steps of 1 ms */
+    long size = newest_log_size(tu_dir);
+    for (int i = 0; i < 10000 && size < 2 * step; i++) {
+        usleep(1000);
+        size = newest_log_size(tu_dir);
+    }
+    ck_assert_int_eq(size, 2 * step);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_int_lt(newest_log_size(tu_dir), step); /* sealed: trimmed to its records */
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 16 * (size_t)step);
+    uint64_t keys;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_KEYS, &keys), KVS_OK);
+    ck_assert_uint_eq(keys, (uint64_t)(step / 2 + 4096 + sizeof(val) - 1) / sizeof(val));
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("segments");
@@ -216,6 +306,8 @@ int main(void)
     tcase_add_test(tc, header_layout);
     tcase_add_test(tc, create_append_seal_reopen);
     tcase_add_test(tc, reserve_beyond_the_mapping_is_too_big);
+    tcase_add_test(tc, grow_ahead_is_adopted_and_trimmed_at_seal);
+    tcase_add_test(tc, store_grows_the_active_segment_ahead);
     tcase_add_test(tc, short_or_zero_files_are_empty_segments);
     tcase_add_test(tc, hint_round_trip);
     tcase_add_test(tc, hint_checked_against_its_segment);
