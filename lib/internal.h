@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <string.h>
 
 #include "kvs.h"
@@ -90,5 +91,8 @@ static inline void kvs__store64(void *p, uint64_t v)
 
 /* Monotonic clock in microseconds. */
 uint64_t kvs__now_us(void);
+/* The CLOCK_MONOTONIC time us microseconds from now, as a deadline for the
+ * condition variables (which use that clock, see db_alloc). */
+struct timespec kvs__deadline_in_us(uint64_t us);
 
 #endif /* KVS_INTERNAL_H */

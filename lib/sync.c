@@ -110,18 +110,6 @@ static void wake_epoch_waiters(_Atomic uint32_t *epoch)
  * would lose more than the merged round gains. */
 #define GATHER_MAX_US 1000u
 
-/* The CLOCK_MONOTONIC time us microseconds from now (the clock of the
- * condition variables, see db_alloc). */
-static struct timespec deadline_in_us(uint64_t us)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    uint64_t ns = (uint64_t)t.tv_nsec + us * 1000u;
-    t.tv_sec += (time_t)(ns / 1000000000u);
-    t.tv_nsec = (long)(ns % 1000000000u);
-    return t;
-}
-
 /*
  * The writers that the last round released are about to append again. Wait
  * until as many callers as that round had have arrived, or half a round's
@@ -135,7 +123,7 @@ static void gather_writers(struct kvs *db)
 {
     if (db->arrived >= db->last_group)
         return;
-    struct timespec deadline = deadline_in_us(KVS_MIN(db->last_sync_us / 2, GATHER_MAX_US));
+    struct timespec deadline = kvs__deadline_in_us(KVS_MIN(db->last_sync_us / 2, GATHER_MAX_US));
     while (db->arrived < db->last_group)
         if (pthread_cond_timedwait(&db->gather_cond, &db->sync_mutex, &deadline) == ETIMEDOUT)
             break;
@@ -225,7 +213,7 @@ static void *sync_thread_main(void *arg)
 {
     struct kvs *db = arg;
     for (;;) {
-        struct timespec deadline = deadline_in_us((uint64_t)db->opts.sync_interval_ms * 1000u);
+        struct timespec deadline = kvs__deadline_in_us((uint64_t)db->opts.sync_interval_ms * 1000u);
         pthread_mutex_lock(&db->sync_mutex);
         int rc = 0;
         while (!db->sync_stop && rc != ETIMEDOUT)

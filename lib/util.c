@@ -12,6 +12,16 @@ uint64_t kvs__now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+struct timespec kvs__deadline_in_us(uint64_t us)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t ns = (uint64_t)t.tv_nsec + us * 1000u;
+    t.tv_sec += (time_t)(ns / 1000000000u);
+    t.tv_nsec = (long)(ns % 1000000000u);
+    return t;
+}
+
 void kvs__assert_fail(const char *expr, const char *file, int line, const char *func)
 {
     fprintf(stderr, "libkvs: %s:%d: %s: assertion failed: %s\n", file, line, func, expr);
