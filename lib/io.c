@@ -230,6 +230,16 @@ int kvs__io_read_file(int dirfd, const char *name, uint64_t max_len, uint8_t **b
     return 0;
 }
 
+/* madvise() for advice whose failure costs only speed (an older kernel, a
+ * file system without large folios): never the caller's error, so errno is
+ * left as it was. */
+static void advise(void *addr, size_t len, int advice)
+{
+    int saved = errno;
+    madvise(addr, len, advice);
+    errno = saved;
+}
+
 /* Boundary the segment mappings are placed on: the size of a huge page. */
 #define MAP_ALIGN ((size_t)2 << 20)
 
@@ -263,10 +273,8 @@ static void *map_aligned(int fd, size_t len, int prot, bool huge)
         munmap(res, (size_t)(at - res));
     if (res + span > at + mapped)
         munmap(at + mapped, (size_t)(res + span - (at + mapped)));
-    int saved = errno;
     if (huge)
-        madvise(p, len, MADV_HUGEPAGE); /* a hint; may be refused */
-    errno = saved;
+        advise(p, len, MADV_HUGEPAGE);
     return p;
 }
 
@@ -283,9 +291,7 @@ void *kvs__io_map(int fd, size_t len, int writable, enum kvs_io_pages pages)
     if (pages == KVS_PAGES_SMALL) {
         /* no read-ahead on faults: pages are then cached one by one, not in
          * large folios that a sync would write back whole */
-        int saved = errno;
-        madvise(p, len, MADV_RANDOM);
-        errno = saved;
+        advise(p, len, MADV_RANDOM);
     }
     return p;
 }
@@ -298,9 +304,7 @@ void kvs__io_unmap(void *addr, size_t len)
 
 void kvs__io_drop_page_tables(void *addr, size_t len)
 {
-    int saved = errno;
-    madvise(addr, len, MADV_DONTNEED);
-    errno = saved;
+    advise(addr, len, MADV_DONTNEED);
 }
 
 #ifndef MADV_POPULATE_READ
@@ -312,23 +316,17 @@ void kvs__io_drop_page_tables(void *addr, size_t len)
 
 void kvs__io_prefault_read(void *addr, size_t len)
 {
-    int saved = errno;
-    madvise(addr, len, MADV_POPULATE_READ);
-    errno = saved;
+    advise(addr, len, MADV_POPULATE_READ);
 }
 
 void kvs__io_want_huge_pages(void *addr, size_t len)
 {
-    int saved = errno;
-    madvise(addr, len, MADV_HUGEPAGE);
-    errno = saved;
+    advise(addr, len, MADV_HUGEPAGE);
 }
 
 void kvs__io_prefault_write(void *addr, size_t len)
 {
     /* Linux 5.14+; older kernels say EINVAL and the writer faults page by
      * page instead, which is only slower. */
-    int saved = errno;
-    madvise(addr, len, MADV_POPULATE_WRITE);
-    errno = saved;
+    advise(addr, len, MADV_POPULATE_WRITE);
 }
