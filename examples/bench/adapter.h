@@ -51,6 +51,11 @@ typedef struct bench_adapter {
 } bench_adapter_t;
 
 /* The adapters compiled in, in column order (libkvs first). */
+/* attach and detach for a store whose handle is thread-safe: every thread
+ * uses the handle itself, nothing to set up or tear down. */
+void *bench_attach_shared(void *db);
+void bench_detach_shared(void *ctx);
+
 const bench_adapter_t *const *bench_adapters(size_t *count);
 int bench_adapter_find(const char *name);
 

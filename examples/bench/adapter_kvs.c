@@ -1,10 +1,10 @@
 /* libkvs, through its public header only. */
 #include "adapter.h"
+#include "sysinfo.h"
 
 #include <kvs.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static int report(const char *what, int rc)
 {
@@ -36,17 +36,6 @@ static int kvs_a_close(void *db)
 {
     int rc = kvs_close(db);
     return rc == KVS_OK ? 0 : report("close", rc);
-}
-
-/* The handle is thread-safe: every thread uses it directly. */
-static void *kvs_a_attach(void *db)
-{
-    return db;
-}
-
-static void kvs_a_detach(void *ctx)
-{
-    (void)ctx;
 }
 
 static int kvs_a_put(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
@@ -83,12 +72,6 @@ static uint64_t stat_of(kvs_t *db, kvs_stat_t which)
     return v;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Compaction runs in the background: wait until the compaction counter, the
  * bytes on disk and the dead bytes have not moved for 2 s (bounded), so the
  * space figure is the steady state rather than a moment mid-merge. */
@@ -103,7 +86,7 @@ static int kvs_a_settle(void *db, double max_s, char *note, size_t note_len)
                            stat_of(db, KVS_STAT_DEAD_BYTES)};
         quiet = memcmp(now, last, sizeof now) == 0 ? quiet + step_ms : 0;
         memcpy(last, now, sizeof now);
-        sleep_ms(step_ms);
+        bench_sleep_ms(step_ms);
         waited += step_ms;
     }
     snprintf(note, note_len, "%s after %.1f s, %llu compactions meanwhile",
@@ -136,8 +119,9 @@ const bench_adapter_t bench_adapter_kvs = {
     .common_desc = "default options (64 MiB segments, compaction trigger 20%)",
     .open = kvs_a_open,
     .close = kvs_a_close,
-    .attach = kvs_a_attach,
-    .detach = kvs_a_detach,
+    /* The handle is thread-safe: every thread uses it directly. */
+    .attach = bench_attach_shared,
+    .detach = bench_detach_shared,
     .put = kvs_a_put,
     .get = kvs_a_get,
     .del = kvs_a_del,

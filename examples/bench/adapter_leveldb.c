@@ -73,16 +73,6 @@ static int ldb_close(void *db)
     return 0;
 }
 
-static void *ldb_attach(void *db)
-{
-    return db;
-}
-
-static void ldb_detach(void *ctx)
-{
-    (void)ctx;
-}
-
 static int ldb_put(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 {
     struct ldb *d = ctx;
@@ -124,8 +114,8 @@ const bench_adapter_t bench_adapter_leveldb = {
                    "10-bit Bloom filter",
     .open = ldb_open,
     .close = ldb_close,
-    .attach = ldb_attach,
-    .detach = ldb_detach,
+    .attach = bench_attach_shared,
+    .detach = bench_detach_shared,
     .put = ldb_put,
     .get = ldb_get,
     .del = ldb_del,

@@ -80,16 +80,6 @@ static int rdb_close(void *db)
     return 0;
 }
 
-static void *rdb_attach(void *db)
-{
-    return db;
-}
-
-static void rdb_detach(void *ctx)
-{
-    (void)ctx;
-}
-
 static int rdb_put(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 {
     struct rdb *d = ctx;
@@ -132,8 +122,8 @@ const bench_adapter_t bench_adapter_rocksdb = {
                    "no compression, 10-bit Bloom filter, allow_mmap_reads, pinned-slice gets",
     .open = rdb_open,
     .close = rdb_close,
-    .attach = rdb_attach,
-    .detach = rdb_detach,
+    .attach = bench_attach_shared,
+    .detach = bench_detach_shared,
     .put = rdb_put,
     .get = rdb_get,
     .del = rdb_del,

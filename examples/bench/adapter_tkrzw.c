@@ -61,17 +61,6 @@ static int tk_close(void *db)
     return ok ? 0 : report("close");
 }
 
-/* HashDBM is thread-safe (bucket-level locks): threads share the handle. */
-static void *tk_attach(void *db)
-{
-    return db;
-}
-
-static void tk_detach(void *ctx)
-{
-    (void)ctx;
-}
-
 static int durable(struct tk_db *d)
 {
     if (d->sync && !tkrzw_dbm_synchronize(d->dbm, true, NULL, NULL, ""))
@@ -124,8 +113,9 @@ const bench_adapter_t bench_adapter_tkrzw = {
                    "update in place",
     .open = tk_open,
     .close = tk_close,
-    .attach = tk_attach,
-    .detach = tk_detach,
+    /* HashDBM is thread-safe (bucket-level locks): threads share the handle. */
+    .attach = bench_attach_shared,
+    .detach = bench_detach_shared,
     .put = tk_put,
     .get = tk_get,
     .del = tk_del,

@@ -38,3 +38,13 @@ int bench_adapter_find(const char *name)
             return (int)i;
     return -1;
 }
+
+void *bench_attach_shared(void *db)
+{
+    return db;
+}
+
+void bench_detach_shared(void *ctx)
+{
+    (void)ctx;
+}
