@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 ensure_packages $KVS_BUILD_PACKAGES
 configure_build build -Dexamples=true
-meson compile -C build >/dev/null
+compile_build build
 
 server=build/examples/server/kvs-server
 client=build/examples/client/kvs-client
@@ -32,6 +32,7 @@ stop_server() {
     wait "$pid" || true
 }
 
+stage "starting kvs-server on $addr, data in $data"
 start_server
 echo "\$ kvs-client set greeting 'hello, world'"
 "$client" --addr "$addr" set greeting 'hello, world'

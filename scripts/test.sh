@@ -5,8 +5,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/common.sh
-ensure_packages $KVS_BUILD_PACKAGES $KVS_BENCH_PACKAGES
+ensure_packages $KVS_BUILD_PACKAGES $KVS_TEST_PACKAGES $KVS_BENCH_PACKAGES
 configure_build build -Dtests=enabled -Ddocs=enabled -Dexamples=true -Dbenchmarks=true \
     -Dwerror=true
-meson compile -C build
-meson test -C build --print-errorlogs "$@"
+compile_build build
+stage "running the test suite (meson test -C build)"
+meson test -C build --print-errorlogs "$@" || fail "tests (logs: build/meson-logs/testlog.txt)"
