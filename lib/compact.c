@@ -23,7 +23,7 @@
 #include "hint.h"
 #include "io.h"
 #include "obsolete.h"
-#include "snapshot.h"
+#include "index_file.h"
 
 /* ---- hint files ---- */
 
@@ -625,8 +625,8 @@ static void *bg_main(void *arg)
     uint64_t last_seq = 0, last_us = kvs__now_us();
     while (bg_wait(db, next_look_us(last_us))) {
         pthread_mutex_lock(&db->compact_mutex);
-        if (db->snapshot_stale && kvs__snapshot_remove(db) == KVS_OK)
-            db->snapshot_stale = false;
+        if (db->index_file_stale && kvs__index_file_remove(db) == KVS_OK)
+            db->index_file_stale = false;
         if (db->prefault_pending) {
             prefault_segments(db);
             db->prefault_pending = false;

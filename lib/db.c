@@ -15,7 +15,7 @@
 #include "hash.h"
 #include "hint.h"
 #include "io.h"
-#include "snapshot.h"
+#include "index_file.h"
 
 void kvs__log(struct kvs *db, kvs_log_level_t level, const char *fmt, ...)
 {
@@ -702,7 +702,7 @@ int kvs_close(kvs_t *db)
             rc = KVS_EIO;
         if (rc == KVS_OK) {
             kvs__write_pending_hints(db);
-            kvs__snapshot_write(db);
+            kvs__index_file_write(db);
         }
     }
     int saved = errno;

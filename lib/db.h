@@ -41,7 +41,7 @@ struct kvs {
     uint64_t seed; /* key hash seed, from the segment headers */
 
     struct kvs_index index;
-    bool snapshot_stale; /* the INDEX file is to be removed (background thread) */
+    bool index_file_stale; /* the INDEX file is to be removed (background thread) */
     bool prefault_pending; /* map the recovered segments in (background thread) */
 
     pthread_mutex_t seg_mutex;

@@ -15,7 +15,7 @@
 #include "hint.h"
 #include "io.h"
 #include "obsolete.h"
-#include "snapshot.h"
+#include "index_file.h"
 
 /* ---- replaying records into the index ---- */
 
@@ -522,12 +522,12 @@ static int replay_all(struct kvs *db, struct kvs_segment **segs, size_t n)
  * (every write lands in a segment created after the file was saved). */
 static int rebuild_index(struct kvs *db, struct kvs_segment **segs, size_t n)
 {
-    int rc = db->opts.use_hints ? kvs__snapshot_load(db) : KVS_NOT_FOUND;
+    int rc = db->opts.use_hints ? kvs__index_file_load(db) : KVS_NOT_FOUND;
     if (rc == KVS_OK)
         atomic_store(&db->stats[KVS_STAT_INDEX_SNAPSHOT_LOADED], 1);
     else if (rc == KVS_NOT_FOUND)
         rc = replay_all(db, segs, n);
-    db->snapshot_stale = !db->opts.read_only;
+    db->index_file_stale = !db->opts.read_only;
     db->prefault_pending = true;
     return rc;
 }

@@ -595,7 +595,7 @@ END_TEST
 
 enum { SNAP_KEYS = 60000 };
 
-static void write_snapshot_store(const char *dir, int from, int to, int version)
+static void write_index_file_store(const char *dir, int from, int to, int version)
 {
     kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 0);
     for (int i = from; i < to; i++) {
@@ -607,7 +607,7 @@ static void write_snapshot_store(const char *dir, int from, int to, int version)
     ck_assert_kvs(kvs_close(db), KVS_OK);
 }
 
-static void check_snapshot_store(kvs_t *db, int n, int version_from, int version)
+static void check_index_file_store(kvs_t *db, int n, int version_from, int version)
 {
     for (int i = 0; i < n; i++) {
         char k[16], v[16];
@@ -630,7 +630,7 @@ static uint64_t stat_of(kvs_t *db, kvs_stat_t which)
 
 START_TEST(saved_index_is_loaded_then_dropped)
 {
-    write_snapshot_store(tu_dir, 0, SNAP_KEYS, 0);
+    write_index_file_store(tu_dir, 0, SNAP_KEYS, 0);
     char *snap = tu_path(tu_dir, "INDEX");
     ck_assert_int_eq(access(snap, F_OK), 0);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
@@ -640,14 +640,14 @@ START_TEST(saved_index_is_loaded_then_dropped)
     for (int i = 0; i < 500 && access(snap, F_OK) == 0; i++)
         usleep(10000);
     ck_assert_int_eq(access(snap, F_OK), -1);
-    check_snapshot_store(db, SNAP_KEYS, 0, 0);
+    check_index_file_store(db, SNAP_KEYS, 0, 0);
     /* the loaded index takes writes and removals like a replayed one */
     set_str(db, "s7", "v7.0");
     ck_assert_kvs(kvs_remove(db, "s8", 2), KVS_OK);
     ck_assert_kvs(kvs_set(db, "s8", 2, "v8.0", 4), KVS_OK);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    check_snapshot_store(db, SNAP_KEYS, 0, 0);
+    check_index_file_store(db, SNAP_KEYS, 0, 0);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     free(snap);
 }
@@ -657,7 +657,7 @@ END_TEST
  * is saved with wide entries, and still loads. */
 START_TEST(saved_index_with_a_huge_record)
 {
-    write_snapshot_store(tu_dir, 0, SNAP_KEYS, 0);
+    write_index_file_store(tu_dir, 0, SNAP_KEYS, 0);
     size_t big_len = (16u << 20) + 100;
     char *big = malloc(big_len);
     ck_assert_ptr_nonnull(big);
@@ -668,7 +668,7 @@ START_TEST(saved_index_with_a_huge_record)
     ck_assert_kvs(kvs_close(db), KVS_OK);
     db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
     ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 1);
-    check_snapshot_store(db, SNAP_KEYS, 0, 0);
+    check_index_file_store(db, SNAP_KEYS, 0, 0);
     void *got;
     size_t len;
     ck_assert_kvs(kvs_get(db, "big", 3, &got, &len), KVS_OK);
@@ -683,14 +683,14 @@ END_TEST
 /* An INDEX from an earlier close describes other segments: ignored. */
 START_TEST(stale_saved_index_is_ignored)
 {
-    write_snapshot_store(tu_dir, 0, SNAP_KEYS, 0);
+    write_index_file_store(tu_dir, 0, SNAP_KEYS, 0);
     char *snap = tu_path(tu_dir, "INDEX"), *old = tu_path(tu_dir, "old-index");
     copy_file(snap, old);
-    write_snapshot_store(tu_dir, SNAP_KEYS / 2, SNAP_KEYS, 1);
+    write_index_file_store(tu_dir, SNAP_KEYS / 2, SNAP_KEYS, 1);
     rename(old, snap);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
     ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
-    check_snapshot_store(db, SNAP_KEYS, SNAP_KEYS / 2, 1);
+    check_index_file_store(db, SNAP_KEYS, SNAP_KEYS / 2, 1);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     free(snap);
     free(old);
@@ -699,7 +699,7 @@ END_TEST
 
 START_TEST(damaged_saved_index_is_ignored)
 {
-    write_snapshot_store(tu_dir, 0, SNAP_KEYS, 0);
+    write_index_file_store(tu_dir, 0, SNAP_KEYS, 0);
     char *snap = tu_path(tu_dir, "INDEX");
     long size = tu_file_size(snap);
     char *keep = tu_path(tu_dir, "keep");
@@ -710,14 +710,14 @@ START_TEST(damaged_saved_index_is_ignored)
         tu_flip_byte(snap, offsets[i]);
         kvs_t *db = open_opts(tu_dir, 0, 1, 1); /* read-only: leaves INDEX alone */
         ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
-        check_snapshot_store(db, SNAP_KEYS, 0, 0);
+        check_index_file_store(db, SNAP_KEYS, 0, 0);
         ck_assert_kvs(kvs_close(db), KVS_OK);
     }
     copy_file(keep, snap);
     tu_truncate(snap, size - 100);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
     ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
-    check_snapshot_store(db, SNAP_KEYS, 0, 0);
+    check_index_file_store(db, SNAP_KEYS, 0, 0);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     free(snap);
     free(keep);

@@ -5,26 +5,26 @@
  * their sizes and epochs); if anything differs at open, it is ignored. It is
  * deleted when a store is opened for writing, so a stale one never lingers.
  */
-#ifndef KVS_SNAPSHOT_H
-#define KVS_SNAPSHOT_H
+#ifndef KVS_INDEX_FILE_H
+#define KVS_INDEX_FILE_H
 
 struct kvs;
 
-#define KVS_SNAPSHOT_NAME "INDEX"
+#define KVS_INDEX_FILE_NAME "INDEX"
 /* Below this many keys replaying the hint files is about as fast, and the
  * file (at least 64 KiB) would be large next to the data. */
-#define KVS_SNAPSHOT_MIN_KEYS 50000u
+#define KVS_INDEX_FILE_MIN_KEYS 50000u
 
 /* Save the index of a store whose segments are all sealed and synced, if it
- * holds at least KVS_SNAPSHOT_MIN_KEYS keys. */
-int kvs__snapshot_write(struct kvs *db);
+ * holds at least KVS_INDEX_FILE_MIN_KEYS keys. */
+int kvs__index_file_write(struct kvs *db);
 
 /* Load the index saved at the last close into db, whose segments are open
- * and in its list. KVS_OK, or KVS_NOT_FOUND if there is no usable snapshot
+ * and in its list. KVS_OK, or KVS_NOT_FOUND if there is no usable INDEX file
  * (absent, damaged, or describing other segments): then replay as usual. */
-int kvs__snapshot_load(struct kvs *db);
+int kvs__index_file_load(struct kvs *db);
 
 /* Remove the INDEX file (before a store opened for writing changes). */
-int kvs__snapshot_remove(struct kvs *db);
+int kvs__index_file_remove(struct kvs *db);
 
 #endif

@@ -1,5 +1,5 @@
-/* The INDEX file (see snapshot.h); layout in doc/FORMAT.md. */
-#include "snapshot.h"
+/* The INDEX file (see index_file.h); layout in doc/FORMAT.md. */
+#include "index_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,11 +177,11 @@ static int write_tables(struct kvs *db, int fd, uint64_t *off, struct kvs_digest
     return rc;
 }
 
-int kvs__snapshot_write(struct kvs *db)
+int kvs__index_file_write(struct kvs *db)
 {
     uint64_t keys, bytes;
     kvs__index_usage(&db->index, &keys, &bytes);
-    if (keys < KVS_SNAPSHOT_MIN_KEYS)
+    if (keys < KVS_INDEX_FILE_MIN_KEYS)
         return KVS_OK;
     for (size_t i = 0; i < db->nsegs; i++)
         if (!atomic_load(&db->segs[i]->sealed))
@@ -202,7 +202,7 @@ int kvs__snapshot_write(struct kvs *db)
     }
     kvs__digest_free(sum);
     kvs__io_close(fd);
-    if (rc == KVS_OK && kvs__io_renameat(db->dirfd, SNAP_TMP_NAME, KVS_SNAPSHOT_NAME) < 0)
+    if (rc == KVS_OK && kvs__io_renameat(db->dirfd, SNAP_TMP_NAME, KVS_INDEX_FILE_NAME) < 0)
         rc = KVS_EIO;
     if (rc != KVS_OK) {
         kvs__io_unlinkat(db->dirfd, SNAP_TMP_NAME);
@@ -211,9 +211,9 @@ int kvs__snapshot_write(struct kvs *db)
     return rc;
 }
 
-int kvs__snapshot_remove(struct kvs *db)
+int kvs__index_file_remove(struct kvs *db)
 {
-    if (kvs__io_unlinkat(db->dirfd, KVS_SNAPSHOT_NAME) < 0 && errno != ENOENT)
+    if (kvs__io_unlinkat(db->dirfd, KVS_INDEX_FILE_NAME) < 0 && errno != ENOENT)
         return KVS_EIO;
     return KVS_OK;
 }
@@ -415,13 +415,13 @@ static int load(struct kvs *db, struct snap_load *l, uint8_t **saved)
     return rc;
 }
 
-int kvs__snapshot_load(struct kvs *db)
+int kvs__index_file_load(struct kvs *db)
 {
     struct snap_load *l = calloc(1, sizeof(*l));
     if (!l)
         return KVS_ENOMEM;
     uint8_t *saved = NULL;
-    l->fd = kvs__io_openat(db->dirfd, KVS_SNAPSHOT_NAME, O_RDONLY, 0);
+    l->fd = kvs__io_openat(db->dirfd, KVS_INDEX_FILE_NAME, O_RDONLY, 0);
     l->sum = kvs__digest_new();
     int rc = l->fd < 0 ? KVS_NOT_FOUND : !l->sum ? KVS_ENOMEM : load(db, l, &saved);
     if (l->fd >= 0)
