@@ -451,8 +451,39 @@ def stage_commands(c):
         s.close()
         check(b is not None, f"{cmd}: the server closed the connection")
         check(a is None, f"{cmd}: the proxy answered {short(a)} (doc/CLUSTER.md says it closes)")
+    # inline commands (what `redis-cli --pipe` gets from a text file): the
+    # proxy speaks only the multi-bulk form and closes the connection
+    p, s = Raw(c.proxy_port()), Raw(reference["port"])
+    for conn in (p, s):
+        conn.send(b"GET k3\r\n")
+    check(s.reply() == b"$7\r\nvalue-3\r\n", "inline GET to the server")
+    try:
+        got = p.reply()
+    except (EOFError, ConnectionResetError):
+        got = None
+    check(got is None, f"inline GET through the proxy answered {short(got)}")
+    p.close()
+    s.close()
     check(r.ping(), "proxy does not answer PING after closing connections")
     r.close()
+
+    # kvs-client (hiredis: SET, GET, DEL) through the proxy
+    client = os.environ.get("KVS_CLIENT")
+    if client:
+        addr = ["--addr", f"127.0.0.1:{c.proxy_port()}"]
+
+        def kc(*args):
+            return subprocess.run([client, *addr, *args], capture_output=True, text=True,
+                                  timeout=30, stdin=subprocess.DEVNULL)
+        check(kc("set", "greeting", "hello").returncode == 0, "kvs-client set")
+        got = kc("get", "greeting")
+        check((got.returncode, got.stdout) == (0, "hello\n"), f"kvs-client get: {got}")
+        check(kc("rm", "greeting").returncode == 0, "kvs-client rm")
+        got = kc("rm", "greeting")
+        check(got.returncode == 1 and "Key not found" in got.stderr, f"kvs-client rm again: {got}")
+        got = kc("get", "greeting")
+        check((got.returncode, got.stdout) == (0, "Key not found\n"), f"kvs-client get: {got}")
+        log("   kvs-client set/get/rm through the proxy")
 
 
 def key(i):
