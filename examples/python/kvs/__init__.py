@@ -1,0 +1,574 @@
+"""kvs: Python binding of libkvs, an embeddable persistent key/value store.
+
+    import kvs
+    with kvs.open("/tmp/db", sync="always") as db:
+        db[b"lang"] = b"C"
+        print(db[b"lang"], db.get(b"nope"), b"lang" in db)   # b'C' None True
+        db.remove(b"lang")                                  # True: it existed
+
+How it talks to C: cffi in ABI mode (``ffi.cdef`` of the calls in _ffi.py,
+copied from kvs.h, and ``ffi.dlopen`` of libkvs.so.1). Nothing is compiled:
+no C compiler or kvs.h is needed to install or import the package (API mode
+would need both). Over ctypes, cffi takes the declarations as C rather than
+argtypes lists and passes any buffer to C without a copy, read-only ones
+(bytes, a memoryview of bytes) included. The GIL is released around every
+call, so threads really read in parallel. The library is found through
+``KVS_LIBRARY`` (a path to libkvs.so.1), then the libdir ``meson install``
+put it in, then the dynamic loader (``libkvs.so.1``,
+``ctypes.util.find_library("kvs")``); a libkvs of another major version is
+refused at import.
+
+Keys and values are bytes. Any bytes-like object is accepted (bytes,
+bytearray, memoryview, array.array, mmap, ...); reads return ``bytes``.
+``str`` is rejected with TypeError, as in plyvel: pick the encoding
+yourself (``key.encode()``). Keys are 1 to KEY_MAX (65,535) bytes, values 0
+to VALUE_MAX (512 MiB).
+
+Errors are ``kvs.Error`` with ``.status`` (the C status, e.g. -5), ``.name``
+("KVS_EBUSY"), ``.message`` (kvs_strerror) and ``.errno`` (for KVS_EIO);
+each status has a subclass (BusyError, CorruptError, ...); those about
+arguments (InvalidArgumentError, TooBigError, ClosedError) are also
+ValueError, IOError (KVS_EIO) is also OSError, NoMemoryError MemoryError
+and StoreNotFoundError (KVS_ENOENT) FileNotFoundError. An absent key is
+not an error: ``get`` returns the default, ``db[key]`` and ``del db[key]``
+raise KeyError, ``remove`` returns False.
+
+Threads: a DB may be shared by any number of threads; every call releases
+the GIL while in C. ``close()`` waits for calls other threads have in
+progress, and later calls raise ClosedError (the handle is never used after
+it is freed). A DB still open at interpreter exit is closed then. Do not
+use a DB in a child process after ``fork()``.
+
+Iteration and atomic batches are not in libkvs 1.0: iterating a DB raises
+TypeError for now. They will come as ``db.iterator()`` / ``iter(db)`` and
+``db.batch()`` (a context manager that commits on success), built on
+kvs_iter_* / kvs_batch_* when the loaded library has them.
+"""
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+
+from ._ffi import ffi, lib
+
+# kvs.open and kvs.IOError are left out: `from kvs import *` must not shadow builtins.
+__all__ = [
+    "DB", "Error", "InvalidArgumentError", "ClosedError", "CorruptError", "NoMemoryError",
+    "BusyError", "TooBigError", "ReadOnlyError", "VersionError", "StoreNotFoundError",
+    "KEY_MAX", "VALUE_MAX", "LOG_ERROR", "LOG_WARN", "LOG_INFO", "library_version",
+    "library_version_number", "status_name", "strerror",
+]
+
+__version__ = "1.0.0"
+
+#: Version of the libkvs actually loaded, e.g. "1.0.0", and as a number (10000).
+library_version = ffi.string(lib.kvs_version()).decode("ascii")
+library_version_number = lib.kvs_version_number()
+
+KEY_MAX = 65535
+VALUE_MAX = 512 * 1024 * 1024
+
+# Status codes (kvs.h).
+OK = 0
+NOT_FOUND = 1
+EXISTS = 2
+EINVAL = -1
+EIO = -2
+ECORRUPT = -3
+ENOMEM = -4
+EBUSY = -5
+ETOOBIG = -6
+EREADONLY = -7
+EVERSION = -8
+ENOENT = -9
+
+LOG_ERROR = lib.KVS_LOG_ERROR
+LOG_WARN = lib.KVS_LOG_WARN
+LOG_INFO = lib.KVS_LOG_INFO
+
+_SET_IF_ABSENT = 1
+_SET_IF_PRESENT = 2
+
+_SYNC_MODES = {
+    "none": lib.KVS_SYNC_NONE,
+    "interval": lib.KVS_SYNC_INTERVAL,
+    "always": lib.KVS_SYNC_ALWAYS,
+}
+
+
+# --------------------------------------------------------------------------
+# Errors
+
+
+def status_name(status):
+    """The symbolic name of a libkvs status, e.g. "KVS_EBUSY" ("KVS_UNKNOWN" if unknown)."""
+    return ffi.string(lib.kvs_status_name(status)).decode("ascii", "replace")
+
+
+def strerror(status):
+    """libkvs's short English description of a status."""
+    return ffi.string(lib.kvs_strerror(status)).decode("utf-8", "replace")
+
+
+class Error(Exception):
+    """A libkvs call failed.
+
+    Attributes: ``status`` (the negative C status), ``name`` ("KVS_EIO"),
+    ``message`` (kvs_strerror), ``context`` (what was being done, or None),
+    ``errno`` (the system error for KVS_EIO, else None).
+    """
+
+    def __init__(self, status, context=None, errno=None, message=None):
+        self.status = status
+        self.name = status_name(status)
+        self.message = message or strerror(status)
+        self.context = context
+        text = "%s: %s" % (self.name, self.message)
+        if errno:
+            text += " (%s)" % os.strerror(errno)
+        if context:
+            text = "%s: %s" % (context, text)
+        super().__init__(text)
+        # Set after Exception.__init__: OSError (IOError's base) has these as slots.
+        self.errno = errno or None
+
+    def __str__(self):
+        return self.args[0]
+
+    def __reduce__(self):
+        return (type(self), (self.status, self.context, self.errno, self.message))
+
+
+class InvalidArgumentError(Error, ValueError):
+    """KVS_EINVAL: an argument (an empty key, an option out of range) was refused."""
+
+
+class ClosedError(InvalidArgumentError):
+    """The DB is closed (status KVS_EINVAL, as a C call on a NULL handle)."""
+
+    def __init__(self, status=EINVAL, context=None, errno=None, message="the database is closed"):
+        super().__init__(status, context, errno, message)
+
+
+class IOError(Error, OSError):  # noqa: A001 - the name mirrors KVS_EIO
+    """KVS_EIO: a system call failed (``errno`` says why; ENOSPC for a full disk)."""
+
+    def __init__(self, status=EIO, context=None, errno=None, message=None):
+        super().__init__(status, context, errno, message)
+        if self.errno:
+            self.strerror = os.strerror(self.errno)
+
+
+class CorruptError(Error):
+    """KVS_ECORRUPT: data on disk failed a checksum or format check."""
+
+
+class NoMemoryError(Error, MemoryError):
+    """KVS_ENOMEM."""
+
+
+class BusyError(Error):
+    """KVS_EBUSY: the directory is open elsewhere, in this or another process."""
+
+
+class TooBigError(Error, ValueError):
+    """KVS_ETOOBIG: a key over KEY_MAX or a value over VALUE_MAX; nothing was written."""
+
+
+class ReadOnlyError(Error):
+    """KVS_EREADONLY: a write on a DB opened with read_only=True."""
+
+
+class VersionError(Error):
+    """KVS_EVERSION: the store's on-disk format is newer than this libkvs."""
+
+
+class StoreNotFoundError(Error, FileNotFoundError):
+    """KVS_ENOENT: no store in the directory and create_if_missing=False."""
+
+    def __init__(self, status=ENOENT, context=None, errno=None, message=None):
+        super().__init__(status, context, errno, message)
+
+
+_ERRORS = {
+    EINVAL: InvalidArgumentError,
+    EIO: IOError,
+    ECORRUPT: CorruptError,
+    ENOMEM: NoMemoryError,
+    EBUSY: BusyError,
+    ETOOBIG: TooBigError,
+    EREADONLY: ReadOnlyError,
+    EVERSION: VersionError,
+    ENOENT: StoreNotFoundError,
+}
+
+
+def _error(status, context=None):
+    """The exception for a failed call; reads errno right after it (cffi keeps it per thread)."""
+    errno = ffi.errno if status == EIO else None
+    return _ERRORS.get(status, Error)(status, context, errno)
+
+
+# --------------------------------------------------------------------------
+# Argument conversion
+
+
+def _bytes_arg(obj, what):
+    """(pointer-compatible object, length) for a key or value."""
+    if isinstance(obj, bytes):
+        return obj, len(obj)
+    if isinstance(obj, str):
+        raise TypeError("%s must be bytes-like, not str (encode it: %s.encode())" % (what, what))
+    try:
+        view = memoryview(obj)
+    except TypeError:
+        raise TypeError("%s must be bytes-like, not %s" % (what, type(obj).__name__)) from None
+    if not view.c_contiguous:
+        data = view.tobytes()
+        return data, len(data)
+    return ffi.from_buffer(view), view.nbytes
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError("%s must be True or False, not %r" % (name, value))
+    return int(value)
+
+
+def _check_uint(name, value, bits):
+    """Type and C-representability only: the ranges are libkvs's to check (one place)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
+    if value < 0 or value >= 1 << bits:
+        raise ValueError("%s out of range: %d" % (name, value))
+    return value
+
+
+_PY_LOG_LEVELS = {LOG_ERROR: logging.ERROR, LOG_WARN: logging.WARNING, LOG_INFO: logging.INFO}
+
+
+def _log_callback(logger):
+    """A cffi callback delivering libkvs's messages to `logger`."""
+    if isinstance(logger, logging.Logger):
+        target = logger
+
+        def deliver(level, message):
+            target.log(_PY_LOG_LEVELS.get(level, logging.INFO), "%s", message)
+
+    elif callable(logger):
+        deliver = logger
+    else:
+        raise TypeError("logger must be a callable(level, message) or a logging.Logger")
+
+    # Called from any of libkvs's threads; cffi takes the GIL. An exception
+    # raised here is printed by cffi and otherwise ignored.
+    def on_log(_ctx, level, msg):
+        deliver(int(level), ffi.string(msg).decode("utf-8", "replace"))
+
+    return ffi.callback("kvs_log_fn", on_log)
+
+
+def _build_options(sync, sync_interval_ms, segment_size, compaction_trigger, create_if_missing,
+                   read_only, repair, use_hints, write_through, log_cb):
+    """A kvs_options_t (freed by ffi.gc) after checking every value's type."""
+    if not isinstance(sync, str):
+        raise TypeError("sync must be a str: 'none', 'interval' or 'always'")
+    if sync not in _SYNC_MODES:
+        raise ValueError("sync must be 'none', 'interval' or 'always', not %r" % sync)
+    sync_interval_ms = _check_uint("sync_interval_ms", sync_interval_ms, 32)
+    segment_size = _check_uint("segment_size", segment_size, 64)
+    compaction_trigger = _check_uint("compaction_trigger", compaction_trigger, 32)
+    flags = [
+        (lib.kvs_options_set_create_if_missing,
+         _check_bool("create_if_missing", create_if_missing)),
+        (lib.kvs_options_set_read_only, _check_bool("read_only", read_only)),
+        (lib.kvs_options_set_repair, _check_bool("repair", repair)),
+        (lib.kvs_options_set_use_hints, _check_bool("use_hints", use_hints)),
+    ]
+    if write_through is None:
+        wt = -1
+    else:
+        wt = _check_bool("write_through", write_through)
+
+    opts = lib.kvs_options_create()
+    if opts == ffi.NULL:
+        raise NoMemoryError(ENOMEM, "kvs_options_create")
+    opts = ffi.gc(opts, lib.kvs_options_destroy)
+    lib.kvs_options_set_sync(opts, _SYNC_MODES[sync])
+    for setter, name, value in (
+        (lib.kvs_options_set_sync_interval_ms, "sync_interval_ms", sync_interval_ms),
+        (lib.kvs_options_set_segment_size, "segment_size", segment_size),
+        (lib.kvs_options_set_compaction_trigger, "compaction_trigger", compaction_trigger),
+    ):
+        if value is not None:
+            rc = setter(opts, value)
+            if rc != OK:
+                raise _error(rc, "%s=%d" % (name, value))
+    for setter, on in flags:
+        setter(opts, on)
+    lib.kvs_options_set_write_through(opts, wt)
+    if log_cb is not None:
+        lib.kvs_options_set_logger(opts, log_cb, ffi.NULL)
+    return opts
+
+
+# --------------------------------------------------------------------------
+# The database
+
+_open_dbs = weakref.WeakSet()
+_tls = threading.local()  # per-thread cdata for output parameters (ffi.new costs ~0.7 us)
+
+
+class DB:
+    """An open store. Create it with kvs.open() (or DB(path, ...), the same).
+
+    Mapping-like: ``db[key]``, ``db[key] = value``, ``del db[key]``,
+    ``key in db``; not iterable until libkvs has iterators.
+    """
+
+    def __init__(self, path, *, sync="interval", sync_interval_ms=None, segment_size=None,
+                 compaction_trigger=None, create_if_missing=True, read_only=False, repair=False,
+                 use_hints=True, write_through=None, logger=None):
+        self._handle = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._users = 0
+        self._log_cb = None
+        self.path = os.fspath(path)
+        self.read_only = read_only
+        path_bytes = os.fsencode(self.path)
+        if not path_bytes or b"\0" in path_bytes:
+            raise ValueError("path must be a non-empty path without NUL bytes")
+        log_cb = _log_callback(logger) if logger is not None else None
+        opts = _build_options(sync, sync_interval_ms, segment_size, compaction_trigger,
+                              create_if_missing, read_only, repair, use_hints, write_through,
+                              log_cb)
+        out = ffi.new("kvs_t **")
+        # The logger may be called during kvs_open already (recovery): keep
+        # the callback alive from here until kvs_close has returned.
+        self._log_cb = log_cb
+        rc = lib.kvs_open(path_bytes, opts, out)
+        if rc != OK:
+            self._log_cb = None
+            raise _error(rc, "open %r" % self.path)
+        self._handle = out[0]
+        _open_dbs.add(self)
+
+    # -- handle guard: no call uses the handle after kvs_close frees it.
+
+    def _c(self, fn, *args):
+        """fn(handle, *args), counted as in progress so that close() waits for it."""
+        lock = self._lock
+        with lock:
+            handle = self._handle
+            if handle is None:
+                raise ClosedError()
+            self._users += 1
+        try:
+            return fn(handle, *args)
+        finally:
+            with lock:
+                self._users -= 1
+                if not self._users and self._handle is None:
+                    self._idle.notify_all()
+
+    @property
+    def closed(self):
+        """True once close() has been called."""
+        return self._handle is None
+
+    def close(self):
+        """Flush, sync and close. Idempotent; waits for other threads' calls in progress.
+
+        Raises IOError if the final sync failed (the handle is closed anyway).
+        """
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                return
+            self._handle = None
+            try:
+                while self._users:
+                    self._idle.wait()
+            except BaseException:  # e.g. KeyboardInterrupt: still open, close() may be retried
+                self._handle = handle
+                raise
+        _open_dbs.discard(self)
+        rc = lib.kvs_close(handle)
+        self._log_cb = None
+        if rc != OK:
+            raise _error(rc, "close %r" % self.path)
+
+    def __enter__(self):
+        if self._handle is None:
+            raise ClosedError()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if getattr(self, "_handle", None) is not None:
+                self.close()
+        except Exception:  # nothing to report to at garbage collection
+            pass
+
+    def __repr__(self):
+        return "<kvs.DB %r %s>" % (self.path, "closed" if self.closed else "open")
+
+    # -- reads
+
+    def get(self, key, default=None):
+        """The value of `key` as bytes, or `default` if it is absent."""
+        k, klen = _bytes_arg(key, "key")
+        # This thread's output cells, taken out while in use (a signal
+        # handler calling get() in between gets fresh ones).
+        out = _tls.__dict__.pop("get_out", None) or (ffi.new("void **"), ffi.new("size_t *"))
+        pval, plen = out
+        rc = self._c(lib.kvs_get, k, klen, pval, plen)
+        try:
+            if rc == OK:
+                try:
+                    return ffi.unpack(ffi.cast("char *", pval[0]), plen[0])
+                finally:
+                    lib.kvs_free(pval[0])
+            if rc == NOT_FOUND:
+                return default
+            raise _error(rc, "get")
+        finally:
+            _tls.get_out = out
+
+    def __getitem__(self, key):
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key):
+        k, klen = _bytes_arg(key, "key")
+        rc = self._c(lib.kvs_exists, k, klen)
+        if rc == OK:
+            return True
+        if rc == NOT_FOUND:
+            return False
+        raise _error(rc, "exists")
+
+    # -- writes
+
+    def set(self, key, value, *, if_absent=False, if_present=False):
+        """Store `value` under `key`. Returns True if it was written.
+
+        ``if_absent=True`` writes only if the key does not exist (Redis NX),
+        ``if_present=True`` only if it does (XX); when the condition fails
+        nothing is written and False is returned. Without them, always True.
+        """
+        k, klen = _bytes_arg(key, "key")
+        v, vlen = _bytes_arg(value, "value")
+        flags = (_SET_IF_ABSENT if _check_bool("if_absent", if_absent) else 0) | (
+            _SET_IF_PRESENT if _check_bool("if_present", if_present) else 0)
+        if flags == _SET_IF_ABSENT | _SET_IF_PRESENT:
+            raise ValueError("if_absent and if_present cannot both be True")
+        if flags:
+            rc = self._c(lib.kvs_set_ex, k, klen, v, vlen, flags)
+        else:
+            rc = self._c(lib.kvs_set, k, klen, v, vlen)
+        if rc == OK:
+            return True
+        if rc in (EXISTS, NOT_FOUND) and flags:
+            return False
+        raise _error(rc, "set")
+
+    def __setitem__(self, key, value):
+        self.set(key, value)
+
+    def remove(self, key):
+        """Remove `key`. Returns True if it existed, False if not (nothing written then)."""
+        k, klen = _bytes_arg(key, "key")
+        rc = self._c(lib.kvs_remove, k, klen)
+        if rc == OK:
+            return True
+        if rc == NOT_FOUND:
+            return False
+        raise _error(rc, "remove")
+
+    def __delitem__(self, key):
+        if not self.remove(key):
+            raise KeyError(key)
+
+    # -- maintenance
+
+    def _maintain(self, fn, what):
+        rc = self._c(fn)
+        if rc != OK:
+            raise _error(rc, what)
+
+    def sync(self):
+        """Make every write acknowledged so far durable (fdatasync), whatever the sync mode."""
+        self._maintain(lib.kvs_sync, "sync")
+
+    def compact(self):
+        """Compact now, in this thread, and wait for it (other threads keep working)."""
+        self._maintain(lib.kvs_compact, "compact")
+
+    def stats(self):
+        """Every statistic libkvs reports, as {name: int}, e.g. {"keys": 3, "segments": 1, ...}."""
+        value = ffi.new("uint64_t *")
+        result = {}
+        which = 0
+        while True:
+            name = lib.kvs_stat_name(which)
+            if name == ffi.NULL:
+                return result
+            rc = self._c(lib.kvs_stat, which, value)
+            if rc != OK:
+                raise _error(rc, "stat %d" % which)
+            result[ffi.string(name).decode("ascii")] = value[0]
+            which += 1
+
+    # -- not yet in libkvs
+
+    def __iter__(self):
+        # Without this, Python would "iterate" through __getitem__(0, 1, ...).
+        raise TypeError("kvs.DB is not iterable yet: libkvs %s has no iterators" % library_version)
+
+
+_MISSING = object()
+
+
+def open(path, **options):  # noqa: A001 - kvs.open, like lmdb.open
+    """Open (by default create) the store in directory `path`; returns a DB.
+
+    Options (keyword-only, defaults are libkvs's):
+      sync: 'interval' (fdatasync every sync_interval_ms), 'none' or 'always'
+      sync_interval_ms: 1..60000 (1000)
+      segment_size: bytes, 4096..1 GiB (64 MiB)
+      compaction_trigger: percent of garbage, 1..100 (20; 100 = never in background)
+      create_if_missing: True; False raises StoreNotFoundError if there is no store
+      read_only: False; True makes writes raise ReadOnlyError
+      repair: False; True skips damaged records instead of raising CorruptError
+      use_hints: True; False verifies every record at open
+      write_through: None (chosen from sync), True (write(2)) or False (mapping)
+      logger: a logging.Logger or a callable(level, message) for libkvs's
+        messages; called from libkvs's threads; must not call into the DB.
+
+    A wrong type raises TypeError and an unknown sync mode ValueError before
+    libkvs is called; numeric ranges are checked by libkvs
+    (InvalidArgumentError, a ValueError).
+    """
+    return DB(path, **options)
+
+
+@atexit.register
+def _close_all():
+    # Close what is still open before the interpreter goes away (a logger
+    # callback must not run during finalization; close also saves the index).
+    for db in list(_open_dbs):
+        try:
+            db.close()
+        except Exception:
+            pass
