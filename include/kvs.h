@@ -375,11 +375,15 @@ KVS_API int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out);
  *
  * Waits for a running compaction to stop at a safe point, seals the active
  * segment, writes its hint file and syncs everything. The handle is freed
- * even when an error is returned. No other thread may use the handle during
- * or after this call.
+ * even when an error is returned, except for #KVS_EBUSY. No other thread may
+ * use the handle during or after this call.
  * @param[in] db The handle, or `NULL` (a no-op returning #KVS_OK).
- * @return #KVS_OK, or #KVS_EIO if the final sync failed (writes acknowledged
- *         under #KVS_SYNC_NONE or #KVS_SYNC_INTERVAL may then not be durable).
+ * @return #KVS_OK;
+ *         #KVS_EIO if the final sync failed (writes acknowledged under
+ *         #KVS_SYNC_NONE or #KVS_SYNC_INTERVAL may then not be durable);
+ *         #KVS_EBUSY if iterators or snapshots of the store are still open:
+ *         nothing was closed and the handle stays valid; destroy them
+ *         (kvs_iter_destroy(), kvs_snapshot_release()) and call again.
  */
 KVS_API int kvs_close(kvs_t *db);
 
@@ -474,6 +478,212 @@ KVS_API void kvs_free(void *ptr);
 /** @} */
 
 /**
+ * @defgroup iter Ordered iteration and snapshots
+ * @brief Walk keys in order, and read the store as it was at one moment.
+ *
+ * Keys are ordered bytewise (`memcmp`), a shorter key first when it is a
+ * prefix of a longer one. An iterator and a snapshot each see the store at
+ * one point in time, the moment they were created: every write acknowledged
+ * before, nothing written, overwritten or removed after. Neither blocks
+ * writers, readers or compaction, and any number may be open at once, in any
+ * threads (one iterator is used by one thread at a time).
+ *
+ * @code
+ * kvs_iter_t *it;
+ * if (kvs_iter_create(db, NULL, &it) == KVS_OK) {
+ *     kvs_iter_set_prefix(it, "user:", 5);
+ *     int rc;
+ *     for (rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it)) {
+ *         const void *k, *v;
+ *         size_t klen, vlen;
+ *         if (kvs_iter_key(it, &k, &klen) == KVS_OK &&
+ *             kvs_iter_value(it, &v, &vlen) == KVS_OK)
+ *             printf("%.*s = %.*s\n", (int)klen, (const char *)k, (int)vlen, (const char *)v);
+ *     }
+ *     // rc is KVS_NOT_FOUND at the end, or an error
+ *     kvs_iter_destroy(it);
+ * }
+ * @endcode
+ *
+ * @note **Disk space and memory.** What an iterator or snapshot may read stays
+ *       where it is until it is destroyed: segment files that compaction
+ *       replaces meanwhile are deleted from the directory but keep their
+ *       disk space (and their part of the key order, 8 bytes per key) until
+ *       the last handle that saw them is gone. A snapshot held across heavy
+ *       overwriting can so pin up to the store's whole size again. Release
+ *       them when done; kvs_close() refuses (#KVS_EBUSY) while any is open.
+ * @note The key order is built in the background: right after kvs_open() of
+ *       a large store the first iterator or snapshot waits until it is
+ *       ready (about a second per million keys).
+ * @{
+ */
+
+/** A point-in-time view of a store (LevelDB's `GetSnapshot`). */
+typedef struct kvs_snapshot kvs_snapshot_t;
+
+/** A cursor over the keys of a store, or of a snapshot, in key order. */
+typedef struct kvs_iter kvs_iter_t;
+
+/**
+ * @brief Take a snapshot: reads through it see the store as it is now.
+ * @param[in] db The handle.
+ * @param[out] out Receives the snapshot; `NULL` on failure.
+ * @return #KVS_OK, #KVS_EINVAL, #KVS_ENOMEM.
+ */
+KVS_API int kvs_snapshot_create(kvs_t *db, kvs_snapshot_t **out);
+
+/**
+ * @brief Release a snapshot. Iterators made over it stay usable.
+ * @param[in] snap The snapshot, or `NULL` (a no-op).
+ */
+KVS_API void kvs_snapshot_release(kvs_snapshot_t *snap);
+
+/**
+ * @brief kvs_get() as of the snapshot's moment.
+ * @param[in] snap The snapshot.
+ * @param[in] key The key bytes.
+ * @param[in] klen Key length, 1 to #KVS_KEY_MAX.
+ * @param[out] val Receives a `malloc`'ed, NUL-terminated copy of the value
+ *             (release it with kvs_free()); `NULL` if not found or on error.
+ * @param[out] vlen Receives the value length (0 if not found or on error).
+ * @return #KVS_OK; #KVS_NOT_FOUND (the key did not exist then);
+ *         #KVS_EINVAL; #KVS_ETOOBIG; #KVS_ECORRUPT (the record fails its
+ *         checksum); #KVS_ENOMEM.
+ * @note A lookup through a snapshot searches the sorted key order (a few
+ *       dozen key comparisons), so it is slower than kvs_get().
+ */
+KVS_API int kvs_snapshot_get(kvs_snapshot_t *snap, const void *key, size_t klen, void **val,
+                             size_t *vlen);
+
+/**
+ * @brief kvs_exists() as of the snapshot's moment.
+ * @param[in] snap The snapshot.
+ * @param[in] key The key bytes.
+ * @param[in] klen Key length, 1 to #KVS_KEY_MAX.
+ * @return #KVS_OK (it existed), #KVS_NOT_FOUND, #KVS_EINVAL, #KVS_ETOOBIG.
+ */
+KVS_API int kvs_snapshot_exists(kvs_snapshot_t *snap, const void *key, size_t klen);
+
+/**
+ * @brief Create an iterator, not yet positioned.
+ * @param[in] db The handle.
+ * @param[in] snap A snapshot of @p db to iterate, or `NULL` for the store as
+ *            it is now.
+ * @param[out] out Receives the iterator; `NULL` on failure.
+ * @return #KVS_OK, #KVS_EINVAL (`NULL` arguments, a snapshot of another
+ *         store), #KVS_ENOMEM.
+ */
+KVS_API int kvs_iter_create(kvs_t *db, kvs_snapshot_t *snap, kvs_iter_t **out);
+
+/**
+ * @brief Destroy an iterator.
+ * @param[in] it The iterator, or `NULL` (a no-op).
+ */
+KVS_API void kvs_iter_destroy(kvs_iter_t *it);
+
+/**
+ * @brief Limit the iterator to the keys in [@p start, @p end).
+ *
+ * Positioning calls then stay inside the range. Unpositions the iterator.
+ * @param[in] it The iterator.
+ * @param[in] start The first key included, or `NULL` for no lower bound.
+ * @param[in] start_len Its length.
+ * @param[in] end The first key excluded, or `NULL` for no upper bound.
+ * @param[in] end_len Its length.
+ * @return #KVS_OK, #KVS_EINVAL, #KVS_ENOMEM.
+ */
+KVS_API int kvs_iter_set_range(kvs_iter_t *it, const void *start, size_t start_len,
+                               const void *end, size_t end_len);
+
+/**
+ * @brief Limit the iterator to the keys that start with @p prefix.
+ * @param[in] it The iterator.
+ * @param[in] prefix The prefix; an empty one removes the bounds.
+ * @param[in] plen Its length.
+ * @return #KVS_OK, #KVS_EINVAL, #KVS_ENOMEM.
+ */
+KVS_API int kvs_iter_set_prefix(kvs_iter_t *it, const void *prefix, size_t plen);
+
+/**
+ * @brief Position at the first key (of the range).
+ * @param[in] it The iterator.
+ * @return #KVS_OK (positioned), #KVS_NOT_FOUND (no key), #KVS_EINVAL.
+ */
+KVS_API int kvs_iter_first(kvs_iter_t *it);
+
+/**
+ * @brief Position at the last key (of the range).
+ * @param[in] it The iterator.
+ * @return #KVS_OK, #KVS_NOT_FOUND, #KVS_EINVAL.
+ */
+KVS_API int kvs_iter_last(kvs_iter_t *it);
+
+/**
+ * @brief Position at the first key >= @p key.
+ * @param[in] it The iterator.
+ * @param[in] key The key to seek; may be empty.
+ * @param[in] klen Its length.
+ * @return #KVS_OK, #KVS_NOT_FOUND (no such key in the range), #KVS_EINVAL.
+ */
+KVS_API int kvs_iter_seek(kvs_iter_t *it, const void *key, size_t klen);
+
+/**
+ * @brief Position at the last key <= @p key.
+ * @param[in] it The iterator.
+ * @param[in] key The key to seek; may be empty.
+ * @param[in] klen Its length.
+ * @return #KVS_OK, #KVS_NOT_FOUND, #KVS_EINVAL.
+ */
+KVS_API int kvs_iter_seek_prev(kvs_iter_t *it, const void *key, size_t klen);
+
+/**
+ * @brief Move to the next key.
+ * @param[in] it The iterator.
+ * @return #KVS_OK, #KVS_NOT_FOUND (past the last key; the iterator is no
+ *         longer positioned), #KVS_EINVAL.
+ */
+KVS_API int kvs_iter_next(kvs_iter_t *it);
+
+/**
+ * @brief Move to the previous key.
+ * @param[in] it The iterator.
+ * @return #KVS_OK, #KVS_NOT_FOUND (before the first key), #KVS_EINVAL.
+ */
+KVS_API int kvs_iter_prev(kvs_iter_t *it);
+
+/**
+ * @brief Whether the iterator is positioned on a key.
+ * @param[in] it The iterator (`NULL` gives 0).
+ * @return 1 or 0.
+ */
+KVS_API int kvs_iter_valid(const kvs_iter_t *it);
+
+/**
+ * @brief The current key, without copying.
+ * @param[in] it The iterator.
+ * @param[out] key Receives a pointer to the key bytes, valid until the
+ *             iterator moves or is destroyed (not NUL-terminated).
+ * @param[out] klen Receives the key length.
+ * @return #KVS_OK; #KVS_EINVAL (not positioned); #KVS_ECORRUPT (the record
+ *         fails its checksum: skip it with kvs_iter_next()).
+ * @note Records of up to 4 KiB are verified here; larger ones are verified
+ *       by kvs_iter_value(), so that a walk over keys does not read large
+ *       values.
+ */
+KVS_API int kvs_iter_key(kvs_iter_t *it, const void **key, size_t *klen);
+
+/**
+ * @brief The current value, without copying; read only when asked for.
+ * @param[in] it The iterator.
+ * @param[out] val Receives a pointer to the value bytes, valid until the
+ *             iterator moves or is destroyed (not NUL-terminated).
+ * @param[out] vlen Receives the value length.
+ * @return #KVS_OK; #KVS_EINVAL (not positioned); #KVS_ECORRUPT.
+ */
+KVS_API int kvs_iter_value(kvs_iter_t *it, const void **val, size_t *vlen);
+/** @} */
+
+/**
  * @defgroup maintenance Maintenance
  * @brief Explicit sync and compaction.
  * @{
@@ -530,6 +740,8 @@ typedef enum {
     KVS_STAT_HINT_SEGMENTS,         /**< Segments whose index came from a hint file at open. */
     KVS_STAT_WRITE_FAILED,          /**< 1 if a failed sync made the handle refuse writes. */
     KVS_STAT_INDEX_SNAPSHOT_LOADED, /**< 1 if open loaded the index saved by the last close. */
+    KVS_STAT_ORDER_BYTES,           /**< Memory held by the key order (sorted runs, see @ref iter). */
+    KVS_STAT_ORDER_RUNS,            /**< Sorted runs the key order is made of now. */
     KVS_STAT_COUNT_                 /**< Number of statistics; not a statistic. */
 } kvs_stat_t;
 

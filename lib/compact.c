@@ -484,6 +484,13 @@ static int compact(struct kvs *db, enum compact_mode mode)
         rc = output_finish(db, &c);
     else if (c.out)
         output_discard(db, c.out); /* no index entry points into it yet */
+    /* The key order must let go of the inputs first (order.h); if it
+     * cannot, they stay, empty, for the next compaction to delete. */
+    if (rc == KVS_OK) {
+        for (size_t i = 0; i < c.n; i++)
+            atomic_store_explicit(&c.in[i]->moved, true, memory_order_release);
+        rc = kvs__order_refresh(db);
+    }
     if (rc == KVS_OK)
         rc = delete_inputs(db, &c);
     if (rc == KVS_OK) {

@@ -16,6 +16,7 @@
 #include "hint.h"
 #include "io.h"
 #include "index_file.h"
+#include "snapshot.h"
 
 void kvs__log(struct kvs *db, kvs_log_level_t level, const char *fmt, ...)
 {
@@ -39,21 +40,27 @@ static const uint8_t *loc_record(struct kvs *db, const struct kvs_loc *loc)
 int kvs__key_eq(void *ctx, const struct kvs_loc *loc, const void *key, size_t klen)
 {
     const uint8_t *rec = loc_record(ctx, loc);
-    if (loc->size < KVS_REC_HEADER_SIZE + klen || kvs__load16(rec + 5) != klen)
+    if (loc->size < KVS_REC_HEADER_SIZE + klen || kvs__rec_klen_at(rec) != klen)
         return 0;
-    return memcmp(rec + KVS_REC_HEADER_SIZE, key, klen) == 0;
+    return memcmp(kvs__rec_key_at(rec), key, klen) == 0;
 }
 
 /* ---- segment list and slot table ---- */
+
+void kvs__db_set_slot(struct kvs *db, struct kvs_segment *s, uint32_t slot)
+{
+    s->slot = slot;
+    s->slot_cell = &db->slots[slot];
+    atomic_store_explicit(&db->slots[slot], s, memory_order_release);
+}
 
 static int slot_alloc(struct kvs *db, struct kvs_segment *s)
 {
     for (uint32_t n = 0; n < KVS_SLOT_COUNT; n++) {
         uint32_t slot = (db->slot_next + n) % KVS_SLOT_COUNT;
         if (slot != 0 && kvs__slot_get(db, slot) == NULL) {
-            s->slot = slot;
+            kvs__db_set_slot(db, s, slot);
             db->slot_next = slot + 1;
-            atomic_store_explicit(&db->slots[slot], s, memory_order_release);
             return KVS_OK;
         }
     }
@@ -112,8 +119,9 @@ void kvs__db_remove_segment(struct kvs *db, struct kvs_segment *s)
             break;
         }
     }
-    if (s->slot)
-        atomic_store_explicit(&db->slots[s->slot], NULL, memory_order_release);
+    /* Its slot stays taken until the segment is freed (seg_free): a run
+     * (run.h) may still name it by slot. */
+    atomic_store_explicit(&s->moved, true, memory_order_release);
     pthread_mutex_unlock(&db->seg_mutex);
 }
 
@@ -254,26 +262,13 @@ static int lookup_record(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
     return damaged ? KVS_ECORRUPT : KVS_NOT_FOUND;
 }
 
-/* Hand the caller a NUL-terminated copy of the value. */
-static int copy_value(const struct kvs_rec *r, void **val, size_t *vlen)
-{
-    uint8_t *copy = malloc((size_t)r->vlen + 1);
-    if (!copy)
-        return KVS_ENOMEM;
-    memcpy(copy, r->val, r->vlen);
-    copy[r->vlen] = 0;
-    *val = copy;
-    *vlen = r->vlen;
-    return KVS_OK;
-}
-
 /* Check and copy a large record pinned by lookup_record, then unpin it. */
 static int copy_pinned(struct found *f, void **val, size_t *vlen)
 {
     struct kvs_rec r;
     int rc = KVS_ECORRUPT;
     if (record_intact(f->pinned->base + f->loc.off, &f->loc, &r))
-        rc = copy_value(&r, val, vlen);
+        rc = kvs__value_copy(&r, val, vlen);
     kvs__seg_unref(f->pinned);
     return rc;
 }
@@ -294,7 +289,7 @@ int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
     pthread_rwlock_rdlock(&sh->lock);
     rc = lookup_record(db, sh, h, key, klen, &f);
     if (rc == KVS_OK && !f.pinned)
-        rc = copy_value(&f.rec, val, vlen);
+        rc = kvs__value_copy(&f.rec, val, vlen);
     /* counted per shard: a counter shared by all readers would bounce
      * between their CPUs on every get */
     atomic_fetch_add_explicit(&sh->gets, 1, memory_order_relaxed);
@@ -414,6 +409,8 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
         rc = kvs__db_roll(db, size);
     if (rc == KVS_OK)
         rc = kvs__seg_reserve(db->active, size);
+    if (rc == KVS_OK)
+        rc = kvs__order_prepare(db);
     uint64_t off;
     if (rc == KVS_OK)
         rc = kvs__seg_append(db->active, type, key, klen, val, vlen, &off);
@@ -424,10 +421,12 @@ static int db_write(struct kvs *db, enum kvs_rec_type type, const void *key, siz
         kvs__ahead_ask(db, db->active, ahead_to);
     struct kvs_loc loc = {.slot = db->active->slot, .off = (uint32_t)off, .size = (uint32_t)size};
     index_apply(db, sh, h, key, klen, type, &loc);
+    kvs__order_note(db, kvs__ref(loc.slot, loc.off, type == KVS_REC_DEL));
     seq = ++db->write_seq;
     db->write_counts[type == KVS_REC_PUT ? 0 : 1]++;
 out:
     pthread_mutex_unlock(&db->write_mutex);
+    kvs__order_after_write(db);
     if (rc == KVS_EIO)
         kvs__log(db, KVS_LOG_ERROR, "write failed: %s", strerror(errno));
     if (rc != KVS_OK)
@@ -545,6 +544,7 @@ static struct kvs *db_alloc(const struct kvs_options *opts)
         free(db);
         return NULL;
     }
+    kvs__order_init(&db->order);
     db->opts = *opts;
     db->dirfd = -1;
     db->lock_fd = -1;
@@ -570,6 +570,8 @@ static struct kvs *db_alloc(const struct kvs_options *opts)
 /* Free everything; segments are dropped without touching their files. */
 static void db_free(struct kvs *db)
 {
+    kvs__order_stop(db); /* its runs pin segments */
+    kvs__order_destroy(&db->order);
     for (size_t i = 0; i < db->nsegs; i++)
         kvs__seg_unref(db->segs[i]);
     free(db->segs);
@@ -635,6 +637,8 @@ int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out)
     int rc = db->dir ? open_dir(db, dir) : KVS_ENOMEM;
     if (rc == KVS_OK)
         rc = kvs__recover(db);
+    if (rc == KVS_OK)
+        rc = kvs__order_start(db);
     if (rc == KVS_OK && !o.read_only)
         rc = start_writer(db);
     if (rc == KVS_OK && !o.read_only)
@@ -648,6 +652,7 @@ int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out)
         kvs__sync_stop(db);
         kvs__bg_stop(db);
         kvs__ahead_stop(db);
+        kvs__order_stop(db); /* after compaction, which refreshes the order */
         if (db->active && db->active->tail == KVS_SEG_HEADER_SIZE) {
             char name[KVS_SEG_NAME_MAX];
             kvs__seg_name(name, db->active->id, "log");
@@ -686,10 +691,16 @@ int kvs_close(kvs_t *db)
 {
     if (!db)
         return KVS_OK;
+    if (atomic_load_explicit(&db->order.handles, memory_order_acquire) > 0) {
+        kvs__log(db, KVS_LOG_ERROR, "kvs_close: iterators or snapshots are still open");
+        return KVS_EBUSY;
+    }
     atomic_store(&db->compact_abort, true);
+    atomic_store(&db->order.stop, true); /* an unfinished first view is dropped */
     kvs__bg_stop(db);
     kvs__sync_stop(db);
     kvs__ahead_stop(db);
+    kvs__order_stop(db); /* after compaction, which refreshes the order */
     int rc = KVS_OK;
     if (!db->opts.read_only) {
         pthread_mutex_lock(&db->write_mutex);

@@ -16,6 +16,9 @@
  *   ahead_mutex   grow-ahead requests (leaf lock, apart from a segment's
  *                 grow_mutex, which the grow-ahead thread takes after it).
  *   compact_mutex one compaction at a time (taken before everything above).
+ *   order         after compact_mutex: flush_mutex, then merge_mutex,
+ *                 both before write_mutex and the shard locks; view_mutex
+ *                 and the order thread's mutex are leaves (order.h).
  */
 #ifndef KVS_DB_H
 #define KVS_DB_H
@@ -28,6 +31,7 @@
 #include "index.h"
 #include "internal.h"
 #include "options.h"
+#include "order.h"
 #include "segment.h"
 
 /* Slot 0 is never used, so a zeroed index entry means "empty". */
@@ -41,6 +45,7 @@ struct kvs {
     uint64_t seed; /* key hash seed, from the segment headers */
 
     struct kvs_index index;
+    struct kvs_order order; /* key order for iterators and snapshots */
     bool index_file_stale; /* the INDEX file is to be removed (background thread) */
     bool prefault_pending; /* map the recovered segments in (background thread) */
 
@@ -112,6 +117,8 @@ int kvs__key_eq(void *db, const struct kvs_loc *loc, const void *key, size_t kle
 int kvs__key_eq_or_damaged(void *db, const struct kvs_loc *loc, const void *key, size_t klen);
 
 /* segment list (db.c) */
+/* Put s in slot of the slot table (free until then). */
+void kvs__db_set_slot(struct kvs *db, struct kvs_segment *s, uint32_t slot);
 int kvs__db_add_segment(struct kvs *db, struct kvs_segment *s);
 void kvs__db_remove_segment(struct kvs *db, struct kvs_segment *s);
 int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t capacity,

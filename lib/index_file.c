@@ -380,8 +380,7 @@ static void restore_segments(struct kvs *db, const struct snap_load *l, const ui
         const uint8_t *e = saved + i * SNAP_SEGMENT_SIZE;
         uint32_t slot = kvs__load32(e + 4);
         struct kvs_segment *s = l->by_slot[slot];
-        s->slot = slot;
-        atomic_store(&db->slots[slot], s);
+        kvs__db_set_slot(db, s, slot);
         atomic_store(&s->live_bytes, kvs__load64(e + 24));
         atomic_store(&s->dead_bytes, kvs__load64(e + 32));
         atomic_store(&s->hinted, (kvs__load32(e + 40) & SNAP_FLAG_HINTED) != 0);

@@ -42,6 +42,26 @@ enum kvs_rec_status {
     KVS_REC_BAD            /* checksum, type or lengths are wrong */
 };
 
+/* Header fields of an encoded record, unchecked: the caller knows that
+ * KVS_REC_HEADER_SIZE bytes are readable at rec. */
+static inline uint8_t kvs__rec_type_at(const uint8_t *rec)
+{
+    return rec[4];
+}
+static inline uint32_t kvs__rec_klen_at(const uint8_t *rec)
+{
+    return (uint32_t)rec[5] | ((uint32_t)rec[6] << 8);
+}
+static inline uint32_t kvs__rec_vlen_at(const uint8_t *rec)
+{
+    return (uint32_t)rec[7] | ((uint32_t)rec[8] << 8) | ((uint32_t)rec[9] << 16) |
+           ((uint32_t)rec[10] << 24);
+}
+static inline const uint8_t *kvs__rec_key_at(const uint8_t *rec)
+{
+    return rec + KVS_REC_HEADER_SIZE;
+}
+
 static inline uint64_t kvs__rec_size(size_t klen, size_t vlen)
 {
     return KVS_REC_HEADER_SIZE + (uint64_t)klen + (uint64_t)vlen;

@@ -60,6 +60,10 @@ static struct kvs_segment *seg_alloc(uint32_t id, int fd)
 
 static void seg_free(struct kvs_segment *s)
 {
+    if (s->slot_cell) {
+        struct kvs_segment *self = s;
+        atomic_compare_exchange_strong(s->slot_cell, &self, NULL);
+    }
     pthread_mutex_destroy(&s->grow_mutex);
     kvs__io_unmap(s->base, s->map_bytes);
     if (s->fd >= 0)

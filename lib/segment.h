@@ -53,6 +53,11 @@ struct kvs_segment {
     bool hint_failed;     /* writing its hint failed once: do not retry (bg thread only) */
     _Atomic bool synced;  /* sealed and fdatasync'ed */
     _Atomic bool hinted;  /* has a valid hint file */
+    _Atomic bool moved;   /* compaction copied its records elsewhere (it may be
+                           * gone from the store): runs look its keys up again */
+    /* the store's slot table cell naming this segment: its slot is reused
+     * only once the segment is freed, since runs name segments by slot */
+    struct kvs_segment *_Atomic *slot_cell;
     _Atomic uint64_t live_bytes; /* records the index points at */
     _Atomic uint64_t dead_bytes; /* superseded records and tombstones */
     _Atomic int refs;

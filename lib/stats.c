@@ -10,6 +10,8 @@ static const char *const stat_names[KVS_STAT_COUNT_] = {
     [KVS_STAT_LIVE_BYTES] = "live_bytes",
     [KVS_STAT_DEAD_BYTES] = "dead_bytes",
     [KVS_STAT_INDEX_BYTES] = "index_bytes",
+    [KVS_STAT_ORDER_BYTES] = "order_bytes",
+    [KVS_STAT_ORDER_RUNS] = "order_runs",
     [KVS_STAT_SETS] = "sets",
     [KVS_STAT_GETS] = "gets",
     [KVS_STAT_REMOVES] = "removes",
@@ -100,6 +102,11 @@ int kvs_stat(kvs_t *db, kvs_stat_t which, uint64_t *value)
         break;
     case KVS_STAT_WRITE_FAILED:
         *value = atomic_load(&db->write_failed);
+        break;
+    case KVS_STAT_ORDER_BYTES:
+    case KVS_STAT_ORDER_RUNS:
+        kvs__order_usage(db, &bytes, &keys);
+        *value = which == KVS_STAT_ORDER_BYTES ? bytes : keys;
         break;
     default:
         *value = atomic_load_explicit(&db->stats[which], memory_order_relaxed);

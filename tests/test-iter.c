@@ -1,0 +1,672 @@
+/*
+ * Ordered iteration and snapshots: order, bounds and seeks against a model
+ * under random writes, removes and compactions; the point-in-time promise
+ * (overwrites, removes and compactions after creation are not seen); many
+ * iterators beside a writer; kvs_close refusing while handles are open.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/testutil.h"
+
+/* ---- the model: a fixed universe of keys, sorted, each present or not ---- */
+
+#define UNIVERSE 400
+#define KEY_MAX_LEN 12
+
+struct model {
+    uint8_t key[UNIVERSE][KEY_MAX_LEN];
+    size_t klen[UNIVERSE];
+    bool present[UNIVERSE];
+    char val[UNIVERSE][32];
+    size_t vlen[UNIVERSE];
+};
+
+static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen < blen ? -1 : alen > blen);
+}
+
+/* Keys over a small alphabet with NUL and 0xff, of 1 to KEY_MAX_LEN bytes,
+ * so that prefixes of each other, and bytes at both ends, occur often. */
+static void model_init(struct model *m, uint64_t *rng)
+{
+    static const uint8_t alphabet[] = {0x00, 'a', 'b', 'c', 0x7f, 0xfe, 0xff};
+    memset(m, 0, sizeof(*m));
+    for (int i = 0; i < UNIVERSE; i++) {
+        for (;;) {
+            size_t len = 1 + tu_rand(rng) % KEY_MAX_LEN;
+            for (size_t j = 0; j < len; j++)
+                m->key[i][j] = alphabet[tu_rand(rng) % sizeof(alphabet)];
+            bool dup = false;
+            for (int k = 0; k < i && !dup; k++)
+                dup = key_cmp(m->key[k], m->klen[k], m->key[i], len) == 0;
+            if (!dup) {
+                m->klen[i] = len;
+                break;
+            }
+        }
+    }
+    /* sort the universe (insertion sort: small) */
+    for (int i = 1; i < UNIVERSE; i++) {
+        uint8_t k[KEY_MAX_LEN];
+        size_t kl = m->klen[i];
+        memcpy(k, m->key[i], kl);
+        int j = i - 1;
+        while (j >= 0 && key_cmp(m->key[j], m->klen[j], k, kl) > 0) {
+            memcpy(m->key[j + 1], m->key[j], KEY_MAX_LEN);
+            m->klen[j + 1] = m->klen[j];
+            j--;
+        }
+        memcpy(m->key[j + 1], k, KEY_MAX_LEN);
+        m->klen[j + 1] = kl;
+    }
+}
+
+static void model_set(struct model *m, kvs_t *db, int i, unsigned version)
+{
+    m->vlen[i] = (size_t)snprintf(m->val[i], sizeof(m->val[i]), "v%u-%d", version, i);
+    m->present[i] = true;
+    ck_assert_kvs(kvs_set(db, m->key[i], m->klen[i], m->val[i], m->vlen[i]), KVS_OK);
+}
+
+static void model_remove(struct model *m, kvs_t *db, int i)
+{
+    ck_assert_kvs(kvs_remove(db, m->key[i], m->klen[i]), m->present[i] ? KVS_OK : KVS_NOT_FOUND);
+    m->present[i] = false;
+}
+
+/* The iterator is at model key i, with its value. */
+static void expect_at(kvs_iter_t *it, const struct model *m, int i)
+{
+    const void *k, *v;
+    size_t kl, vl;
+    ck_assert_int_eq(kvs_iter_valid(it), 1);
+    ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_OK);
+    ck_assert_msg(key_cmp(k, kl, m->key[i], m->klen[i]) == 0, "iterator not at model key %d", i);
+    ck_assert_kvs(kvs_iter_value(it, &v, &vl), KVS_OK);
+    ck_assert_uint_eq(vl, m->vlen[i]);
+    ck_assert(memcmp(v, m->val[i], vl) == 0);
+}
+
+/* Model indexes of the keys in [lo, hi), in order. */
+static int model_range(const struct model *m, int lo, int hi, int *out)
+{
+    int n = 0;
+    for (int i = lo; i < hi; i++)
+        if (m->present[i])
+            out[n++] = i;
+    return n;
+}
+
+static void check_walks(kvs_iter_t *it, const struct model *m, int lo, int hi)
+{
+    int idx[UNIVERSE];
+    int n = model_range(m, lo, hi, idx);
+    int rc, k = 0;
+    for (rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it))
+        expect_at(it, m, idx[k++]);
+    ck_assert_kvs(rc, KVS_NOT_FOUND);
+    ck_assert_int_eq(k, n);
+    ck_assert_int_eq(kvs_iter_valid(it), 0);
+    for (rc = kvs_iter_last(it); rc == KVS_OK; rc = kvs_iter_prev(it))
+        expect_at(it, m, idx[--k]);
+    ck_assert_kvs(rc, KVS_NOT_FOUND);
+    ck_assert_int_eq(k, 0);
+}
+
+/* Seek to probe keys (in the universe or not) and turn around. */
+static void check_seeks(kvs_iter_t *it, const struct model *m, uint64_t *rng, int lo, int hi)
+{
+    for (int t = 0; t < 40; t++) {
+        int p = (int)(tu_rand(rng) % UNIVERSE);
+        uint8_t probe[KEY_MAX_LEN + 1];
+        size_t plen = m->klen[p];
+        memcpy(probe, m->key[p], plen);
+        if (tu_rand(rng) % 2) /* just past key p: p itself is not >= probe */
+            probe[plen++] = 0x00;
+        int ge = -1, le = -1;
+        for (int i = lo; i < hi; i++) {
+            if (!m->present[i])
+                continue;
+            int c = key_cmp(m->key[i], m->klen[i], probe, plen);
+            if (c >= 0 && ge < 0)
+                ge = i;
+            if (c <= 0)
+                le = i;
+        }
+        int rc = kvs_iter_seek(it, probe, plen);
+        if (ge < 0) {
+            ck_assert_kvs(rc, KVS_NOT_FOUND);
+        } else {
+            ck_assert_kvs(rc, KVS_OK);
+            expect_at(it, m, ge);
+            /* one step back lands on the last key before it */
+            int before = -1;
+            for (int i = lo; i < ge; i++)
+                if (m->present[i])
+                    before = i;
+            rc = kvs_iter_prev(it);
+            if (before < 0) {
+                ck_assert_kvs(rc, KVS_NOT_FOUND);
+            } else {
+                ck_assert_kvs(rc, KVS_OK);
+                expect_at(it, m, before);
+                ck_assert_kvs(kvs_iter_next(it), KVS_OK);
+                expect_at(it, m, ge);
+            }
+        }
+        rc = kvs_iter_seek_prev(it, probe, plen);
+        if (le < 0) {
+            ck_assert_kvs(rc, KVS_NOT_FOUND);
+        } else {
+            ck_assert_kvs(rc, KVS_OK);
+            expect_at(it, m, le);
+        }
+    }
+}
+
+/* First model index whose key is >= key (UNIVERSE if none). */
+static int model_lower(const struct model *m, const uint8_t *key, size_t klen)
+{
+    int i = 0;
+    while (i < UNIVERSE && key_cmp(m->key[i], m->klen[i], key, klen) < 0)
+        i++;
+    return i;
+}
+
+/* Every check on a fresh iterator: whole store, a range, a prefix. */
+static void check_everything(kvs_t *db, const struct model *m, uint64_t *rng)
+{
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    check_walks(it, m, 0, UNIVERSE);
+    check_seeks(it, m, rng, 0, UNIVERSE);
+
+    int a = (int)(tu_rand(rng) % UNIVERSE), b = (int)(tu_rand(rng) % UNIVERSE);
+    if (a > b) {
+        int t = a;
+        a = b;
+        b = t;
+    }
+    ck_assert_kvs(kvs_iter_set_range(it, m->key[a], m->klen[a], m->key[b], m->klen[b]), KVS_OK);
+    check_walks(it, m, a, b);
+    check_seeks(it, m, rng, a, b);
+
+    int p = (int)(tu_rand(rng) % UNIVERSE);
+    size_t plen = 1 + tu_rand(rng) % m->klen[p];
+    ck_assert_kvs(kvs_iter_set_prefix(it, m->key[p], plen), KVS_OK);
+    int lo = model_lower(m, m->key[p], plen), hi = lo;
+    while (hi < UNIVERSE && m->klen[hi] >= plen && memcmp(m->key[hi], m->key[p], plen) == 0)
+        hi++;
+    check_walks(it, m, lo, hi);
+    check_seeks(it, m, rng, lo, hi);
+    kvs_iter_destroy(it);
+}
+
+static kvs_t *open_small(const char *dir, unsigned trigger)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    ck_assert_kvs(kvs_options_set_segment_size(o, 4096), KVS_OK);
+    ck_assert_kvs(kvs_options_set_compaction_trigger(o, trigger), KVS_OK);
+    kvs_t *db = NULL;
+    ck_assert_kvs(kvs_open(dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    return db;
+}
+
+/* ---- tests ---- */
+
+START_TEST(iter_empty_store)
+{
+    kvs_t *db = open_small(tu_dir, 20);
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    ck_assert_kvs(kvs_iter_first(it), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_iter_last(it), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_iter_seek(it, "a", 1), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_iter_next(it), KVS_NOT_FOUND);
+    const void *k;
+    size_t kl;
+    ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_EINVAL);
+    ck_assert_ptr_null(k);
+    kvs_iter_destroy(it);
+    ck_assert_kvs(kvs_iter_create(NULL, NULL, &it), KVS_EINVAL);
+    ck_assert_kvs(kvs_iter_create(db, NULL, NULL), KVS_EINVAL);
+    kvs_iter_destroy(NULL);
+    kvs_snapshot_release(NULL);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* Random sets, overwrites and removes with 4 KiB segments (rolls all the
+ * time), compactions now and then; at checkpoints every kind of walk and
+ * seek agrees with the model. Reopened half-way (order rebuilt at open). */
+START_TEST(iter_matches_model_under_random_writes)
+{
+    uint64_t rng = tu_seed() + (uint64_t)_i;
+    static struct model m;
+    model_init(&m, &rng);
+    kvs_t *db = open_small(tu_dir, _i == 0 ? 100 : 5);
+    unsigned version = 0;
+    for (int round = 0; round < 12; round++) {
+        int ops = 50 + (int)(tu_rand(&rng) % 400);
+        for (int n = 0; n < ops; n++) {
+            int i = (int)(tu_rand(&rng) % UNIVERSE);
+            if (tu_rand(&rng) % 4 == 0)
+                model_remove(&m, db, i);
+            else
+                model_set(&m, db, i, ++version);
+        }
+        if (round % 4 == 3)
+            ck_assert_kvs(kvs_compact(db), KVS_OK);
+        if (round == 6) {
+            ck_assert_kvs(kvs_close(db), KVS_OK);
+            db = open_small(tu_dir, _i == 0 ? 100 : 5);
+        }
+        check_everything(db, &m, &rng);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* An iterator and a snapshot created before overwrites, removes, new keys
+ * and forced compactions still see exactly the state of their moment. */
+START_TEST(handles_see_their_moment)
+{
+    uint64_t rng = tu_seed();
+    static struct model before, after;
+    model_init(&before, &rng);
+    kvs_t *db = open_small(tu_dir, 5);
+    for (int i = 0; i < UNIVERSE; i += 2)
+        model_set(&before, db, i, 1);
+    kvs_snapshot_t *snap;
+    kvs_iter_t *it, *it_snap;
+    ck_assert_kvs(kvs_snapshot_create(db, &snap), KVS_OK);
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+
+    memcpy(&after, &before, sizeof(after));
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < UNIVERSE; i++) {
+            if (i % 3 == 0)
+                model_remove(&after, db, i);
+            else
+                model_set(&after, db, i, 2 + (unsigned)round);
+        }
+        ck_assert_kvs(kvs_compact(db), KVS_OK);
+    }
+    /* an iterator made over the snapshot now still sees its moment */
+    ck_assert_kvs(kvs_iter_create(db, snap, &it_snap), KVS_OK);
+    check_walks(it, &before, 0, UNIVERSE);
+    check_walks(it_snap, &before, 0, UNIVERSE);
+    check_seeks(it, &before, &rng, 0, UNIVERSE);
+    for (int i = 0; i < UNIVERSE; i++) {
+        void *v;
+        size_t vl;
+        int rc = kvs_snapshot_get(snap, before.key[i], before.klen[i], &v, &vl);
+        ck_assert_kvs(kvs_snapshot_exists(snap, before.key[i], before.klen[i]), rc);
+        if (!before.present[i]) {
+            ck_assert_kvs(rc, KVS_NOT_FOUND);
+            ck_assert_ptr_null(v);
+            continue;
+        }
+        ck_assert_kvs(rc, KVS_OK);
+        ck_assert_uint_eq(vl, before.vlen[i]);
+        ck_assert(memcmp(v, before.val[i], vl) == 0);
+        ck_assert_int_eq(((char *)v)[vl], 0);
+        kvs_free(v);
+    }
+    /* the snapshot may go first: its iterator keeps what it reads */
+    kvs_snapshot_release(snap);
+    check_walks(it_snap, &before, 0, UNIVERSE);
+    /* a new iterator sees the present */
+    check_everything(db, &after, &rng);
+    kvs_iter_destroy(it);
+    kvs_iter_destroy(it_snap);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(close_refuses_while_handles_are_open)
+{
+    kvs_t *db = open_small(tu_dir, 20);
+    ck_assert_kvs(kvs_set(db, "k", 1, "v", 1), KVS_OK);
+    kvs_snapshot_t *snap;
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_snapshot_create(db, &snap), KVS_OK);
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_EBUSY);
+    /* the handle still works */
+    ck_assert_kvs(kvs_set(db, "k2", 2, "v", 1), KVS_OK);
+    kvs_iter_destroy(it);
+    ck_assert_kvs(kvs_close(db), KVS_EBUSY);
+    kvs_snapshot_release(snap);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(prefix_and_range_edges)
+{
+    kvs_t *db = open_small(tu_dir, 20);
+    const char *keys[] = {"a", "a\xff", "a\xff\xff", "b", "b\x00", "\xff", "\xff\xff"};
+    size_t lens[] = {1, 2, 3, 1, 2, 1, 2};
+    for (int i = 0; i < 7; i++)
+        ck_assert_kvs(kvs_set(db, keys[i], lens[i], "x", 1), KVS_OK);
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    const void *k;
+    size_t kl;
+    int n, rc;
+    /* prefix "a\xff": upper bound is "b" (trailing 0xff dropped, a+1) */
+    ck_assert_kvs(kvs_iter_set_prefix(it, "a\xff", 2), KVS_OK);
+    for (n = 0, rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it))
+        n++;
+    ck_assert_int_eq(n, 2);
+    /* prefix of only 0xff bytes: no upper bound */
+    ck_assert_kvs(kvs_iter_set_prefix(it, "\xff", 1), KVS_OK);
+    ck_assert_kvs(kvs_iter_last(it), KVS_OK);
+    ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_OK);
+    ck_assert_uint_eq(kl, 2);
+    for (n = 0, rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it))
+        n++;
+    ck_assert_int_eq(n, 2);
+    /* an empty range, and start > end */
+    ck_assert_kvs(kvs_iter_set_range(it, "b", 1, "b", 1), KVS_OK);
+    ck_assert_kvs(kvs_iter_first(it), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_iter_set_range(it, "c", 1, "a", 1), KVS_OK);
+    ck_assert_kvs(kvs_iter_first(it), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_iter_last(it), KVS_NOT_FOUND);
+    /* start only; the key with a NUL byte */
+    ck_assert_kvs(kvs_iter_set_range(it, "b\x00", 2, NULL, 0), KVS_OK);
+    ck_assert_kvs(kvs_iter_first(it), KVS_OK);
+    ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_OK);
+    ck_assert_uint_eq(kl, 2);
+    ck_assert(memcmp(k, "b\x00", 2) == 0);
+    /* the empty prefix removes the bounds */
+    ck_assert_kvs(kvs_iter_set_prefix(it, "", 0), KVS_OK);
+    for (n = 0, rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it))
+        n++;
+    ck_assert_int_eq(n, 7);
+    kvs_iter_destroy(it);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* A keys-only walk reports a damaged small record instead of its key, and
+ * the walk goes on past it. */
+START_TEST(damaged_record_is_reported_not_returned)
+{
+    kvs_t *db = open_small(tu_dir, 100);
+    for (int i = 0; i < 20; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%02d", i);
+        ck_assert_kvs(kvs_set(db, k, 3, "value-value", 11), KVS_OK);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    /* the first record (k00) starts at offset 64: flip a byte of its value */
+    char *seg = tu_last_file(tu_dir, ".log");
+    tu_flip_byte(seg, 64 + 11 + 3 + 2);
+    free(seg);
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_repair(o, 1);
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    int good = 0, rc;
+    for (rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it)) {
+        const void *k;
+        size_t kl;
+        if (kvs_iter_key(it, &k, &kl) == KVS_OK)
+            good++;
+    }
+    ck_assert_kvs(rc, KVS_NOT_FOUND);
+    ck_assert_int_eq(good, 19);
+    kvs_iter_destroy(it);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/*
+ * One writer sweeps the keys in order, over and over, writing the sweep
+ * number; readers meanwhile make iterators and snapshots. Each must see one
+ * moment: keys before some boundary carry sweep g+1, the rest sweep g.
+ * Small segments and a low trigger keep compaction (and the merges that
+ * follow it) running under them.
+ */
+#define SWEEP_KEYS 300
+
+struct sweep {
+    kvs_t *db;
+    atomic_bool stop;
+    atomic_int checks;
+};
+
+static void sweep_key(char *k, int i)
+{
+    snprintf(k, 16, "sweep-%05d", i);
+}
+
+static void *sweep_writer(void *arg)
+{
+    struct sweep *s = arg;
+    for (unsigned g = 1; !atomic_load(&s->stop) && g < 100000; g++) {
+        for (int i = 0; i < SWEEP_KEYS; i++) {
+            char k[16], v[32];
+            sweep_key(k, i);
+            int vl = snprintf(v, sizeof(v), "%u", g);
+            int rc = kvs_set(s->db, k, strlen(k), v, (size_t)vl);
+            if (rc != KVS_OK) {
+                fprintf(stderr, "writer: kvs_set: %s (%s)\n", kvs_strerror(rc), strerror(errno));
+                return (void *)1;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The sweep numbers seen, in key order, must be g+1 ... g+1 g ... g. */
+static int check_one_moment(struct sweep *s)
+{
+    kvs_snapshot_t *snap = NULL;
+    bool use_snap = atomic_load(&s->checks) % 2;
+    if (use_snap && kvs_snapshot_create(s->db, &snap) != KVS_OK)
+        return 0;
+    kvs_iter_t *it;
+    if (kvs_iter_create(s->db, snap, &it) != KVS_OK)
+        return 0;
+    unsigned first = 0, prev = 0;
+    int n = 0, rc;
+    for (rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it), n++) {
+        const void *v;
+        size_t vl;
+        if (kvs_iter_value(it, &v, &vl) != KVS_OK || vl >= 16)
+            return 0;
+        char buf[16];
+        memcpy(buf, v, vl);
+        buf[vl] = 0;
+        unsigned g = (unsigned)strtoul(buf, NULL, 10);
+        if (n == 0)
+            first = g;
+        else if (!(g == prev || (g + 1 == prev && g + 1 == first))) {
+            fprintf(stderr, "key %d: sweep %u after %u (first %u)\n", n, g, prev, first);
+            return 0;
+        }
+        prev = g;
+        if (snap) { /* the snapshot agrees with its iterator */
+            const void *k;
+            size_t kl;
+            void *sv;
+            size_t svl;
+            if (kvs_iter_key(it, &k, &kl) != KVS_OK ||
+                kvs_snapshot_get(snap, k, kl, &sv, &svl) != KVS_OK)
+                return 0;
+            bool same = svl == vl && memcmp(sv, v, vl) == 0;
+            kvs_free(sv);
+            if (!same)
+                return 0;
+        }
+    }
+    kvs_iter_destroy(it);
+    kvs_snapshot_release(snap);
+    if (rc != KVS_NOT_FOUND || n != SWEEP_KEYS)
+        fprintf(stderr, "walk ended with %s after %d keys\n", kvs_status_name(rc), n);
+    return rc == KVS_NOT_FOUND && n == SWEEP_KEYS;
+}
+
+static void *sweep_reader(void *arg)
+{
+    struct sweep *s = arg;
+    while (!atomic_load(&s->stop)) {
+        if (!check_one_moment(s))
+            return (void *)1;
+        atomic_fetch_add(&s->checks, 1);
+    }
+    return NULL;
+}
+
+START_TEST(iterators_beside_a_writer_see_one_moment)
+{
+    struct sweep s = {.db = open_small(tu_dir, 10)};
+    /* sweep 0 first, so that every key exists once readers look */
+    for (int i = 0; i < SWEEP_KEYS; i++) {
+        char k[16];
+        sweep_key(k, i);
+        ck_assert_kvs(kvs_set(s.db, k, strlen(k), "0", 1), KVS_OK);
+    }
+    pthread_t w, r[2];
+    ck_assert_int_eq(pthread_create(&w, NULL, sweep_writer, &s), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&r[i], NULL, sweep_reader, &s), 0);
+    /* bounded: until 200 checks passed or 10 s elapsed */
+    for (int t = 0; t < 1000 && atomic_load(&s.checks) < 200; t++)
+        usleep(10000);
+    atomic_store(&s.stop, true);
+    void *ret;
+    ck_assert_int_eq(pthread_join(w, &ret), 0);
+    ck_assert_ptr_null(ret);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(pthread_join(r[i], &ret), 0);
+        ck_assert_msg(ret == NULL, "a reader saw more than one moment");
+    }
+    ck_assert_int_ge(atomic_load(&s.checks), 20);
+    uint64_t compactions = 0;
+    ck_assert_kvs(kvs_stat(s.db, KVS_STAT_COMPACTIONS, &compactions), KVS_OK);
+    ck_assert_kvs(kvs_close(s.db), KVS_OK);
+}
+END_TEST
+
+/* With no iterator open, runs merge down and compaction's old segments are
+ * let go: the order holds one entry per key once the store is idle. */
+START_TEST(order_settles_to_one_run)
+{
+    kvs_t *db = open_small(tu_dir, 5);
+    char k[16];
+    for (int round = 0; round < 4; round++)
+        for (int i = 0; i < 2000; i++) {
+            snprintf(k, sizeof(k), "key%05d", i);
+            ck_assert_kvs(kvs_set(db, k, strlen(k), "value", 5), KVS_OK);
+        }
+    ck_assert_kvs(kvs_compact(db), KVS_OK);
+    uint64_t runs = 99, bytes = 0;
+    for (int t = 0; t < 300 && runs != 1; t++) { /* bounded: 6 s */
+        usleep(20000);
+        ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_RUNS, &runs), KVS_OK);
+    }
+    ck_assert_uint_eq(runs, 1);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_BYTES, &bytes), KVS_OK);
+    ck_assert_uint_ge(bytes, 2000 * 8);
+    ck_assert_uint_lt(bytes, 2000 * 8 + 64 * 1024);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* Segment files this process holds open although they were deleted. */
+static int deleted_segments_held(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], target[4096];
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, target, sizeof(target) - 1);
+        if (len <= 0)
+            continue;
+        target[len] = 0;
+        n += strstr(target, ".log (deleted)") != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Compaction's inputs give their disk space back at once when no handle
+ * is open; a snapshot taken before keeps them until it is released. */
+START_TEST(compaction_frees_space_unless_a_handle_holds_it)
+{
+    kvs_t *db = open_small(tu_dir, 100); /* compaction only when asked */
+    char k[16];
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 500; i++) {
+            snprintf(k, sizeof(k), "key%05d", i);
+            ck_assert_kvs(kvs_set(db, k, strlen(k), "value", 5), KVS_OK);
+        }
+    ck_assert_kvs(kvs_compact(db), KVS_OK);
+    ck_assert_int_eq(deleted_segments_held(), 0);
+
+    kvs_snapshot_t *snap;
+    ck_assert_kvs(kvs_snapshot_create(db, &snap), KVS_OK);
+    for (int i = 0; i < 500; i++) {
+        snprintf(k, sizeof(k), "key%05d", i);
+        ck_assert_kvs(kvs_set(db, k, strlen(k), "later", 5), KVS_OK);
+    }
+    ck_assert_kvs(kvs_compact(db), KVS_OK);
+    ck_assert_int_gt(deleted_segments_held(), 0);
+    void *v;
+    size_t vl;
+    ck_assert_kvs(kvs_snapshot_get(snap, "key00007", 8, &v, &vl), KVS_OK);
+    ck_assert(vl == 5 && memcmp(v, "value", 5) == 0);
+    kvs_free(v);
+    kvs_snapshot_release(snap);
+    ck_assert_int_eq(deleted_segments_held(), 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+static Suite *iter_suite(void)
+{
+    Suite *s = suite_create("iter");
+    TCase *tc = tcase_create("order");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, iter_empty_store);
+    tcase_add_loop_test(tc, iter_matches_model_under_random_writes, 0, 3);
+    tcase_add_test(tc, prefix_and_range_edges);
+    tcase_add_test(tc, damaged_record_is_reported_not_returned);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("moments");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, handles_see_their_moment);
+    tcase_add_test(tc, close_refuses_while_handles_are_open);
+    tcase_add_test(tc, iterators_beside_a_writer_see_one_moment);
+    tcase_add_test(tc, order_settles_to_one_run);
+    tcase_add_test(tc, compaction_frees_space_unless_a_handle_holds_it);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(iter_suite());
+}
