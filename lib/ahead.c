@@ -15,7 +15,8 @@
  * by the first request, so read-only stores and write-through segments never
  * have it.
  */
-#include "db.h"
+#include "ahead.h"
+#include "store.h"
 
 static void *ahead_main(void *arg)
 {

@@ -18,12 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db.h"
+#include "compact.h"
 #include "hash.h"
 #include "hint.h"
+#include "index_file.h"
 #include "io.h"
 #include "obsolete.h"
-#include "index_file.h"
+#include "store.h"
+#include "sync.h"
 
 /* ---- hint files ---- */
 
@@ -98,6 +100,7 @@ struct compaction {
     struct move *moves;       /* records copied into out */
     size_t nmoves, moves_cap;
     unsigned outputs;
+    uint64_t now_ms; /* values expired by then are dropped */
 };
 
 struct move {
@@ -105,16 +108,24 @@ struct move {
     struct kvs_loc from, to;
 };
 
-static double dead_ratio(const struct kvs_segment *s)
+/* Garbage per byte; a damaged segment (2) or one holding expired values
+ * (1.5) comes before any other: rewriting it reclaims what the counts do
+ * not show. */
+#define RATIO_EXPIRED 1.5
+static double dead_ratio(struct kvs_segment *s)
 {
     uint64_t size = s->tail > KVS_SEG_HEADER_SIZE ? s->tail : 1;
-    return s->damaged ? 2.0 : (double)atomic_load(&s->dead_bytes) / (double)size;
+    if (s->damaged)
+        return 2.0;
+    if (kvs__seg_expiry_due(s, kvs__now_ms()))
+        return RATIO_EXPIRED;
+    return (double)atomic_load(&s->dead_bytes) / (double)size;
 }
 
 static int cmp_dead_ratio_desc(const void *a, const void *b)
 {
-    double x = dead_ratio(*(struct kvs_segment *const *)a);
-    double y = dead_ratio(*(struct kvs_segment *const *)b);
+    double x = dead_ratio(*(struct kvs_segment **)a);
+    double y = dead_ratio(*(struct kvs_segment **)b);
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
@@ -160,8 +171,13 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n,
     if (mode == COMPACT_IDLE)
         trigger = KVS_MAX(trigger / 10, 1u);
     uint64_t floor_bytes = KVS_MIN(db->opts.segment_bytes, (uint64_t)1 << 20);
-    if (dead < floor_bytes || dead * 100 < total * trigger)
-        return 0;
+    if (dead < floor_bytes || dead * 100 < total * trigger) {
+        /* Below the trigger, an idle store still rewrites the segments
+         * holding expired values or damage (sorted first). */
+        while (mode == COMPACT_IDLE && picked < n && dead_ratio(cand[picked]) >= RATIO_EXPIRED)
+            picked++;
+        return picked;
+    }
     while (picked < n && dead * 200 > total * trigger) {
         /* After the rewrite s shrinks to its live bytes. */
         struct kvs_segment *s = cand[picked++];
@@ -220,7 +236,9 @@ static void output_discard(struct kvs *db, struct kvs_segment *out)
 }
 
 /* Point the index at the copies whose originals are still the current
- * records; a copy whose original was overwritten meanwhile is dead. */
+ * records; a copy whose original was overwritten meanwhile is dead. A move
+ * to slot 0 is an expired value, replaced in the output by a tombstone:
+ * its key leaves the index. */
 static void apply_moves(struct kvs *db, struct compaction *c)
 {
     for (size_t i = 0; i < c->nmoves; i++) {
@@ -228,7 +246,10 @@ static void apply_moves(struct kvs *db, struct compaction *c)
         struct kvs_index_shard *sh = kvs__index_shard(&db->index, m->hash);
         pthread_rwlock_wrlock(&sh->lock);
         struct kvs_index_entry *e = kvs__index_find_loc(sh, m->hash, &m->from);
-        if (e) {
+        if (e && m->to.slot == 0) {
+            kvs__index_erase(sh, e);
+            kvs__db_retire_loc(db, &m->from);
+        } else if (e) {
             e->loc = m->to;
             kvs__db_retire_loc(db, &m->from);
             atomic_fetch_add_explicit(&c->out->live_bytes, m->to.size, memory_order_relaxed);
@@ -331,24 +352,63 @@ static bool tombstone_needed(struct kvs *db, struct compaction *c, size_t input,
     return false;
 }
 
+/* An expired value is not copied: a tombstone takes its place (an older
+ * record of the key, in a segment that stays, must not come back at the
+ * next open), and the key leaves the index once the output is durable. */
+static int expire_record(struct kvs *db, struct compaction *c, uint64_t hash,
+                         const struct kvs_rec *r, const struct kvs_loc *from)
+{
+    uint64_t size = kvs__rec_size_of(KVS_REC_DEL, r->klen, 0);
+    int rc = output_room(db, c, size);
+    uint64_t to_off;
+    if (rc == KVS_OK)
+        rc = kvs__seg_append(c->out, KVS_REC_DEL, r->key, r->klen, NULL, 0, &to_off);
+    if (rc != KVS_OK)
+        return rc;
+    atomic_fetch_add_explicit(&c->out->dead_bytes, size, memory_order_relaxed);
+    struct kvs_loc gone = {0};
+    return remember_move(c, hash, from, &gone);
+}
+
 static int copy_record(struct kvs *db, struct compaction *c, size_t input,
                        const struct kvs_rec *r, uint64_t off)
 {
     struct kvs_segment *s = c->in[input];
     uint64_t hash = kvs__hash(db->seed, r->key, r->klen);
     struct kvs_loc from = {.slot = s->slot, .off = (uint32_t)off, .size = (uint32_t)r->size};
-    bool put = r->type == KVS_REC_PUT;
+    bool put = kvs__rec_is_put(r->type);
     if (put ? !record_is_live(db, hash, &from) : !tombstone_needed(db, c, input, hash, r))
         return KVS_OK;
+    if (put && kvs__rec_expired(r, c->now_ms))
+        return expire_record(db, c, hash, r, &from);
     int rc = output_room(db, c, r->size);
     if (rc != KVS_OK)
         return rc;
     uint64_t to_off;
-    rc = kvs__seg_append(c->out, r->type, r->key, r->klen, r->val, r->vlen, &to_off);
+    rc = kvs__seg_append_x(c->out, r->type, r->expire, r->key, r->klen, r->val, r->vlen, &to_off);
     if (rc != KVS_OK)
         return rc;
+    if (r->type == KVS_REC_PUTX)
+        kvs__seg_note_expire(c->out, r->expire);
     struct kvs_loc to = {.slot = c->out->slot, .off = (uint32_t)to_off, .size = (uint32_t)r->size};
     return put ? remember_move(c, hash, &from, &to) : KVS_OK;
+}
+
+/* A batch's records are copied one by one: all of them are applied, so
+ * they need not stay together. */
+static int copy_batch(struct kvs *db, struct compaction *c, size_t input,
+                      const struct kvs_rec *batch)
+{
+    const uint8_t *base = c->in[input]->base;
+    uint64_t pos = 0;
+    struct kvs_rec in;
+    while (kvs__rec_batch_next(batch, &pos, false, &in) == KVS_REC_OK) {
+        uint64_t off = (uint64_t)(in.key - base) - kvs__rec_header_size(in.type);
+        int rc = copy_record(db, c, input, &in, off);
+        if (rc != KVS_OK)
+            return rc;
+    }
+    return KVS_OK;
 }
 
 /* Copy the live records of one input. Damaged bytes (kept by a repair-mode
@@ -367,7 +427,8 @@ static int copy_segment(struct kvs *db, struct compaction *c, size_t input)
         }
         if (r.type == KVS_REC_SEAL)
             break;
-        int rc = copy_record(db, c, input, &r, off);
+        int rc = r.type == KVS_REC_BATCH ? copy_batch(db, c, input, &r)
+                                         : copy_record(db, c, input, &r, off);
         if (rc != KVS_OK)
             return rc;
         off += r.size;
@@ -477,6 +538,7 @@ static int compact(struct kvs *db, enum compact_mode mode)
         return KVS_ENOMEM;
     }
     uint64_t t0 = kvs__now_us();
+    c.now_ms = kvs__now_ms();
     int rc = KVS_OK;
     for (size_t i = 0; i < c.n && rc == KVS_OK; i++)
         rc = copy_segment(db, &c, i);

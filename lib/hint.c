@@ -12,8 +12,15 @@
 
 static const uint8_t hint_magic[8] = {0x89, 'K', 'V', 'S', 'H', 'N', 'T', '\n'};
 
-/* Count the records before the seal, checking that they all decode. */
-static int hint_count(const struct kvs_segment *s, uint64_t *count, uint64_t *data_end)
+/*
+ * Walk the entries a hint lists, up to the seal: every record, and for a
+ * batch its header then each record inside. emit (may be NULL) gets each
+ * with its offset. Checks that everything decodes.
+ */
+typedef void (*hint_emit_fn)(void *ctx, const struct kvs_rec *r, uint64_t off);
+
+static int hint_walk(const struct kvs_segment *s, hint_emit_fn emit, void *ctx,
+                     uint64_t *count, uint64_t *data_end)
 {
     uint64_t off = KVS_SEG_HEADER_SIZE, n = 0;
     for (;;) {
@@ -22,12 +29,53 @@ static int hint_count(const struct kvs_segment *s, uint64_t *count, uint64_t *da
             return KVS_ECORRUPT;
         if (r.type == KVS_REC_SEAL)
             break;
+        if (emit)
+            emit(ctx, &r, off);
         n++;
+        if (r.type == KVS_REC_BATCH) {
+            uint64_t pos = 0;
+            struct kvs_rec in;
+            enum kvs_rec_status st;
+            while ((st = kvs__rec_batch_next(&r, &pos, false, &in)) == KVS_REC_OK) {
+                if (emit)
+                    emit(ctx, &in, (uint64_t)(in.key - s->base) -
+                                       kvs__rec_header_size(in.type));
+                n++;
+            }
+            if (st != KVS_REC_AT_END)
+                return KVS_ECORRUPT;
+        }
         off += r.size;
     }
+    if (off > KVS_HINT_OFFSET_MASK)
+        return KVS_ECORRUPT; /* cannot happen below the batch limit (record.h) */
     *count = n;
     *data_end = off;
     return KVS_OK;
+}
+
+struct hint_out {
+    uint8_t *p;
+    uint64_t seed;
+};
+
+static void hint_put_entry(void *ctx, const struct kvs_rec *r, uint64_t off)
+{
+    struct hint_out *o = ctx;
+    uint32_t word = (uint32_t)off;
+    uint32_t tag = 0;
+    if (r->type == KVS_REC_BATCH) {
+        word |= KVS_HINT_BATCH;
+    } else {
+        word |= r->type == KVS_REC_DEL ? KVS_HINT_TOMBSTONE
+                : r->type == KVS_REC_PUTX ? KVS_HINT_EXPIRING
+                                          : 0;
+        /* only the upper half: all the index uses (see index.h) */
+        tag = (uint32_t)(kvs__hash(o->seed, r->key, r->klen) >> 32);
+    }
+    kvs__store32(o->p, tag);
+    kvs__store32(o->p + 4, word);
+    o->p += KVS_HINT_ENTRY_SIZE;
 }
 
 static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t count,
@@ -38,25 +86,15 @@ static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t
     if (!buf)
         return NULL;
     memcpy(buf, hint_magic, sizeof(hint_magic));
-    kvs__store32(buf + 8, KVS_FORMAT_VERSION);
+    kvs__store32(buf + 8, KVS_HINT_VERSION);
     kvs__store32(buf + 12, s->id);
     kvs__store64(buf + 16, s->tail);
     kvs__store64(buf + 24, data_end);
     kvs__store64(buf + 32, count);
     kvs__store64(buf + 40, seed);
-    uint8_t *p = buf + KVS_HINT_HEADER_SIZE;
-    uint64_t off = KVS_SEG_HEADER_SIZE;
-    for (uint64_t i = 0; i < count; i++) {
-        struct kvs_rec r;
-        kvs__rec_peek(s->base + off, s->tail - off, &r);
-        uint32_t word = (uint32_t)off | (r.type == KVS_REC_DEL ? KVS_HINT_TOMBSTONE : 0);
-        /* only the upper half: all the index uses (see index.h) */
-        kvs__store32(p, (uint32_t)(kvs__hash(seed, r.key, r.klen) >> 32));
-        kvs__store32(p + 4, word);
-        p += KVS_HINT_ENTRY_SIZE;
-        off += r.size;
-    }
-    kvs__store64(p, kvs__hash_sum(buf, (size_t)(p - buf)));
+    struct hint_out o = {buf + KVS_HINT_HEADER_SIZE, seed};
+    hint_walk(s, hint_put_entry, &o, &count, &data_end); /* counted: cannot fail */
+    kvs__store64(o.p, kvs__hash_sum(buf, (size_t)(o.p - buf)));
     return buf;
 }
 
@@ -70,7 +108,7 @@ int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
     if (file_size != s->tail)
         return KVS_ECORRUPT;
     uint64_t count, data_end;
-    int rc = hint_count(s, &count, &data_end);
+    int rc = hint_walk(s, NULL, NULL, &count, &data_end);
     if (rc != KVS_OK)
         return rc;
     size_t len;
@@ -96,17 +134,22 @@ int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
     return rc;
 }
 
-/* Offsets strictly increase, start after the header, and end before data_end. */
-static bool hint_entries_valid(const uint8_t *buf, uint64_t count, uint64_t data_end)
+/* Offsets strictly increase, start after the header, and end before
+ * data_end: by at least a smallest record, or a batch header's size. A
+ * format 1 hint has no batch headers. */
+static bool hint_entries_valid(const uint8_t *buf, uint64_t count, uint64_t data_end,
+                               uint32_t version)
 {
     uint64_t expect = KVS_SEG_HEADER_SIZE;
     for (uint64_t i = 0; i < count; i++) {
-        uint32_t off = kvs__load32(buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE + 4) &
-                       ~KVS_HINT_TOMBSTONE;
-        if ((i == 0 && off != expect) || off < expect ||
+        uint32_t word = kvs__load32(buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE + 4);
+        uint32_t off = word & KVS_HINT_OFFSET_MASK;
+        bool batch = (word & KVS_HINT_EXPIRING) == KVS_HINT_BATCH;
+        if (((word & KVS_HINT_BATCH) && version < 2) ||
+            (i == 0 && off != expect) || off < expect ||
             off + (uint64_t)KVS_REC_HEADER_SIZE + 1 > data_end)
             return false;
-        expect = (uint64_t)off + KVS_REC_HEADER_SIZE + 1;
+        expect = (uint64_t)off + KVS_REC_HEADER_SIZE + (batch ? 0 : 1);
     }
     return count > 0 || data_end == KVS_SEG_HEADER_SIZE;
 }
@@ -124,7 +167,7 @@ static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segmen
     if (len < KVS_HINT_HEADER_SIZE + trailer || memcmp(buf, hint_magic, sizeof(hint_magic)) != 0 ||
         (len - KVS_HINT_HEADER_SIZE - trailer) % KVS_HINT_ENTRY_SIZE != 0 ||
         kvs__hash_sum(buf, len - trailer) != kvs__load64(buf + len - trailer) ||
-        kvs__load32(buf + 8) != KVS_FORMAT_VERSION)
+        kvs__load32(buf + 8) < 1 || kvs__load32(buf + 8) > KVS_HINT_VERSION)
         return KVS_NOT_FOUND;
     uint64_t count = kvs__load64(buf + 32);
     uint64_t data_end = kvs__load64(buf + 24);
@@ -132,7 +175,7 @@ static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segmen
         kvs__load64(buf + 40) != seed ||
         count != (len - KVS_HINT_HEADER_SIZE - trailer) / KVS_HINT_ENTRY_SIZE ||
         data_end + KVS_REC_HEADER_SIZE > s->tail || data_end < KVS_SEG_HEADER_SIZE ||
-        !hint_entries_valid(buf, count, data_end))
+        !hint_entries_valid(buf, count, data_end, kvs__load32(buf + 8)))
         return KVS_ECORRUPT;
     out->count = count;
     out->data_end = data_end;
@@ -168,10 +211,13 @@ void kvs__hint_get(const struct kvs_hint *h, uint64_t i, struct kvs_hint_rec *ou
     const uint8_t *p = h->buf + KVS_HINT_HEADER_SIZE + i * KVS_HINT_ENTRY_SIZE;
     uint32_t word = kvs__load32(p + 4);
     out->hash = (uint64_t)kvs__load32(p) << 32;
-    out->off = word & ~KVS_HINT_TOMBSTONE;
-    out->tombstone = (word & KVS_HINT_TOMBSTONE) != 0;
+    out->off = word & KVS_HINT_OFFSET_MASK;
+    uint32_t kind = word & KVS_HINT_EXPIRING;
+    out->tombstone = kind == KVS_HINT_TOMBSTONE;
+    out->batch = kind == KVS_HINT_BATCH;
+    out->expiring = kind == KVS_HINT_EXPIRING;
     uint64_t next = i + 1 < h->count
-                        ? kvs__load32(p + KVS_HINT_ENTRY_SIZE + 4) & ~KVS_HINT_TOMBSTONE
+                        ? kvs__load32(p + KVS_HINT_ENTRY_SIZE + 4) & KVS_HINT_OFFSET_MASK
                         : h->data_end;
     out->size = (uint32_t)(next - out->off);
 }

@@ -16,6 +16,13 @@
 #define KVS_HINT_ENTRY_SIZE 8u
 #define KVS_HINT_TRAILER_SIZE 8u
 #define KVS_HINT_TOMBSTONE 0x80000000u
+/* Format 2: the entry is a BATCH record's header, not a record to index;
+ * with the tombstone bit too, it is a PUTX (a value with an expiry). */
+#define KVS_HINT_BATCH 0x40000000u
+#define KVS_HINT_EXPIRING (KVS_HINT_TOMBSTONE | KVS_HINT_BATCH)
+#define KVS_HINT_OFFSET_MASK 0x3fffffffu
+/* Hint files of format 2 mark batch headers; format 1 files are read too. */
+#define KVS_HINT_VERSION 2u
 
 /* One record as the hint describes it. */
 struct kvs_hint_rec {
@@ -23,6 +30,8 @@ struct kvs_hint_rec {
     uint32_t off;
     uint32_t size;
     bool tombstone;
+    bool batch;    /* a batch header: skip it, its records follow */
+    bool expiring; /* a value with an expiry (PUTX) */
 };
 
 /* A loaded, fully validated hint file. */

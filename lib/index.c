@@ -162,12 +162,21 @@ int kvs__index_reserve(struct kvs_index *ix, uint64_t n)
 
 int kvs__index_prepare_insert(struct kvs_index *ix, struct kvs_index_shard *s)
 {
-    if (!index_too_full((uint64_t)s->count + 1, (uint64_t)s->mask + 1))
-        return KVS_OK;
-    if (ix->capacity < INDEX_MAX_CAPACITY)
-        return grow_all(ix, ix->capacity * 2);
+    return kvs__index_prepare_inserts(ix, s, 1);
+}
+
+int kvs__index_prepare_inserts(struct kvs_index *ix, struct kvs_index_shard *s, uint64_t k)
+{
+    uint64_t capacity = ix->capacity;
+    while (index_too_full((uint64_t)s->count + k, capacity) && capacity < INDEX_MAX_CAPACITY)
+        capacity *= 2;
+    if (capacity > ix->capacity) {
+        int rc = grow_all(ix, (uint32_t)capacity);
+        if (rc != KVS_OK)
+            return rc;
+    }
     /* At the largest size a shard may fill up to 15/16. */
-    return (uint64_t)(s->count + 1) * 16 > (uint64_t)ix->capacity * 15 ? KVS_ENOMEM : KVS_OK;
+    return ((uint64_t)s->count + k) * 16 > (uint64_t)ix->capacity * 15 ? KVS_ENOMEM : KVS_OK;
 }
 
 /* ---- loading a saved index ---- */

@@ -134,6 +134,8 @@ static inline struct kvs_index_entry *kvs__index_next_tag(struct kvs_index_shard
  * each shard's write lock in turn.
  */
 int kvs__index_prepare_insert(struct kvs_index *ix, struct kvs_index_shard *s);
+/* The same for k more keys (an atomic batch). */
+int kvs__index_prepare_inserts(struct kvs_index *ix, struct kvs_index_shard *s, uint64_t k);
 
 /* Find the entry pointing at exactly loc (no key comparison needed). */
 struct kvs_index_entry *kvs__index_find_loc(struct kvs_index_shard *s, uint64_t hash,

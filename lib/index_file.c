@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "db.h"
 #include "hash.h"
 #include "io.h"
+#include "store.h"
 
 #define SNAP_HEADER_SIZE 64u
 #define SNAP_SEGMENT_SIZE 48u
@@ -25,6 +25,7 @@
 #define SNAP_NARROW_SIZE (1u << 24)
 #define SNAP_FLAG_HINTED 1u
 #define SNAP_FLAG_DAMAGED 2u
+#define SNAP_FLAG_EXPIRING 4u /* holds values with an expiry (when: unknown) */
 /* Tables are saved as a bitmap of used slots, then the used entries only
  * (half the size of the tables at their usual fill), staged through a
  * buffer of this many entries. */
@@ -73,7 +74,8 @@ static int write_head(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *
         kvs__store64(e + 24, atomic_load(&s->live_bytes));
         kvs__store64(e + 32, atomic_load(&s->dead_bytes));
         kvs__store32(e + 40, (atomic_load(&s->hinted) ? SNAP_FLAG_HINTED : 0) |
-                                 (s->damaged ? SNAP_FLAG_DAMAGED : 0));
+                                 (s->damaged ? SNAP_FLAG_DAMAGED : 0) |
+                                 (atomic_load(&s->min_expire) ? SNAP_FLAG_EXPIRING : 0));
         rc = put_bytes(fd, off, sum, e, sizeof(e));
     }
     for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK; i++) {
@@ -385,6 +387,8 @@ static void restore_segments(struct kvs *db, const struct snap_load *l, const ui
         atomic_store(&s->dead_bytes, kvs__load64(e + 32));
         atomic_store(&s->hinted, (kvs__load32(e + 40) & SNAP_FLAG_HINTED) != 0);
         s->damaged = (kvs__load32(e + 40) & SNAP_FLAG_DAMAGED) != 0;
+        if (kvs__load32(e + 40) & SNAP_FLAG_EXPIRING)
+            atomic_store(&s->min_expire, 1); /* some time: look at the next chance */
         atomic_store(&s->sealed, true);
         atomic_store(&s->synced, true);
     }

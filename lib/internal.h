@@ -91,6 +91,10 @@ static inline void kvs__store64(void *p, uint64_t v)
 
 /* Monotonic clock in microseconds. */
 uint64_t kvs__now_us(void);
+/* Wall-clock time in milliseconds since the epoch, what expiry times are
+ * measured in. Tests replace kvs__clock_ms to move time. */
+uint64_t kvs__now_ms(void);
+extern uint64_t (*kvs__clock_ms)(void);
 /* The CLOCK_MONOTONIC time us microseconds from now, as a deadline for the
  * condition variables (which use that clock, see db_alloc). */
 struct timespec kvs__deadline_in_us(uint64_t us);

@@ -10,9 +10,9 @@
  */
 #include <stdlib.h>
 
-#include "db.h"
 #include "order.h"
 #include "snapshot.h"
+#include "store.h"
 
 /* Records up to this size are verified when their key is first read: the
  * value is on the same pages, so the check is cheap. Larger ones are
@@ -35,6 +35,7 @@ struct kvs_iter {
     struct kvs_view *view;
     struct bound lo, hi; /* [lo, hi) */
     int dir;             /* 1 forward, -1 backward, 0 not positioned */
+    uint64_t now_ms;     /* values expired by then are not seen */
     kvs_ref ref;         /* the current entry */
     const uint8_t *key;
     size_t klen;
@@ -142,7 +143,9 @@ static int settle(struct kvs_iter *it, int dir)
         if (best < 0 || beyond(it, dir, bk, bklen))
             return set_invalid(it);
         kvs_ref ref = cur_ref(&it->cur[best]);
-        if (kvs__ref_is_tomb(ref)) {
+        uint64_t vlen;
+        uint64_t expire = kvs__ref_is_tomb(ref) ? 0 : kvs__ref_expire(it->db, ref, &vlen);
+        if (kvs__ref_is_tomb(ref) || (expire != 0 && expire <= it->now_ms)) {
             step_equal(it, dir, bk, bklen);
             continue;
         }
@@ -164,7 +167,8 @@ int kvs_iter_create(kvs_t *db, kvs_snapshot_t *snap, kvs_iter_t **out)
     if (!db || !out)
         return KVS_EINVAL;
     struct kvs_view *view;
-    int rc = kvs__handle_open(db, snap, &view);
+    uint64_t now_ms;
+    int rc = kvs__handle_open(db, snap, &view, &now_ms);
     if (rc != KVS_OK)
         return rc;
     struct kvs_iter *it = calloc(1, sizeof(*it) + view->nruns * sizeof(it->cur[0]));
@@ -174,6 +178,7 @@ int kvs_iter_create(kvs_t *db, kvs_snapshot_t *snap, kvs_iter_t **out)
     }
     it->db = db;
     it->view = view;
+    it->now_ms = now_ms;
     it->n = view->nruns;
     for (uint32_t i = 0; i < it->n; i++)
         it->cur[i].run = view->runs[i];
@@ -334,8 +339,9 @@ int kvs_iter_key(kvs_iter_t *it, const void **key, size_t *klen)
         return KVS_EINVAL;
     if (it->klen == 0)
         return KVS_ECORRUPT; /* the record's header did not fit (run.h) */
-    const uint8_t *rec = it->key - KVS_REC_HEADER_SIZE;
-    if (kvs__rec_size(it->klen, kvs__rec_vlen_at(rec)) <= VERIFY_WITH_KEY_BYTES) {
+    uint64_t vlen;
+    kvs__ref_expire(it->db, it->ref, &vlen);
+    if (it->klen + vlen + KVS_REC_HEADER_MAX <= VERIFY_WITH_KEY_BYTES) {
         int rc = check_current(it);
         if (rc != KVS_OK)
             return rc;

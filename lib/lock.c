@@ -8,8 +8,9 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
-#include "db.h"
 #include "io.h"
+#include "lock.h"
+#include "store.h"
 
 int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd)
 {

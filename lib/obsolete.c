@@ -14,6 +14,8 @@
 #define OBSOLETE_TMP_NAME "OBSOLETE.tmp"
 #define OBSOLETE_HEADER_SIZE 16u
 #define OBSOLETE_MAX_IDS 65536u
+/* The layout has not changed since format 1. */
+#define OBSOLETE_VERSION 1u
 
 static const uint8_t obsolete_magic[8] = {0x89, 'K', 'V', 'S', 'O', 'B', 'S', '\n'};
 
@@ -26,7 +28,7 @@ int kvs__obsolete_write(int dirfd, const uint32_t *ids, size_t n)
     if (!buf)
         return KVS_ENOMEM;
     memcpy(buf, obsolete_magic, sizeof(obsolete_magic));
-    kvs__store32(buf + 8, KVS_FORMAT_VERSION);
+    kvs__store32(buf + 8, OBSOLETE_VERSION);
     kvs__store32(buf + 12, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         kvs__store32(buf + OBSOLETE_HEADER_SIZE + i * 4, ids[i]);
@@ -48,7 +50,7 @@ int kvs__obsolete_write(int dirfd, const uint32_t *ids, size_t n)
 static bool obsolete_valid(const uint8_t *buf, size_t len)
 {
     return len >= OBSOLETE_HEADER_SIZE + 4 && memcmp(buf, obsolete_magic, 8) == 0 &&
-           kvs__load32(buf + 8) == KVS_FORMAT_VERSION &&
+           kvs__load32(buf + 8) == OBSOLETE_VERSION &&
            len == OBSOLETE_HEADER_SIZE + 4 + (uint64_t)kvs__load32(buf + 12) * 4 &&
            kvs__crc32c(0, buf, len - 4) == kvs__load32(buf + len - 4);
 }

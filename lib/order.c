@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "db.h"
+#include "store.h"
 
 /* References per pending block (64 KiB). */
 #define PENDING_BLOCK 8192u
@@ -146,25 +146,42 @@ static void blocks_free(struct kvs_pending_block *b)
  * before it retires any; writes made after that flush went to the active
  * segment, which is no compaction's input.
  */
-int kvs__order_prepare(struct kvs *db)
+int kvs__order_prepare(struct kvs *db, uint64_t n)
 {
     struct kvs_order *o = &db->order;
     if (o->off)
         return KVS_OK;
-    struct kvs_pending_block *t = o->tail;
-    if (!t || t->n == PENDING_BLOCK) {
+    /* room left in the tail block, then whole new blocks */
+    uint64_t room = o->tail ? PENDING_BLOCK - o->tail->n : 0;
+    for (struct kvs_pending_block *b = o->spare; b; b = b->next)
+        room += PENDING_BLOCK;
+    while (room < n) {
         struct kvs_pending_block *b = malloc(sizeof(*b));
         if (!b)
             return KVS_ENOMEM;
-        b->next = NULL;
-        b->n = 0;
-        if (t)
-            t->next = b;
-        else
-            o->head = b;
-        o->tail = b;
+        b->next = o->spare;
+        o->spare = b;
+        room += PENDING_BLOCK;
     }
     return KVS_OK;
+}
+
+/* The block the next pending write goes to (room was prepared). */
+static struct kvs_pending_block *tail_with_room(struct kvs_order *o)
+{
+    struct kvs_pending_block *t = o->tail;
+    if (t && t->n < PENDING_BLOCK)
+        return t;
+    struct kvs_pending_block *b = o->spare;
+    o->spare = b->next;
+    b->next = NULL;
+    b->n = 0;
+    if (t)
+        t->next = b;
+    else
+        o->head = b;
+    o->tail = b;
+    return b;
 }
 
 void kvs__order_note(struct kvs *db, kvs_ref ref)
@@ -172,7 +189,8 @@ void kvs__order_note(struct kvs *db, kvs_ref ref)
     struct kvs_order *o = &db->order;
     if (o->off)
         return;
-    o->tail->refs[o->tail->n++] = ref;
+    struct kvs_pending_block *t = tail_with_room(o);
+    t->refs[t->n++] = ref;
     uint64_t n = atomic_load_explicit(&o->pending, memory_order_relaxed) + 1;
     atomic_store_explicit(&o->pending, n, memory_order_relaxed);
     if (n == FLUSH_AT)
@@ -537,7 +555,8 @@ void kvs__order_stop(struct kvs *db)
         o->running = false;
     }
     blocks_free(o->head);
-    o->head = o->tail = NULL;
+    blocks_free(o->spare);
+    o->head = o->tail = o->spare = NULL;
     kvs__view_unref(o->view);
     o->view = NULL;
 }

@@ -51,6 +51,7 @@ struct kvs_view {
 struct kvs_order {
     /* Pending writes, in write order (write_mutex). */
     struct kvs_pending_block *head, *tail;
+    struct kvs_pending_block *spare; /* allocated by prepare, not yet used */
     _Atomic uint64_t pending;  /* written under write_mutex; the thread peeks */
     bool off;                  /* building the first view failed: note nothing */
 
@@ -77,9 +78,9 @@ int kvs__order_start(struct kvs *db);
 void kvs__order_stop(struct kvs *db);
 void kvs__order_destroy(struct kvs_order *o);
 
-/* Writer, under write_mutex, before appending a record: room for one more
- * pending write. KVS_OK or KVS_ENOMEM. */
-int kvs__order_prepare(struct kvs *db);
+/* Writer, under write_mutex, before appending records: room for n more
+ * pending writes, so that noting them cannot fail. KVS_OK or KVS_ENOMEM. */
+int kvs__order_prepare(struct kvs *db, uint64_t n);
 /* Writer, under write_mutex, once the index points at the record. */
 void kvs__order_note(struct kvs *db, kvs_ref ref);
 /* Writer, after write_mutex: flush the pending writes itself if the

@@ -10,12 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "db.h"
 #include "hash.h"
 #include "hint.h"
+#include "index_file.h"
 #include "io.h"
 #include "obsolete.h"
-#include "index_file.h"
+#include "recovery.h"
+#include "store.h"
 
 /* ---- replaying records into the index ---- */
 
@@ -28,10 +29,11 @@ static int loc_key_eq(void *ctx, const struct kvs_loc *loc, const void *key, siz
     const struct kvs_loc *other = key;
     const uint8_t *a = kvs__slot_get(db, loc->slot)->base + loc->off;
     const uint8_t *b = kvs__slot_get(db, other->slot)->base + other->off;
-    uint32_t ka = kvs__load16(a + 5), kb = kvs__load16(b + 5);
-    if (ka != kb || KVS_REC_HEADER_SIZE + ka > loc->size || KVS_REC_HEADER_SIZE + kb > other->size)
+    uint32_t ka = kvs__rec_klen_at(a), kb = kvs__rec_klen_at(b);
+    if (ka != kb || kvs__rec_header_size(kvs__rec_type_at(a)) + ka > loc->size ||
+        kvs__rec_header_size(kvs__rec_type_at(b)) + kb > other->size)
         return 0;
-    return memcmp(a + KVS_REC_HEADER_SIZE, b + KVS_REC_HEADER_SIZE, ka) == 0;
+    return memcmp(kvs__rec_key_at(a), kvs__rec_key_at(b), ka) == 0;
 }
 
 static int replay_put(struct kvs *db, struct kvs_segment *s, uint64_t hash,
@@ -81,6 +83,15 @@ static void prefetch_home_slot(struct kvs *db, const struct kvs_hint *h, uint64_
     __builtin_prefetch(&sh->table[kvs__index_home(sh, r.hash)], 1);
 }
 
+/* A value with an expiry, listed by a hint: its time is in its header. */
+static void note_expiry_at(struct kvs_segment *s, const struct kvs_loc *loc)
+{
+    if ((uint64_t)loc->off + KVS_REC_HEADER_MAX <= s->tail)
+        kvs__seg_note_expire(s, kvs__load64(s->base + loc->off + KVS_REC_HEADER_SIZE));
+    else
+        atomic_store(&s->min_expire, 1);
+}
+
 /* A hint is used only for a sealed segment whose seal sits where it says. */
 static int replay_hint(struct kvs *db, struct kvs_segment *s, const struct kvs_hint *h)
 {
@@ -95,6 +106,10 @@ static int replay_hint(struct kvs *db, struct kvs_segment *s, const struct kvs_h
         struct kvs_hint_rec r;
         kvs__hint_get(h, i, &r);
         struct kvs_loc loc = {.slot = s->slot, .off = r.off, .size = r.size};
+        if (r.batch)
+            continue;
+        if (r.expiring)
+            note_expiry_at(s, &loc);
         if (r.tombstone) {
             replay_del(db, s, r.hash, &loc);
         } else {
@@ -174,7 +189,8 @@ static int scan_bad_record(struct kvs *db, struct kvs_segment *s, uint64_t *off,
     return KVS_OK;
 }
 
-static int scan_apply(struct kvs *db, struct kvs_segment *s, const struct kvs_rec *r, uint64_t off)
+static int scan_apply_one(struct kvs *db, struct kvs_segment *s, const struct kvs_rec *r,
+                          uint64_t off)
 {
     struct kvs_loc loc = {.slot = s->slot, .off = (uint32_t)off, .size = (uint32_t)r->size};
     uint64_t hash = kvs__hash(db->seed, r->key, r->klen);
@@ -182,7 +198,36 @@ static int scan_apply(struct kvs *db, struct kvs_segment *s, const struct kvs_re
         replay_del(db, s, hash, &loc);
         return KVS_OK;
     }
+    if (r->type == KVS_REC_PUTX)
+        kvs__seg_note_expire(s, r->expire);
     return replay_put(db, s, hash, &loc);
+}
+
+/* Apply a verified record; a batch's records are applied one by one (its
+ * own checksum proved that all of them made it to disk), once all of them
+ * verified: a batch is applied whole or not at all. */
+static int scan_apply(struct kvs *db, struct kvs_segment *s, const struct kvs_rec *r, uint64_t off)
+{
+    if (r->type != KVS_REC_BATCH)
+        return scan_apply_one(db, s, r, off);
+    uint64_t pos = 0;
+    struct kvs_rec in;
+    enum kvs_rec_status st;
+    while ((st = kvs__rec_batch_next(r, &pos, true, &in)) == KVS_REC_OK)
+        ;
+    if (st != KVS_REC_AT_END) {
+        /* the batch verified whole, its parts did not: not a torn write */
+        kvs__log(db, KVS_LOG_ERROR, "segment %u: a batch at offset %llu holds damaged records",
+                 s->id, (unsigned long long)off);
+        return KVS_ECORRUPT;
+    }
+    for (pos = 0; kvs__rec_batch_next(r, &pos, false, &in) == KVS_REC_OK;) {
+        uint64_t in_off = (uint64_t)(in.key - s->base) - kvs__rec_header_size(in.type);
+        int rc = scan_apply_one(db, s, &in, in_off);
+        if (rc != KVS_OK)
+            return rc;
+    }
+    return KVS_OK;
 }
 
 static int scan_segment(struct kvs *db, struct kvs_segment *s, struct scan_result *res)

@@ -3,46 +3,62 @@
 
 #include <stdlib.h>
 
-#include "db.h"
 #include "hash.h"
+#include "store.h"
 
 /* ---- keys through references ---- */
+
+/* The record r points at and the bytes readable from it (0 if none). A
+ * sealed segment may hold damaged bytes (read at open from a hint,
+ * unchecked): bound by its data. Records of an unsealed one were written by
+ * this process. */
+static const uint8_t *ref_rec(struct kvs *db, kvs_ref r, uint64_t *avail)
+{
+    *avail = 0;
+    struct kvs_segment *s = kvs__slot_get(db, kvs__ref_slot(r));
+    if (!s)
+        return NULL;
+    uint64_t end = atomic_load_explicit(&s->sealed, memory_order_acquire) ? s->tail : s->map_bytes;
+    uint64_t off = kvs__ref_off(r);
+    if (off + KVS_REC_HEADER_SIZE > end)
+        return NULL;
+    *avail = end - off;
+    return s->base + off;
+}
 
 void kvs__ref_key(struct kvs *db, kvs_ref r, const uint8_t **key, size_t *klen)
 {
     *key = (const uint8_t *)"";
     *klen = 0;
-    struct kvs_segment *s = kvs__slot_get(db, kvs__ref_slot(r));
-    if (!s)
+    uint64_t avail;
+    const uint8_t *rec = ref_rec(db, r, &avail);
+    if (!rec)
         return;
-    /* A sealed segment may hold damaged bytes (read at open from a hint,
-     * unchecked): bound by its data. Records of an unsealed one were
-     * written by this process. */
-    uint64_t end = atomic_load_explicit(&s->sealed, memory_order_acquire) ? s->tail : s->map_bytes;
-    uint64_t off = kvs__ref_off(r);
-    if (off + KVS_REC_HEADER_SIZE > end)
-        return;
-    const uint8_t *rec = s->base + off;
     uint32_t len = kvs__rec_klen_at(rec);
-    if (off + KVS_REC_HEADER_SIZE + len > end)
+    if ((uint64_t)kvs__rec_header_size(kvs__rec_type_at(rec)) + len > avail)
         return;
     *key = kvs__rec_key_at(rec);
     *klen = len;
 }
 
+uint64_t kvs__ref_expire(struct kvs *db, kvs_ref r, uint64_t *vlen)
+{
+    uint64_t avail;
+    const uint8_t *rec = ref_rec(db, r, &avail);
+    *vlen = rec ? kvs__rec_vlen_at(rec) : 0;
+    if (!rec || kvs__rec_type_at(rec) != KVS_REC_PUTX || avail < KVS_REC_HEADER_MAX)
+        return 0;
+    return kvs__load64(rec + KVS_REC_HEADER_SIZE);
+}
+
 int kvs__ref_record(struct kvs *db, kvs_ref r, struct kvs_rec *out)
 {
-    struct kvs_segment *s = kvs__slot_get(db, kvs__ref_slot(r));
-    if (!s)
+    uint64_t avail;
+    const uint8_t *rec = ref_rec(db, r, &avail);
+    if (!rec || kvs__rec_decode(rec, avail, out) != KVS_REC_OK)
         return KVS_ECORRUPT;
-    uint64_t end = atomic_load_explicit(&s->sealed, memory_order_acquire) ? s->tail : s->map_bytes;
-    uint64_t off = kvs__ref_off(r);
-    if (off >= end || kvs__rec_decode(s->base + off, end - off, out) != KVS_REC_OK)
-        return KVS_ECORRUPT;
-    bool tomb = kvs__ref_is_tomb(r);
-    if (out->type != (tomb ? KVS_REC_DEL : KVS_REC_PUT))
-        return KVS_ECORRUPT;
-    return KVS_OK;
+    bool ok = kvs__ref_is_tomb(r) ? out->type == KVS_REC_DEL : kvs__rec_is_put(out->type);
+    return ok ? KVS_OK : KVS_ECORRUPT;
 }
 
 int kvs__key_cmp(const void *a, size_t alen, const void *b, size_t blen)

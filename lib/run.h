@@ -61,6 +61,10 @@ struct kvs_rec;
  * checksum verified) or KVS_ECORRUPT. */
 int kvs__ref_record(struct kvs *db, kvs_ref r, struct kvs_rec *out);
 
+/* The expiry of the value r points at (0: none), and the value's length
+ * as its header says (unchecked). */
+uint64_t kvs__ref_expire(struct kvs *db, kvs_ref r, uint64_t *vlen);
+
 /* memcmp order, a shorter key first when one is a prefix of the other. */
 int kvs__key_cmp(const void *a, size_t alen, const void *b, size_t blen);
 int kvs__ref_cmp_key(struct kvs *db, kvs_ref r, const void *key, size_t klen);

@@ -123,7 +123,8 @@ static int seg_header_check(const uint8_t *h, uint32_t id, struct kvs_segment *s
         return KVS_ECORRUPT;
     if (kvs__crc32c(0, h, 60) != kvs__load32(h + 60))
         return KVS_ECORRUPT;
-    if (kvs__load32(h + 8) != KVS_FORMAT_VERSION)
+    uint32_t version = kvs__load32(h + 8);
+    if (version < 1 || version > KVS_FORMAT_VERSION)
         return KVS_EVERSION;
     if (kvs__load32(h + 12) != KVS_SEG_HEADER_SIZE || kvs__load32(h + 16) != id)
         return KVS_ECORRUPT;
@@ -242,13 +243,13 @@ uint64_t kvs__seg_ahead_due(struct kvs_segment *s)
     return s->ahead_asked;
 }
 
-static int append_through(struct kvs_segment *s, enum kvs_rec_type type, const void *key,
-                          size_t klen, const void *val, size_t vlen)
+static int append_through(struct kvs_segment *s, enum kvs_rec_type type, uint64_t expire,
+                          const void *key, size_t klen, const void *val, size_t vlen)
 {
-    uint8_t hdr[KVS_REC_HEADER_SIZE];
-    kvs__rec_header(hdr, type, key, klen, val, vlen);
+    uint8_t hdr[KVS_REC_HEADER_MAX];
+    kvs__rec_header(hdr, type, expire, key, klen, val, vlen);
     struct iovec iov[3] = {
-        {.iov_base = hdr, .iov_len = sizeof(hdr)},
+        {.iov_base = hdr, .iov_len = kvs__rec_header_size((uint8_t)type)},
         {.iov_base = (void *)key, .iov_len = klen},
         {.iov_base = (void *)val, .iov_len = vlen},
     };
@@ -259,17 +260,23 @@ static int append_through(struct kvs_segment *s, enum kvs_rec_type type, const v
 int kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const void *key, size_t klen,
                     const void *val, size_t vlen, uint64_t *off)
 {
-    uint64_t size = kvs__rec_size(klen, vlen);
+    return kvs__seg_append_x(s, type, 0, key, klen, val, vlen, off);
+}
+
+int kvs__seg_append_x(struct kvs_segment *s, enum kvs_rec_type type, uint64_t expire,
+                      const void *key, size_t klen, const void *val, size_t vlen, uint64_t *off)
+{
+    uint64_t size = kvs__rec_size_of(type, klen, vlen);
     KVS_ASSERT(s->tail + size <= s->file_bytes);
     *off = s->tail;
     if (s->write_through) {
-        int rc = append_through(s, type, key, klen, val, vlen);
+        int rc = append_through(s, type, expire, key, klen, val, vlen);
         if (rc != KVS_OK)
             return rc;
         s->tail += size;
         return KVS_OK;
     }
-    kvs__rec_encode(s->base + s->tail, type, key, klen, val, vlen);
+    kvs__rec_encode(s->base + s->tail, type, expire, key, klen, val, vlen);
     s->tail += size;
     /* The next record goes right here: fetch its lines for writing now. */
     __builtin_prefetch(s->base + s->tail, 1);
@@ -335,7 +342,8 @@ uint64_t kvs__seg_next_intact(const struct kvs_segment *s, uint64_t from, uint64
 {
     for (uint64_t p = from; p + KVS_REC_HEADER_SIZE <= end; p++) {
         uint8_t t = s->base[p + 4];
-        if (t != KVS_REC_PUT && t != KVS_REC_DEL && t != KVS_REC_SEAL)
+        if (t != KVS_REC_PUT && t != KVS_REC_DEL && t != KVS_REC_SEAL && t != KVS_REC_PUTX &&
+            t != KVS_REC_BATCH)
             continue;
         struct kvs_rec r;
         if (kvs__rec_decode(s->base + p, end - p, &r) == KVS_REC_OK)

@@ -21,7 +21,9 @@
 #include "record.h"
 
 #define KVS_SEG_HEADER_SIZE 64u
-#define KVS_FORMAT_VERSION 1u
+/* Format of new segments; format 1 segments (no PUTX or BATCH records)
+ * are read as they are. */
+#define KVS_FORMAT_VERSION 2u
 #define KVS_SEG_NAME_MAX 32
 /* Growth step of the active segment's file (blocks reserved ahead), and the
  * boundary it grows to: 2 MiB, so that the page cache can hold each step as
@@ -58,6 +60,8 @@ struct kvs_segment {
     /* the store's slot table cell naming this segment: its slot is reused
      * only once the segment is freed, since runs name segments by slot */
     struct kvs_segment *_Atomic *slot_cell;
+    _Atomic uint64_t min_expire; /* earliest expiry of a value in it (ms since
+                                  * the epoch); 0 none, 1 unknown (see FORMAT.md) */
     _Atomic uint64_t live_bytes; /* records the index points at */
     _Atomic uint64_t dead_bytes; /* superseded records and tombstones */
     _Atomic int refs;
@@ -122,6 +126,9 @@ uint64_t kvs__seg_ahead_due(struct kvs_segment *s);
  * when a write-through segment's write fails (the tail does not move). */
 int kvs__seg_append(struct kvs_segment *s, enum kvs_rec_type type, const void *key, size_t klen,
                     const void *val, size_t vlen, uint64_t *off);
+/* The same, with the expiry a PUTX record carries. */
+int kvs__seg_append_x(struct kvs_segment *s, enum kvs_rec_type type, uint64_t expire,
+                      const void *key, size_t klen, const void *val, size_t vlen, uint64_t *off);
 
 /* Append the SEAL record and trim the file to it. */
 int kvs__seg_seal(struct kvs_segment *s);
@@ -137,6 +144,23 @@ uint64_t kvs__seg_next_intact(const struct kvs_segment *s, uint64_t from, uint64
 static inline bool kvs__seg_has_room(const struct kvs_segment *s, uint64_t need)
 {
     return s->tail + need + KVS_REC_HEADER_SIZE <= s->map_bytes;
+}
+
+/* A value that expires at expire was written to s. */
+static inline void kvs__seg_note_expire(struct kvs_segment *s, uint64_t expire)
+{
+    uint64_t cur = atomic_load_explicit(&s->min_expire, memory_order_relaxed);
+    while ((cur == 0 || expire < cur) &&
+           !atomic_compare_exchange_weak_explicit(&s->min_expire, &cur, expire,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+/* Does s hold a value that had expired by now_ms (or may have: unknown)? */
+static inline bool kvs__seg_expiry_due(struct kvs_segment *s, uint64_t now_ms)
+{
+    uint64_t e = atomic_load_explicit(&s->min_expire, memory_order_relaxed);
+    return e != 0 && e <= now_ms;
 }
 
 void kvs__seg_ref(struct kvs_segment *s);

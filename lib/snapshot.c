@@ -1,18 +1,21 @@
 /* kvs_snapshot_*: point-in-time handles over a view (see order.h). */
 #include <stdlib.h>
 
-#include "db.h"
 #include "order.h"
 #include "snapshot.h"
+#include "store.h"
 
-int kvs__handle_open(struct kvs *db, const kvs_snapshot_t *snap, struct kvs_view **view)
+int kvs__handle_open(struct kvs *db, const kvs_snapshot_t *snap, struct kvs_view **view,
+                     uint64_t *now_ms)
 {
     if (snap) {
         if (snap->db != db)
             return KVS_EINVAL;
         atomic_fetch_add_explicit(&snap->view->refcount, 1, memory_order_relaxed);
         *view = snap->view;
+        *now_ms = snap->now_ms;
     } else {
+        *now_ms = kvs__now_ms();
         int rc = kvs__order_acquire(db, view);
         if (rc != KVS_OK)
             return rc;
@@ -37,7 +40,7 @@ int kvs_snapshot_create(kvs_t *db, kvs_snapshot_t **out)
     if (!s)
         return KVS_ENOMEM;
     s->db = db;
-    int rc = kvs__handle_open(db, NULL, &s->view);
+    int rc = kvs__handle_open(db, NULL, &s->view, &s->now_ms);
     if (rc != KVS_OK) {
         free(s);
         return rc;
@@ -83,6 +86,8 @@ int kvs_snapshot_get(kvs_snapshot_t *snap, const void *key, size_t klen, void **
         return rc;
     struct kvs_rec r;
     rc = kvs__ref_record(snap->db, ref, &r);
+    if (rc == KVS_OK && kvs__rec_expired(&r, snap->now_ms))
+        rc = KVS_NOT_FOUND;
     if (rc == KVS_OK)
         rc = kvs__value_copy(&r, val, vlen);
     return rc;
@@ -95,5 +100,7 @@ int kvs_snapshot_exists(kvs_snapshot_t *snap, const void *key, size_t klen)
     if (klen > KVS_KEY_MAX)
         return KVS_ETOOBIG;
     kvs_ref ref;
-    return kvs__view_find(snap->db, snap->view, key, klen, &ref);
+    int rc = kvs__view_find(snap->db, snap->view, key, klen, &ref);
+    uint64_t vlen, expire = rc == KVS_OK ? kvs__ref_expire(snap->db, ref, &vlen) : 0;
+    return expire != 0 && expire <= snap->now_ms ? KVS_NOT_FOUND : rc;
 }

@@ -8,6 +8,7 @@
 #define KVS_SNAPSHOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kvs.h"
 
@@ -18,11 +19,13 @@ struct kvs_rec;
 struct kvs_snapshot {
     struct kvs *db;
     struct kvs_view *view;
+    uint64_t now_ms; /* its moment: values expired by then are not seen */
 };
 
-/* A referenced view for a new handle: the snapshot's, or (snap NULL) the
- * store's current one; counted as an open handle of db. */
-int kvs__handle_open(struct kvs *db, const kvs_snapshot_t *snap, struct kvs_view **view);
+/* A referenced view for a new handle, and its moment: the snapshot's, or
+ * (snap NULL) the store's current ones; counted as an open handle of db. */
+int kvs__handle_open(struct kvs *db, const kvs_snapshot_t *snap, struct kvs_view **view,
+                     uint64_t *now_ms);
 void kvs__handle_close(struct kvs *db, struct kvs_view *view);
 
 /* Hand the caller a malloc'ed, NUL-terminated copy of r's value. */

@@ -1,7 +1,7 @@
 /* kvs_stat(): counters kept as the store runs, gauges computed on demand. */
 #include <sys/stat.h>
 
-#include "db.h"
+#include "store.h"
 
 static const char *const stat_names[KVS_STAT_COUNT_] = {
     [KVS_STAT_KEYS] = "keys",

@@ -12,8 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db.h"
 #include "io.h"
+#include "store.h"
+#include "sync.h"
 
 /* Next sealed segment that still needs an fdatasync (referenced), or NULL. */
 static struct kvs_segment *next_unsynced(struct kvs *db, bool *dir_dirty)

@@ -12,6 +12,20 @@ uint64_t kvs__now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static uint64_t realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t (*kvs__clock_ms)(void) = realtime_ms;
+
+uint64_t kvs__now_ms(void)
+{
+    return kvs__clock_ms();
+}
+
 struct timespec kvs__deadline_in_us(uint64_t us)
 {
     struct timespec t;

@@ -9,7 +9,7 @@
 static size_t encode(uint8_t *buf, enum kvs_rec_type t, const char *k, size_t kl, const char *v,
                      size_t vl)
 {
-    kvs__rec_encode(buf, t, k, kl, v, vl);
+    kvs__rec_encode(buf, t, 0, k, kl, v, vl);
     return (size_t)kvs__rec_size(kl, vl);
 }
 

@@ -434,7 +434,7 @@ START_TEST(damaged_header_and_unknown_version)
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
     tu_flip_byte(seg, 2);
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_OK);
-    patch_header_version(seg, 2);
+    patch_header_version(seg, 3); /* format 2 is this library's */
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_EVERSION);
     ck_assert_kvs(open_rc(tu_dir, 1), KVS_EVERSION); /* repair never skips a newer format */
     free(seg);

@@ -139,9 +139,9 @@ START_TEST(version_and_help)
 {
     struct run_result r;
     client(&r, "-V", NULL);
-    expect(&r, 0, "kvs-client 1.0.0\n", "");
+    expect(&r, 0, "kvs-client " KVS_PROJECT_VERSION "\n", "");
     client(&r, "--version", NULL);
-    expect(&r, 0, "kvs-client 1.0.0\n", "");
+    expect(&r, 0, "kvs-client " KVS_PROJECT_VERSION "\n", "");
     client(&r, "-h", NULL);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "Usage: kvs-client"));

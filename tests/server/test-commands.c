@@ -337,7 +337,7 @@ START_TEST(info)
     expect_status(run("SET", "k", "v", NULL), "OK");
     redisReply *r = run("INFO", NULL);
     ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
-    const char *fields[] = {"# Server\r\n", "redis_version:", "kvs_server_version:1.0.0",
+    const char *fields[] = {"# Server\r\n", "redis_version:", "kvs_server_version:" KVS_PROJECT_VERSION,
                             "process_id:", "tcp_port:", "# Clients\r\n", "connected_clients:1\r\n",
                             "# Persistence\r\n", "loading:0\r\n", "kvs_sync:interval",
                             "# Stats\r\n", "total_commands_processed:", "kvs_keys:1\r\n",

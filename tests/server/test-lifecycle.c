@@ -52,7 +52,7 @@ START_TEST(version_and_help)
     struct run_result r;
     run_server((const char *[]){"-V", NULL}, 5000, &r);
     ck_assert_int_eq(r.status, 0);
-    ck_assert_str_eq(r.out, "kvs-server 1.0.0 (libkvs 1.0.0)\n");
+    ck_assert_str_eq(r.out, "kvs-server " KVS_PROJECT_VERSION " (libkvs " KVS_PROJECT_VERSION ")\n");
     run_result_free(&r);
     run_server((const char *[]){"--help", NULL}, 5000, &r);
     ck_assert_int_eq(r.status, 0);
@@ -88,7 +88,7 @@ START_TEST(banner)
     ck_assert_int_eq(server_start(&s, dir, NULL), 0);
     char *log = server_log(&s), real[PATH_MAX], want[PATH_MAX + 64];
     ck_assert_ptr_nonnull(realpath(dir, real));
-    ck_assert_ptr_nonnull(strstr(log, "kvs-server 1.0.0"));
+    ck_assert_ptr_nonnull(strstr(log, "kvs-server " KVS_PROJECT_VERSION));
     snprintf(want, sizeof(want), "data directory: %s\n", real);
     ck_assert_msg(strstr(log, want), "no '%s' in:\n%s", want, log);
     snprintf(want, sizeof(want), "listening on 127.0.0.1:%u\n", (unsigned)s.port);

@@ -1,7 +1,8 @@
 /*
  * struct kvs: the state of an open store, shared by the files that implement
- * it (db.c: public calls; recovery.c: open; sync.c: durability; compact.c:
- * background work). doc/DESIGN.md explains the locking; in short:
+ * it, and the store core (store.c): logging, the segment list and slot
+ * table, rolling the active segment, key comparison against records.
+ * doc/DESIGN.md explains the locking; in short:
  *
  *   write_mutex   one writer at a time: appends to the active segment and
  *                 index updates happen in log order. Taken before a shard lock.
@@ -20,8 +21,8 @@
  *                 both before write_mutex and the shard locks; view_mutex
  *                 and the order thread's mutex are leaves (order.h).
  */
-#ifndef KVS_DB_H
-#define KVS_DB_H
+#ifndef KVS_STORE_H
+#define KVS_STORE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -110,11 +111,21 @@ static inline struct kvs_segment *kvs__slot_get(struct kvs *db, uint32_t slot)
     return atomic_load_explicit(&db->slots[slot], memory_order_acquire);
 }
 
-/* Key comparison callbacks for the index. The strict one says "equal" only
- * for an intact record holding the key; the read one also says "equal" for a
- * damaged record whose tag matched, so that kvs_get reports the damage. */
+/* The bytes of the record at loc. */
+const uint8_t *kvs__loc_record(struct kvs *db, const struct kvs_loc *loc);
+/* Key comparison callback for the index: does the record at loc hold this
+ * key? (Its checksum is not verified: a reader verifies what it returns.) */
 int kvs__key_eq(void *db, const struct kvs_loc *loc, const void *key, size_t klen);
-int kvs__key_eq_or_damaged(void *db, const struct kvs_loc *loc, const void *key, size_t klen);
+/* The expiry of the record at loc (ms since the epoch), 0 if none. */
+uint64_t kvs__loc_expire(struct kvs *db, const struct kvs_loc *loc);
+
+/* Argument checks of the public calls: a usable key (KVS_EINVAL,
+ * KVS_ETOOBIG), and for writes a value too and a writable handle. */
+int kvs__check_key(const kvs_t *db, const void *key, size_t klen);
+int kvs__check_write(const kvs_t *db, const void *key, size_t klen, const void *val,
+                     size_t vlen);
+/* The same for an entry of a batch (no handle yet). */
+int kvs__check_entry(const void *key, size_t klen, const void *val, size_t vlen);
 
 /* segment list (db.c) */
 /* Put s in slot of the slot table (free until then). */
@@ -128,31 +139,5 @@ int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t
 int kvs__db_roll(struct kvs *db, uint64_t need);
 /* Account that the record at loc no longer holds a live value. */
 void kvs__db_retire_loc(struct kvs *db, const struct kvs_loc *loc);
-
-/* recovery.c */
-int kvs__recover(struct kvs *db);
-
-/* sync.c */
-int kvs__sync_upto(struct kvs *db, uint64_t seq);
-int kvs__sync_start(struct kvs *db);
-void kvs__sync_stop(struct kvs *db);
-int kvs__sync_dir_if_dirty(struct kvs *db);
-
-/* compact.c */
-int kvs__bg_start(struct kvs *db);
-void kvs__bg_stop(struct kvs *db);
-void kvs__bg_kick(struct kvs *db);
-int kvs__compact_now(struct kvs *db);
-/* Write hint files for sealed segments that lack one. */
-void kvs__write_pending_hints(struct kvs *db);
-
-/* ahead.c: grow segment s to length to in the background (caller holds
- * write_mutex); stop the thread (at close, before the last seal). */
-void kvs__ahead_ask(struct kvs *db, struct kvs_segment *s, uint64_t to);
-void kvs__ahead_stop(struct kvs *db);
-
-/* lock.c */
-int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd);
-void kvs__unlock_dir(int lock_fd);
 
 #endif

@@ -1,0 +1,223 @@
+/*
+ * kvs_batch_*: many puts and removes applied as one unit.
+ *
+ * A batch is kept already encoded: its records, each with its own checksum,
+ * one after the other, exactly the value of the BATCH record that applying
+ * it appends (record.h). So applying costs one copy into the log and one
+ * checksum over the whole, and a crash leaves all of it or none of it.
+ * Readers see none of it or all of it: the index entries change while the
+ * writer holds the write lock of every shard the batch touches.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "ahead.h"
+#include "hash.h"
+#include "write.h"
+
+struct kvs_batch {
+    uint8_t *buf;  /* the encoded records */
+    size_t len, cap;
+    size_t count;
+    int error;     /* sticky: an entry was refused, the batch cannot be applied */
+};
+
+int kvs_batch_create(kvs_batch_t **out)
+{
+    if (!out)
+        return KVS_EINVAL;
+    *out = calloc(1, sizeof(**out));
+    return *out ? KVS_OK : KVS_ENOMEM;
+}
+
+void kvs_batch_destroy(kvs_batch_t *b)
+{
+    if (!b)
+        return;
+    free(b->buf);
+    free(b);
+}
+
+void kvs_batch_clear(kvs_batch_t *b)
+{
+    if (!b)
+        return;
+    b->len = 0;
+    b->count = 0;
+    b->error = KVS_OK;
+}
+
+size_t kvs_batch_count(const kvs_batch_t *b)
+{
+    return b ? b->count : 0;
+}
+
+size_t kvs_batch_bytes(const kvs_batch_t *b)
+{
+    return b ? b->len : 0;
+}
+
+/* Room for size more bytes, within the batch limit. */
+static int batch_reserve(kvs_batch_t *b, uint64_t size)
+{
+    if (b->len + size > KVS_BATCH_MAX_BYTES)
+        return KVS_ETOOBIG;
+    if (b->len + size <= b->cap)
+        return KVS_OK;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + size)
+        cap = cap > KVS_BATCH_MAX_BYTES / 2 ? KVS_BATCH_MAX_BYTES : cap * 2;
+    uint8_t *n = realloc(b->buf, cap);
+    if (!n)
+        return KVS_ENOMEM;
+    b->buf = n;
+    b->cap = cap;
+    return KVS_OK;
+}
+
+static int batch_add(kvs_batch_t *b, enum kvs_rec_type type, uint64_t expire, const void *key,
+                     size_t klen, const void *val, size_t vlen)
+{
+    if (!b)
+        return KVS_EINVAL;
+    int rc = kvs__check_entry(key, klen, val, vlen);
+    if (rc == KVS_OK)
+        rc = batch_reserve(b, kvs__rec_size_of(type, klen, vlen));
+    if (rc != KVS_OK) {
+        /* applying what is left would not be what was asked */
+        if (b->error == KVS_OK)
+            b->error = rc;
+        return rc;
+    }
+    kvs__rec_encode(b->buf + b->len, type, expire, key, klen, val, vlen);
+    b->len += kvs__rec_size_of(type, klen, vlen);
+    b->count++;
+    return KVS_OK;
+}
+
+int kvs_batch_set(kvs_batch_t *b, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    return batch_add(b, KVS_REC_PUT, 0, key, klen, val, vlen);
+}
+
+int kvs_batch_set_expire(kvs_batch_t *b, const void *key, size_t klen, const void *val,
+                         size_t vlen, uint64_t expire_at_ms)
+{
+    return batch_add(b, expire_at_ms ? KVS_REC_PUTX : KVS_REC_PUT, expire_at_ms, key, klen, val,
+                     vlen);
+}
+
+int kvs_batch_remove(kvs_batch_t *b, const void *key, size_t klen)
+{
+    return batch_add(b, KVS_REC_DEL, 0, key, klen, NULL, 0);
+}
+
+/* ---- applying ---- */
+
+/* The records of an encoded batch at buf, one by one. */
+static bool next_entry(const uint8_t *buf, size_t len, size_t *pos, struct kvs_rec *r)
+{
+    if (*pos >= len || kvs__rec_peek(buf + *pos, len - *pos, r) != KVS_REC_OK)
+        return false;
+    *pos += r->size;
+    return true;
+}
+
+/* Per shard: records touching it, and new keys it may have to take. */
+struct shard_counts {
+    uint32_t touched[KVS_INDEX_SHARDS];
+    uint32_t puts[KVS_INDEX_SHARDS];
+};
+
+static void count_shards(struct kvs *db, const kvs_batch_t *b, struct shard_counts *c)
+{
+    memset(c, 0, sizeof(*c));
+    struct kvs_rec r;
+    for (size_t pos = 0; next_entry(b->buf, b->len, &pos, &r);) {
+        uint64_t h = kvs__hash(db->seed, r.key, r.klen);
+        unsigned s = (unsigned)(kvs__index_shard(&db->index, h) - db->index.shards);
+        c->touched[s]++;
+        c->puts[s] += kvs__rec_is_put(r.type);
+    }
+}
+
+/* Everything that could fail once the batch is in the log, done first:
+ * index room for every key, pending-write room, file space. */
+static int prepare(struct kvs *db, const kvs_batch_t *b, const struct shard_counts *c,
+                   uint64_t size)
+{
+    int rc = KVS_OK;
+    for (unsigned s = 0; s < KVS_INDEX_SHARDS && rc == KVS_OK; s++)
+        if (c->puts[s])
+            rc = kvs__index_prepare_inserts(&db->index, &db->index.shards[s], c->puts[s]);
+    if (rc == KVS_OK)
+        rc = kvs__order_prepare(db, b->count);
+    if (rc == KVS_OK && !kvs__seg_has_room(db->active, size))
+        rc = kvs__db_roll(db, size);
+    if (rc == KVS_OK)
+        rc = kvs__seg_reserve(db->active, size);
+    return rc;
+}
+
+/* Point the index at the batch's records, all at once for readers. */
+static void index_batch(struct kvs *db, const struct shard_counts *c, uint32_t slot,
+                        uint64_t payload_off, size_t len)
+{
+    const uint8_t *payload = db->active->base + payload_off;
+    for (unsigned s = 0; s < KVS_INDEX_SHARDS; s++)
+        if (c->touched[s])
+            pthread_rwlock_wrlock(&db->index.shards[s].lock);
+    struct kvs_rec r;
+    size_t pos = 0, at = 0;
+    while (next_entry(payload, len, &pos, &r)) {
+        uint64_t h = kvs__hash(db->seed, r.key, r.klen);
+        struct kvs_loc loc = {.slot = slot, .off = (uint32_t)(payload_off + at),
+                              .size = (uint32_t)r.size};
+        kvs__write_index(db, kvs__index_shard(&db->index, h), h, &r, &loc);
+        if (r.type == KVS_REC_PUTX)
+            kvs__seg_note_expire(db->active, r.expire);
+        kvs__order_note(db, kvs__ref(slot, loc.off, r.type == KVS_REC_DEL));
+        at = pos;
+    }
+    for (unsigned s = 0; s < KVS_INDEX_SHARDS; s++)
+        if (c->touched[s])
+            pthread_rwlock_unlock(&db->index.shards[s].lock);
+}
+
+int kvs_batch_apply(kvs_t *db, kvs_batch_t *b)
+{
+    if (!db || !b)
+        return KVS_EINVAL;
+    if (b->error != KVS_OK)
+        return b->error;
+    if (db->opts.read_only)
+        return KVS_EREADONLY;
+    if (b->count == 0)
+        return KVS_OK;
+    struct shard_counts *c = malloc(sizeof(*c));
+    if (!c)
+        return KVS_ENOMEM;
+    int rc = kvs__write_lock(db);
+    if (rc != KVS_OK) {
+        free(c);
+        return rc;
+    }
+    count_shards(db, b, c);
+    uint64_t size = KVS_REC_HEADER_SIZE + (uint64_t)b->len;
+    rc = prepare(db, b, c, size);
+    uint64_t off;
+    if (rc == KVS_OK)
+        rc = kvs__seg_append_x(db->active, KVS_REC_BATCH, 0, NULL, 0, b->buf, b->len, &off);
+    if (rc == KVS_OK) {
+        /* the batch header holds no value: count it as garbage */
+        atomic_fetch_add_explicit(&db->active->dead_bytes, KVS_REC_HEADER_SIZE,
+                                  memory_order_relaxed);
+        index_batch(db, c, db->active->slot, off + KVS_REC_HEADER_SIZE, b->len);
+        uint64_t ahead_to = kvs__seg_ahead_due(db->active);
+        if (ahead_to)
+            kvs__ahead_ask(db, db->active, ahead_to);
+        db->write_seq++;
+    }
+    free(c);
+    return kvs__write_unlock(db, rc);
+}

@@ -1,0 +1,20 @@
+/*
+ * The background thread: hint files for sealed segments, the INDEX file's
+ * removal, compaction (the steps and why each is crash-safe are in
+ * compact.c and doc/DESIGN.md).
+ */
+#ifndef KVS_COMPACT_H
+#define KVS_COMPACT_H
+
+struct kvs;
+
+int kvs__bg_start(struct kvs *db);
+void kvs__bg_stop(struct kvs *db);
+/* Wake the thread: a segment was sealed. */
+void kvs__bg_kick(struct kvs *db);
+/* kvs_compact(): seal the active segment, compact every segment with garbage. */
+int kvs__compact_now(struct kvs *db);
+/* Write hint files for sealed segments that lack one. */
+void kvs__write_pending_hints(struct kvs *db);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * Point reads: kvs_get, kvs_exists, kvs_get_expire. A reader holds its
+ * shard's read lock while it looks the key up and copies the value out of
+ * the segment mapping (see store.h), and never waits for a writer for
+ * longer than one index update.
+ */
+#include <stdlib.h>
+
+#include "hash.h"
+#include "snapshot.h"
+#include "store.h"
+
+/* Values bigger than this are checked and copied outside the shard lock,
+ * holding a reference on their segment instead, so that reading a large
+ * value never holds up a writer (who needs that lock to update the index). */
+#define GET_UNLOCKED_BYTES (64u * 1024u)
+
+struct found {
+    struct kvs_rec rec;          /* the record, when checked under the lock */
+    struct kvs_segment *pinned;  /* or: its segment, referenced */
+    struct kvs_loc loc;          /* and where in it */
+};
+
+/* Decode the record at loc into r: intact, of the size the index says, a
+ * value (PUT or PUTX). */
+static bool record_intact(const uint8_t *rec, const struct kvs_loc *loc, struct kvs_rec *r)
+{
+    return kvs__rec_decode(rec, loc->size, r) == KVS_REC_OK && r->size == loc->size &&
+           kvs__rec_is_put(r->type);
+}
+
+/* An expired value reads as absent. */
+static bool expired(const struct kvs_rec *r)
+{
+    return r->expire != 0 && kvs__rec_expired(r, kvs__now_ms());
+}
+
+/*
+ * Look at every entry whose tag matches: the first intact record holding the
+ * key wins; damaged candidates are remembered so that, if nothing intact
+ * matches, the caller hears KVS_ECORRUPT rather than KVS_NOT_FOUND. A large
+ * record whose key matches is only pinned, to be checked after the lock is
+ * released. Caller holds the shard's read lock.
+ */
+static int lookup_record(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
+                         const void *key, size_t klen, struct found *out)
+{
+    bool damaged = false;
+    uint32_t pos = kvs__index_home(sh, h);
+    struct kvs_index_entry *e;
+    while ((e = kvs__index_next_tag(sh, h, &pos)) != NULL) {
+        if (e->loc.size > GET_UNLOCKED_BYTES) {
+            if (!kvs__key_eq(db, &e->loc, key, klen))
+                continue;
+            out->pinned = kvs__slot_get(db, e->loc.slot);
+            out->loc = e->loc;
+            kvs__seg_ref(out->pinned);
+            return KVS_OK;
+        }
+        struct kvs_rec *r = &out->rec;
+        if (!record_intact(kvs__loc_record(db, &e->loc), &e->loc, r)) {
+            damaged = true;
+            continue;
+        }
+        if (r->klen == klen && memcmp(r->key, key, klen) == 0)
+            return expired(r) ? KVS_NOT_FOUND : KVS_OK;
+    }
+    return damaged ? KVS_ECORRUPT : KVS_NOT_FOUND;
+}
+
+/* Check and copy a large record pinned by lookup_record, then unpin it. */
+static int copy_pinned(struct found *f, void **val, size_t *vlen)
+{
+    struct kvs_rec r;
+    int rc = KVS_ECORRUPT;
+    if (record_intact(f->pinned->base + f->loc.off, &f->loc, &r))
+        rc = expired(&r) ? KVS_NOT_FOUND : kvs__value_copy(&r, val, vlen);
+    kvs__seg_unref(f->pinned);
+    return rc;
+}
+
+int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    if (val)
+        *val = NULL;
+    if (vlen)
+        *vlen = 0;
+    int rc = kvs__check_key(db, key, klen);
+    if (rc != KVS_OK || !val || !vlen)
+        return rc != KVS_OK ? rc : KVS_EINVAL;
+    uint64_t h = kvs__hash(db->seed, key, klen);
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
+    struct found f = {.pinned = NULL};
+
+    pthread_rwlock_rdlock(&sh->lock);
+    rc = lookup_record(db, sh, h, key, klen, &f);
+    if (rc == KVS_OK && !f.pinned)
+        rc = kvs__value_copy(&f.rec, val, vlen);
+    /* counted per shard: a counter shared by all readers would bounce
+     * between their CPUs on every get */
+    atomic_fetch_add_explicit(&sh->gets, 1, memory_order_relaxed);
+    pthread_rwlock_unlock(&sh->lock);
+    if (rc == KVS_OK && f.pinned)
+        rc = copy_pinned(&f, val, vlen);
+    if (rc == KVS_ECORRUPT)
+        kvs__log(db, KVS_LOG_ERROR, "a record of the key asked for fails its checksum");
+    return rc;
+}
+
+/* The key's expiry if it holds a value now: KVS_OK, or KVS_NOT_FOUND. */
+static int current_expiry(struct kvs *db, const void *key, size_t klen, uint64_t *expire)
+{
+    uint64_t h = kvs__hash(db->seed, key, klen);
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
+    pthread_rwlock_rdlock(&sh->lock);
+    struct kvs_index_entry *e = kvs__index_find(sh, h, key, klen, kvs__key_eq, db);
+    *expire = e ? kvs__loc_expire(db, &e->loc) : 0;
+    pthread_rwlock_unlock(&sh->lock);
+    if (!e || (*expire != 0 && *expire <= kvs__now_ms()))
+        return KVS_NOT_FOUND;
+    return KVS_OK;
+}
+
+int kvs_exists(kvs_t *db, const void *key, size_t klen)
+{
+    int rc = kvs__check_key(db, key, klen);
+    uint64_t expire;
+    return rc != KVS_OK ? rc : current_expiry(db, key, klen, &expire);
+}
+
+int kvs_get_expire(kvs_t *db, const void *key, size_t klen, uint64_t *expire_at_ms)
+{
+    if (expire_at_ms)
+        *expire_at_ms = 0;
+    int rc = kvs__check_key(db, key, klen);
+    if (rc != KVS_OK || !expire_at_ms)
+        return rc != KVS_OK ? rc : KVS_EINVAL;
+    return current_expiry(db, key, klen, expire_at_ms);
+}
