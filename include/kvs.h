@@ -146,6 +146,28 @@ KVS_API int kvs_version_number(void);
 #define KVS_EVERSION (-8)
 /** The directory does not hold a store and the options forbid creating one. */
 #define KVS_ENOENT (-9)
+/** The destination of kvs_backup() exists and is not an empty directory. */
+#define KVS_EEXIST (-10)
+
+/**
+ * Every status code with its value and message, for tables and tests:
+ * `X(name, value, message)`. kvs_strerror() and kvs_status_name() are built
+ * from it (libuv's `UV_ERRNO_MAP`).
+ */
+#define KVS_STATUS_MAP(X)                                                   \
+    X(KVS_OK, 0, "success")                                                 \
+    X(KVS_NOT_FOUND, 1, "key not found")                                    \
+    X(KVS_EXISTS, 2, "key already exists")                                  \
+    X(KVS_EINVAL, -1, "invalid argument")                                   \
+    X(KVS_EIO, -2, "I/O error")                                             \
+    X(KVS_ECORRUPT, -3, "data on disk is corrupt")                          \
+    X(KVS_ENOMEM, -4, "out of memory")                                      \
+    X(KVS_EBUSY, -5, "store is locked by another handle, or has open iterators") \
+    X(KVS_ETOOBIG, -6, "key, value or batch too large")                     \
+    X(KVS_EREADONLY, -7, "store is open read-only")                         \
+    X(KVS_EVERSION, -8, "unsupported on-disk format version")               \
+    X(KVS_ENOENT, -9, "no store in this directory")                         \
+    X(KVS_EEXIST, -10, "destination exists and is not empty")
 
 /**
  * @brief A short English description of a status code.
@@ -939,6 +961,49 @@ KVS_API int kvs_sync(kvs_t *db);
  * @return #KVS_OK, #KVS_EINVAL, #KVS_EREADONLY, #KVS_EIO (the store is left as it was), #KVS_ENOMEM.
  */
 KVS_API int kvs_compact(kvs_t *db);
+
+/**
+ * @brief Copy the store, as it is at one moment, into another directory.
+ *
+ * Online: readers and writers go on (compaction waits until the copy is
+ * made). Sealed segment files never change, so they are hard-linked where
+ * the file system allows (no extra space) and copied otherwise; the records
+ * of the segment being written are copied up to the moment of the backup.
+ * The copy is built in a temporary directory beside @p dest, synced, and
+ * renamed onto @p dest, so a failed backup leaves nothing that looks like a
+ * store. The copy opens as an ordinary store (as after a crash: its last
+ * segment is sealed at the first open).
+ * @param[in] db The handle.
+ * @param[in] dest The directory to create; it must not exist, or be empty.
+ *            Its parent must exist.
+ * @return #KVS_OK; #KVS_EEXIST (@p dest exists and is not an empty
+ *         directory); #KVS_EINVAL; #KVS_EIO (`errno` says why); #KVS_ENOMEM.
+ */
+KVS_API int kvs_backup(kvs_t *db, const char *dest);
+
+/**
+ * @brief Called by kvs_verify() once per problem found.
+ * @param ctx The context given to kvs_verify().
+ * @param file The file the problem is in ("0000000007.log"), or "index".
+ * @param offset The byte offset of the problem in that file.
+ * @param problem What is wrong, in English.
+ */
+typedef void (*kvs_verify_fn)(void *ctx, const char *file, uint64_t offset, const char *problem);
+
+/**
+ * @brief Check every record of every segment and the index against them.
+ *
+ * Reads the whole store: every record's checksum and format, every batch's
+ * records, and for every key in the index that it points at an intact
+ * value of that key. Compaction waits meanwhile; readers and writers go on
+ * (readers of one index shard wait while it is checked).
+ * @param[in] db The handle.
+ * @param[in] fn Called for each problem (may be `NULL`).
+ * @param[in] ctx Passed to @p fn.
+ * @return #KVS_OK (nothing wrong); #KVS_ECORRUPT (problems were reported);
+ *         #KVS_EINVAL; #KVS_ENOMEM.
+ */
+KVS_API int kvs_verify(kvs_t *db, kvs_verify_fn fn, void *ctx);
 /** @} */
 
 /**

@@ -5,8 +5,10 @@
  * one after the other, exactly the value of the BATCH record that applying
  * it appends (record.h). So applying costs one copy into the log and one
  * checksum over the whole, and a crash leaves all of it or none of it.
- * Readers see none of it or all of it: the index entries change while the
- * writer holds the write lock of every shard the batch touches.
+ * Readers see none of it or all of it: while its index entries change, the
+ * store's batch sequence is odd, and a point read that overlaps that is
+ * made again (read.c); iterators and snapshots take their view between
+ * writes anyway (order.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -123,9 +125,8 @@ static bool next_entry(const uint8_t *buf, size_t len, size_t *pos, struct kvs_r
     return true;
 }
 
-/* Per shard: records touching it, and new keys it may have to take. */
+/* Per shard: new keys it may have to take. */
 struct shard_counts {
-    uint32_t touched[KVS_INDEX_SHARDS];
     uint32_t puts[KVS_INDEX_SHARDS];
 };
 
@@ -136,7 +137,6 @@ static void count_shards(struct kvs *db, const kvs_batch_t *b, struct shard_coun
     for (size_t pos = 0; next_entry(b->buf, b->len, &pos, &r);) {
         uint64_t h = kvs__hash(db->seed, r.key, r.klen);
         unsigned s = (unsigned)(kvs__index_shard(&db->index, h) - db->index.shards);
-        c->touched[s]++;
         c->puts[s] += kvs__rec_is_put(r.type);
     }
 }
@@ -159,29 +159,28 @@ static int prepare(struct kvs *db, const kvs_batch_t *b, const struct shard_coun
     return rc;
 }
 
-/* Point the index at the batch's records, all at once for readers. */
-static void index_batch(struct kvs *db, const struct shard_counts *c, uint32_t slot,
-                        uint64_t payload_off, size_t len)
+/* Point the index at the batch's records, all at once for readers: the
+ * batch sequence is odd meanwhile (see the top of this file). */
+static void index_batch(struct kvs *db, uint32_t slot, uint64_t payload_off, size_t len)
 {
     const uint8_t *payload = db->active->base + payload_off;
-    for (unsigned s = 0; s < KVS_INDEX_SHARDS; s++)
-        if (c->touched[s])
-            pthread_rwlock_wrlock(&db->index.shards[s].lock);
+    atomic_fetch_add(&db->batch_seq, 1);
     struct kvs_rec r;
     size_t pos = 0, at = 0;
     while (next_entry(payload, len, &pos, &r)) {
         uint64_t h = kvs__hash(db->seed, r.key, r.klen);
+        struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
         struct kvs_loc loc = {.slot = slot, .off = (uint32_t)(payload_off + at),
                               .size = (uint32_t)r.size};
-        kvs__write_index(db, kvs__index_shard(&db->index, h), h, &r, &loc);
+        pthread_rwlock_wrlock(&sh->lock);
+        kvs__write_index(db, sh, h, &r, &loc);
+        pthread_rwlock_unlock(&sh->lock);
         if (r.type == KVS_REC_PUTX)
             kvs__seg_note_expire(db->active, r.expire);
         kvs__order_note(db, kvs__ref(slot, loc.off, r.type == KVS_REC_DEL));
         at = pos;
     }
-    for (unsigned s = 0; s < KVS_INDEX_SHARDS; s++)
-        if (c->touched[s])
-            pthread_rwlock_unlock(&db->index.shards[s].lock);
+    atomic_fetch_add(&db->batch_seq, 1);
 }
 
 int kvs_batch_apply(kvs_t *db, kvs_batch_t *b)
@@ -212,7 +211,7 @@ int kvs_batch_apply(kvs_t *db, kvs_batch_t *b)
         /* the batch header holds no value: count it as garbage */
         atomic_fetch_add_explicit(&db->active->dead_bytes, KVS_REC_HEADER_SIZE,
                                   memory_order_relaxed);
-        index_batch(db, c, db->active->slot, off + KVS_REC_HEADER_SIZE, b->len);
+        index_batch(db, db->active->slot, off + KVS_REC_HEADER_SIZE, b->len);
         uint64_t ahead_to = kvs__seg_ahead_due(db->active);
         if (ahead_to)
             kvs__ahead_ask(db, db->active, ahead_to);

@@ -188,6 +188,13 @@ int kvs__io_unlinkat(int dirfd, const char *name)
     return unlinkat(dirfd, name, 0);
 }
 
+int kvs__io_linkat(int from_dir, const char *from, int to_dir, const char *to)
+{
+    if (io_fault(KVS_IO_LINK))
+        return -1;
+    return linkat(from_dir, from, to_dir, to, 0);
+}
+
 int kvs__io_file_size(int fd, uint64_t *size)
 {
     struct stat st;

@@ -24,6 +24,7 @@ enum kvs_io_op {
     KVS_IO_RENAME,
     KVS_IO_UNLINK,
     KVS_IO_MAP,
+    KVS_IO_LINK,     /* a hard link (backup) */
     KVS_IO_OP_COUNT_
 };
 
@@ -49,6 +50,8 @@ int kvs__io_datasync(int fd);
 int kvs__io_sync_dir(int dirfd);
 int kvs__io_renameat(int dirfd, const char *from, const char *to);
 int kvs__io_unlinkat(int dirfd, const char *name);
+/* A hard link to from (in from_dir) named to (in to_dir). */
+int kvs__io_linkat(int from_dir, const char *from, int to_dir, const char *to);
 int kvs__io_file_size(int fd, uint64_t *size);
 /* Read a whole file of at most max_len bytes into a malloc'ed buffer.
  * Returns 0, or -1 with errno (ENOENT if absent, EFBIG if over max_len). */

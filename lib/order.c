@@ -287,7 +287,7 @@ static int merge_all(struct kvs *db, struct kvs_run **runs, size_t n, struct kvs
             }
             struct kvs_run *r = NULL;
             if (rc == KVS_OK)
-                rc = kvs__run_merge(db, runs + i, 2, false, &r);
+                rc = kvs__run_merge(db, runs + i, 2, false, NULL, 0, &r);
             kvs__run_unref(runs[i]);
             kvs__run_unref(runs[i + 1]);
             if (r)
@@ -425,9 +425,10 @@ static bool pick_merge(const struct kvs_view *v, bool all, bool idle, uint32_t *
     return false;
 }
 
-/* One merge step (all: every run into one); KVS_NOT_FOUND when there was
- * nothing to merge. */
-static int merge_step(struct kvs *db, bool all, bool idle)
+/* One merge step (all: every run into one, with compaction's relocations
+ * if given); KVS_NOT_FOUND when there was nothing to merge. */
+static int merge_step(struct kvs *db, bool all, bool idle, const struct kvs_reloc *relocs,
+                      size_t nrelocs)
 {
     struct kvs_order *o = &db->order;
     pthread_mutex_lock(&o->merge_mutex);
@@ -439,7 +440,7 @@ static int merge_step(struct kvs *db, bool all, bool idle)
         return KVS_NOT_FOUND;
     }
     struct kvs_run *merged;
-    int rc = kvs__run_merge(db, v->runs + from, to - from, from == 0, &merged);
+    int rc = kvs__run_merge(db, v->runs + from, to - from, from == 0, relocs, nrelocs, &merged);
     if (rc == KVS_OK) {
         /* Flushes only append, and merges take merge_mutex: the runs are
          * still where they were. */
@@ -504,7 +505,7 @@ static void *order_main(void *arg)
             last_pending = 0;
         }
         bool idle = now - last_change_us >= IDLE_US;
-        while (!o->stop && merge_step(db, false, idle) == KVS_OK)
+        while (!o->stop && merge_step(db, false, idle, NULL, 0) == KVS_OK)
             ;
         /* Look again soon while something may be left to do once writes
          * pause; otherwise wait for a kick. */
@@ -592,16 +593,25 @@ int kvs__order_acquire(struct kvs *db, struct kvs_view **out)
     return rc;
 }
 
-int kvs__order_refresh(struct kvs *db)
+static int cmp_reloc(const void *a, const void *b)
+{
+    kvs_ref x = ((const struct kvs_reloc *)a)->from, y = ((const struct kvs_reloc *)b)->from;
+    return x < y ? -1 : x > y;
+}
+
+int kvs__order_refresh(struct kvs *db, struct kvs_reloc *relocs, size_t n)
 {
     struct kvs_order *o = &db->order;
     if (o->off) /* set before compact_mutex was let go: no race */
         return KVS_OK;
+    qsort(relocs, n, sizeof(*relocs), cmp_reloc);
+    /* Flushed first, so that the entries of every record copied are in the
+     * runs merged: the pending writes point at records themselves. */
     pthread_mutex_lock(&o->flush_mutex);
     int rc = flush(db);
     pthread_mutex_unlock(&o->flush_mutex);
     if (rc == KVS_OK) {
-        rc = merge_step(db, true, false);
+        rc = merge_step(db, true, false, relocs, n);
         rc = rc == KVS_NOT_FOUND ? KVS_OK : rc;
     }
     return rc;

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 
-#include "hash.h"
 #include "store.h"
 
 /* ---- keys through references ---- */
@@ -132,7 +131,7 @@ static int pinset_add(struct pinset *p, struct kvs *db, uint32_t slot)
     return KVS_OK;
 }
 
-/* ---- segments compaction moved records out of ---- */
+/* ---- compaction's relocations ---- */
 
 static bool ref_moved(struct kvs *db, kvs_ref r)
 {
@@ -140,37 +139,24 @@ static bool ref_moved(struct kvs *db, kvs_ref r)
     return s && atomic_load_explicit(&s->moved, memory_order_acquire);
 }
 
-/*
- * r points into a segment compaction copied. A value entry takes the key's
- * current location from the hash index (pinning its segment under the
- * shard lock, which keeps it alive), or goes when the key is gone: either
- * way a newer run or the pending writes hold what changed since (see
- * order.h). A tombstone stays as it is, pinning its old segment, until a
- * merge into the oldest run drops it: dropping it earlier could let an
- * older run's entry of the key show again.
- */
-static int remap(struct kvs *db, struct pinset *ps, kvs_ref *r, bool *keep)
+struct relocs {
+    const struct kvs_reloc *map; /* sorted by from */
+    size_t n;
+};
+
+/* Where the record r points at went: the copy, 0 if dropped; r itself when
+ * compaction left it where it was (not copied yet, at a close). */
+static kvs_ref relocate(const struct relocs *rl, kvs_ref r)
 {
-    *keep = true;
-    if (kvs__ref_is_tomb(*r))
-        return KVS_OK;
-    const uint8_t *key;
-    size_t klen;
-    kvs__ref_key(db, *r, &key, &klen);
-    uint64_t h = kvs__hash(db->seed, key, klen);
-    struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
-    int rc = KVS_OK;
-    pthread_rwlock_rdlock(&sh->lock);
-    struct kvs_index_entry *e =
-        klen ? kvs__index_find(sh, h, key, klen, kvs__key_eq, db) : NULL;
-    if (e) {
-        *r = kvs__ref(e->loc.slot, e->loc.off, false);
-        rc = pinset_add(ps, db, e->loc.slot);
-    } else {
-        *keep = false;
+    size_t lo = 0, hi = rl->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rl->map[mid].from < r)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    pthread_rwlock_unlock(&sh->lock);
-    return rc;
+    return lo < rl->n && rl->map[lo].from == r ? rl->map[lo].to : r;
 }
 
 /* ---- making a run ---- */
@@ -185,11 +171,13 @@ static void run_free(struct kvs_run *r)
 }
 
 /*
- * Turn a sorted array (taken over) into a run: remap entries of moved
- * segments, pin every segment left referenced. The segments of refs are
- * kept alive by the caller.
+ * Turn a sorted array (taken over) into a run: relocate entries that point
+ * into segments compaction copied (rl may be NULL), pin every segment left
+ * referenced. The segments of refs, and of the copies, are kept alive by
+ * the caller.
  */
-static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, struct kvs_run **out)
+static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, const struct relocs *rl,
+                      struct kvs_run **out)
 {
     *out = NULL;
     struct pinset ps;
@@ -201,10 +189,10 @@ static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, struct kvs_run 
     uint64_t kept = 0, tombs = 0;
     for (uint64_t i = 0; i < n && rc == KVS_OK; i++) {
         kvs_ref r = refs[i];
-        bool keep = true;
-        if (ref_moved(db, r))
-            rc = remap(db, &ps, &r, &keep);
-        if (rc == KVS_OK && keep)
+        if (rl && !kvs__ref_is_tomb(r) && ref_moved(db, r))
+            r = relocate(rl, r);
+        bool keep = r != 0;
+        if (keep)
             rc = pinset_add(&ps, db, kvs__ref_slot(r));
         if (rc == KVS_OK && keep) {
             refs[kept++] = r;
@@ -317,7 +305,7 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
         sorted[m++] = items[i].ref;
     }
     free(items);
-    return run_finish(db, sorted, m, out);
+    return run_finish(db, sorted, m, NULL, out);
 }
 
 /* ---- merging ---- */
@@ -396,8 +384,9 @@ static int merge2(struct kvs *db, const struct kvs_run *a, const struct kvs_run 
 }
 
 int kvs__run_merge(struct kvs *db, struct kvs_run *const *runs, size_t k, bool drop_tombs,
-                   struct kvs_run **out)
+                   const struct kvs_reloc *relocs, size_t nrelocs, struct kvs_run **out)
 {
+    struct relocs rl = {relocs, nrelocs};
     /* Fold from the newest end: each step merges the next older run under
      * what the newer ones made, so the large oldest run is walked once,
      * last. (The newest is copied once on its own first: it is the small
@@ -408,8 +397,8 @@ int kvs__run_merge(struct kvs *db, struct kvs_run *const *runs, size_t k, bool d
         uint64_t n;
         int rc = merge2(db, runs[i], acc, drop_tombs && i == 0, &refs, &n);
         struct kvs_run *next = NULL;
-        if (rc == KVS_OK)
-            rc = run_finish(db, refs, n, &next);
+        if (rc == KVS_OK) /* relocating once, at the last step, is enough */
+            rc = run_finish(db, refs, n, i == 0 && relocs ? &rl : NULL, &next);
         kvs__run_unref(acc);
         if (rc != KVS_OK) {
             *out = NULL;

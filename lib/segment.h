@@ -55,8 +55,8 @@ struct kvs_segment {
     bool hint_failed;     /* writing its hint failed once: do not retry (bg thread only) */
     _Atomic bool synced;  /* sealed and fdatasync'ed */
     _Atomic bool hinted;  /* has a valid hint file */
-    _Atomic bool moved;   /* compaction copied its records elsewhere (it may be
-                           * gone from the store): runs look its keys up again */
+    _Atomic bool moved;   /* a compaction input: the key order relocates entries
+                           * that point into it (run.h) */
     /* the store's slot table cell naming this segment: its slot is reused
      * only once the segment is freed, since runs name segments by slot */
     struct kvs_segment *_Atomic *slot_cell;

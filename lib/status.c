@@ -1,24 +1,16 @@
-/* Status codes: one table gives each code its name and its message. */
+/* Status codes: one table (KVS_STATUS_MAP in kvs.h) gives each code its
+ * name and its message. */
 #include "internal.h"
 
-#define KVS_STATUS_MAP(X)                                                           \
-    X(KVS_OK, "success")                                                            \
-    X(KVS_NOT_FOUND, "key not found")                                               \
-    X(KVS_EXISTS, "key already exists")                                             \
-    X(KVS_EINVAL, "invalid argument")                                               \
-    X(KVS_EIO, "I/O error")                                                         \
-    X(KVS_ECORRUPT, "data on disk is corrupt")                                      \
-    X(KVS_ENOMEM, "out of memory")                                                  \
-    X(KVS_EBUSY, "store is locked by another handle")                               \
-    X(KVS_ETOOBIG, "key or value too large")                                        \
-    X(KVS_EREADONLY, "store is open read-only")                                     \
-    X(KVS_EVERSION, "unsupported on-disk format version")                           \
-    X(KVS_ENOENT, "no store in this directory")
+/* The map and the documented constants agree. */
+#define KVS_STATUS_CHECK(code, value, message) _Static_assert(code == (value), #code);
+KVS_STATUS_MAP(KVS_STATUS_CHECK)
+#undef KVS_STATUS_CHECK
 
 const char *kvs_strerror(int status)
 {
     switch (status) {
-#define KVS_STATUS_MESSAGE(code, message) \
+#define KVS_STATUS_MESSAGE(code, value, message) \
     case code:                            \
         return message;
         KVS_STATUS_MAP(KVS_STATUS_MESSAGE)
@@ -31,7 +23,7 @@ const char *kvs_strerror(int status)
 const char *kvs_status_name(int status)
 {
     switch (status) {
-#define KVS_STATUS_NAME(code, message) \
+#define KVS_STATUS_NAME(code, value, message) \
     case code:                         \
         return #code;
         KVS_STATUS_MAP(KVS_STATUS_NAME)

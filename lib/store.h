@@ -62,6 +62,9 @@ struct kvs {
     pthread_mutex_t write_mutex;
     struct kvs_segment *active; /* NULL when read-only */
     uint64_t write_seq;         /* records appended since open */
+    /* odd while a batch's index updates are being made: point reads that
+     * overlap one are retried, so that none sees part of a batch (batch.c) */
+    _Atomic uint64_t batch_seq;
     uint64_t write_counts[2];   /* sets and removes that wrote, since open */
     _Atomic bool write_failed;  /* a sync failed: refuse writes (see kvs_set) */
     _Atomic bool small_pages;   /* kvs_sync() was called: writer segments use small pages */

@@ -3,9 +3,9 @@
 
 #include "common/testutil.h"
 
-static const int known[] = {KVS_OK,     KVS_NOT_FOUND, KVS_EXISTS,   KVS_EINVAL,
-                            KVS_EIO,    KVS_ECORRUPT,  KVS_ENOMEM,   KVS_EBUSY,
-                            KVS_ETOOBIG, KVS_EREADONLY, KVS_EVERSION, KVS_ENOENT};
+#define KNOWN(code, value, message) code,
+static const int known[] = {KVS_STATUS_MAP(KNOWN)};
+#undef KNOWN
 
 START_TEST(codes_have_contract_values)
 {
