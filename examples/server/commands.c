@@ -23,6 +23,8 @@ static const struct command table[] = {
     {"select", 2, CMD_FAST | ANYTIME, 0, 0, 0, cmd_select},
     {"auth", -2, CMD_NOAUTH | CMD_FAST | ANYTIME, 0, 0, 0, cmd_auth},
     {"quit", -1, CMD_NOAUTH | CMD_FAST | ANYTIME, 0, 0, 0, cmd_quit},
+    {"scan", -2, CMD_READONLY, 0, 0, 0, cmd_scan},
+    {"keys", 2, CMD_READONLY, 0, 0, 0, cmd_keys},
     {"client", -2, ANYTIME, 0, 0, 0, cmd_client},
     {"info", -1, ANYTIME, 0, 0, 0, cmd_info},
     {"command", -1, ANYTIME, 0, 0, 0, cmd_command},

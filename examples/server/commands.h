@@ -66,5 +66,6 @@ void reply_storage_error(struct session *s, int rc);
 command_fn cmd_get, cmd_set, cmd_del, cmd_exists, cmd_mget, cmd_mset, cmd_strlen, cmd_dbsize;
 command_fn cmd_ping, cmd_echo, cmd_select, cmd_auth, cmd_quit, cmd_client;
 command_fn cmd_shutdown, cmd_config, cmd_command, cmd_info;
+command_fn cmd_scan, cmd_keys;
 
 #endif
