@@ -105,18 +105,35 @@ static void socket_name(int fd, bool peer, char *out, size_t n)
         snprintf(out, n, "?");
 }
 
+/*
+ * Every field of Redis 7.0's line, in its order, then 7.2's lib-name and
+ * lib-ver: client libraries parse it (redis-py 4.3 fails without "obl").
+ * Fields kvs-server does not track (idle time, buffer sizes) read 0.
+ */
 static void client_info(struct session *s)
 {
-    char paddr[ADDR_STR_MAX], laddr[ADDR_STR_MAX], line[512];
+    char paddr[ADDR_STR_MAX], laddr[ADDR_STR_MAX];
     socket_name(s->fd, true, paddr, sizeof(paddr));
     socket_name(s->fd, false, laddr, sizeof(laddr));
-    int n = snprintf(line, sizeof(line),
-                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld db=0 user=default resp=2 "
-                     "lib-name=%.100s lib-ver=%.100s\n",
-                     (unsigned long long)s->id, paddr, laddr, s->fd, s->name ? s->name : "",
-                     (long long)(time(NULL) - s->created), s->lib_name ? s->lib_name : "",
-                     s->lib_ver ? s->lib_ver : "");
-    resp_add_bulk(s->out, line, n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    static const char fmt[] =
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=0 flags=N db=0 sub=0 psub=0 "
+        "ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
+        "omem=0 tot-mem=0 events=r cmd=client|info user=default redir=-1 resp=2 lib-name=%s "
+        "lib-ver=%s\n";
+    const char *name = s->name ? s->name : "", *lib = s->lib_name ? s->lib_name : "",
+               *ver = s->lib_ver ? s->lib_ver : "";
+    long long age = (long long)(time(NULL) - s->created);
+    int n = snprintf(NULL, 0, fmt, (unsigned long long)s->id, paddr, laddr, s->fd, name, age, lib,
+                     ver);
+    char *line = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!line) {
+        resp_add_error(s->out, "ERR out of memory");
+        return;
+    }
+    snprintf(line, (size_t)n + 1, fmt, (unsigned long long)s->id, paddr, laddr, s->fd, name, age,
+             lib, ver);
+    resp_add_bulk(s->out, line, (size_t)n);
+    free(line);
 }
 
 /* Redis allows names (and library names) of printable characters without blanks. */
