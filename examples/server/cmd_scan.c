@@ -17,6 +17,7 @@
  * or may not show up; an unknown cursor starts the walk from the first key
  * again, which keeps the promise at the cost of repeating keys.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <kvs.h>
 #include <stdio.h>
@@ -126,7 +127,7 @@ struct scan_opts {
 static bool parse_cursor(const struct resp_arg *a, uint64_t *out)
 {
     char text[32];
-    if (a->len == 0 || a->len >= sizeof(text) || a->ptr[0] == ' ' || a->ptr[0] == '\t')
+    if (a->len == 0 || a->len >= sizeof(text) || isspace((unsigned char)a->ptr[0]))
         return false;
     memcpy(text, a->ptr, a->len);
     text[a->len] = '\0';
