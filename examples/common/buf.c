@@ -77,3 +77,16 @@ void buf_consume(struct buf *b, size_t n)
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
 }
+
+void buf_insert(struct buf *b, size_t at, const void *p, size_t n)
+{
+    if (at > b->len) { /* a caller's mistake: never send a garbled stream */
+        b->failed = true;
+        return;
+    }
+    if (n == 0 || buf_reserve(b, n) != 0)
+        return;
+    memmove(b->data + at + n, b->data + at, b->len - at);
+    memcpy(b->data + at, p, n);
+    b->len += n;
+}

@@ -41,6 +41,20 @@ int buf_reserve_exact(struct buf *b, size_t extra);
 /* Drop the first n bytes, moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
 
+/*
+ * Insert n bytes at offset at (at most b->len), moving what follows: for a
+ * reply whose header depends on what was appended after it (an array whose
+ * length is known only at the end). Marks the buffer failed if it cannot grow.
+ */
+void buf_insert(struct buf *b, size_t at, const void *p, size_t n);
+
+/* Forget everything from offset len on (len at most b->len). */
+static inline void buf_truncate(struct buf *b, size_t len)
+{
+    if (len < b->len)
+        b->len = len;
+}
+
 static inline bool buf_failed(const struct buf *b)
 {
     return b->failed;

@@ -13,10 +13,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "scan_cursors.h"
 #include "worker.h"
-
-/* The Redis version whose protocol and replies kvs-server follows. */
-#define COMPAT_REDIS_VERSION "7.0.0"
 
 static void line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -94,6 +92,13 @@ static void section_stats(struct buf *b, const struct server *srv)
     line(b, "total_net_output_bytes:%llu", (unsigned long long)out);
     line(b, "rejected_connections:%llu", (unsigned long long)atomic_load(&srv->rejected));
     line(b, "total_error_replies_protocol:%llu", (unsigned long long)perr);
+    struct scan_cursors_stats sc;
+    scan_cursors_stats(srv->cursors, &sc);
+    line(b, "scan_cursors:%llu", (unsigned long long)sc.live);
+    line(b, "scan_cursor_bytes:%llu", (unsigned long long)sc.bytes);
+    line(b, "scan_cursors_issued:%llu", (unsigned long long)sc.issued);
+    line(b, "scan_cursors_unknown:%llu", (unsigned long long)sc.unknown);
+    line(b, "keys_examined:%llu", (unsigned long long)atomic_load(&srv->keys_examined));
     for (int i = 0;; i++) {
         const char *name = kvs_stat_name((kvs_stat_t)i);
         uint64_t v;

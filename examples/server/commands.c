@@ -23,6 +23,9 @@ static const struct command table[] = {
     {"select", 2, CMD_FAST | ANYTIME, 0, 0, 0, cmd_select},
     {"auth", -2, CMD_NOAUTH | CMD_FAST | ANYTIME, 0, 0, 0, cmd_auth},
     {"quit", -1, CMD_NOAUTH | CMD_FAST | ANYTIME, 0, 0, 0, cmd_quit},
+    {"scan", -2, CMD_READONLY, 0, 0, 0, cmd_scan},
+    {"keys", 2, CMD_READONLY, 0, 0, 0, cmd_keys},
+    {"hello", -1, CMD_NOAUTH | CMD_FAST | ANYTIME, 0, 0, 0, cmd_hello},
     {"client", -2, ANYTIME, 0, 0, 0, cmd_client},
     {"info", -1, ANYTIME, 0, 0, 0, cmd_info},
     {"command", -1, ANYTIME, 0, 0, 0, cmd_command},
@@ -78,7 +81,7 @@ void reply_storage_error(struct session *s, int rc)
 }
 
 /* Redis's text: the name, then up to 128 bytes of quoted arguments. */
-static void reply_unknown(struct session *s, size_t argc, const struct resp_arg *argv)
+void reply_unknown_command(struct session *s, size_t argc, const struct resp_arg *argv)
 {
     char name[129], args[160] = "";
     size_t used = 0;
@@ -96,7 +99,7 @@ void commands_execute(struct session *s, const struct resp_request *req)
     const struct resp_arg *argv = req->argv;
     const struct command *cmd = commands_lookup(argv[0].ptr, argv[0].len);
     if (!cmd) {
-        reply_unknown(s, req->argc, argv);
+        reply_unknown_command(s, req->argc, argv);
         return;
     }
     if ((cmd->arity > 0 && req->argc != (size_t)cmd->arity) ||

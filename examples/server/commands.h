@@ -59,6 +59,9 @@ void reply_arity(struct session *s, const char *name);
 /* "-ERR unknown subcommand '<sub>'. Try <CMD> HELP." */
 void reply_unknown_subcommand(struct session *s, const struct resp_arg *sub, const char *cmd);
 
+/* "-ERR unknown command '<name>', with args beginning with: '<arg>' ..." for argv[0 .. argc). */
+void reply_unknown_command(struct session *s, size_t argc, const struct resp_arg *argv);
+
 /* A libkvs error as an error reply. */
 void reply_storage_error(struct session *s, int rc);
 
@@ -66,5 +69,6 @@ void reply_storage_error(struct session *s, int rc);
 command_fn cmd_get, cmd_set, cmd_del, cmd_exists, cmd_mget, cmd_mset, cmd_strlen, cmd_dbsize;
 command_fn cmd_ping, cmd_echo, cmd_select, cmd_auth, cmd_quit, cmd_client;
 command_fn cmd_shutdown, cmd_config, cmd_command, cmd_info;
+command_fn cmd_scan, cmd_keys, cmd_hello;
 
 #endif

@@ -90,7 +90,9 @@ void conn_close(struct conn *c)
     bufpool_give(&w->pool, &c->out);
     resp_parser_free(&c->parser);
     free(c->sess.name);
-    c->sess.name = NULL;
+    free(c->sess.lib_name);
+    free(c->sess.lib_ver);
+    c->sess.name = c->sess.lib_name = c->sess.lib_ver = NULL;
     if (!(c->flags & CONN_PENDING))
         conn_free(c);
 }

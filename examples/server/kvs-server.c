@@ -19,11 +19,17 @@
 
 #include "acceptor.h"
 #include "options.h"
+#include "scan_cursors.h"
 #include "server.h"
 #include "worker.h"
 
 /* Descriptors beyond the clients': store segments, epoll and event fds, stdio. */
 #define FD_RESERVE 128u
+
+/* SCAN cursors remembered: a cursor is forgotten after this many later SCAN
+ * calls (of all clients), or sooner if their keys pass the byte budget. */
+#define SCAN_CURSOR_SLOTS 16384u
+#define SCAN_CURSOR_BYTES ((size_t)16 << 20)
 
 void server_request_shutdown(struct server *srv)
 {
@@ -209,7 +215,10 @@ int main(int argc, char **argv)
     fit_fd_limit(&cfg);
     struct server srv = {.cfg = &cfg, .started = time(NULL), .next_client_id = 1};
     srv.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (srv.wake_fd < 0 || open_store(&cfg, &srv.db) != 0)
+    srv.cursors = scan_cursors_create(SCAN_CURSOR_SLOTS, SCAN_CURSOR_BYTES, 0);
+    if (!srv.cursors)
+        log_msg(LL_ERROR, "out of memory");
+    if (srv.wake_fd < 0 || !srv.cursors || open_store(&cfg, &srv.db) != 0)
         return 1;
     log_msg(LL_ALWAYS, "data directory: %s", cfg.dir_abs ? cfg.dir_abs : cfg.dir);
 
@@ -220,6 +229,7 @@ int main(int argc, char **argv)
     if (cfg.port_file)
         unlink(cfg.port_file);
     close(srv.wake_fd);
+    scan_cursors_destroy(srv.cursors);
     free(cfg.dir_abs);
     log_msg(LL_INFO, "stopped");
     return rc == 0 && crc == KVS_OK ? 0 : 1;

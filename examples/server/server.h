@@ -16,6 +16,9 @@
 
 #define KVS_SERVER_NAME "kvs-server"
 
+/* The Redis version whose protocol and replies kvs-server follows (INFO, HELLO). */
+#define COMPAT_REDIS_VERSION "7.0.0"
+
 /* What the command line chose; read-only once the server runs. */
 struct server_config {
     struct addr addr;        /* where to listen (port 0: any free port) */
@@ -34,6 +37,7 @@ struct server_config {
 };
 
 struct worker;
+struct scan_cursors;
 
 struct server {
     const struct server_config *cfg;
@@ -47,6 +51,8 @@ struct server {
     atomic_ullong rejected;         /* connections refused: max clients reached */
     int wake_fd;                    /* eventfd: wakes the main thread to shut down */
     atomic_bool shutdown_requested;
+    struct scan_cursors *cursors;   /* where SCANs go on (scan_cursors.h) */
+    atomic_ullong keys_examined;    /* by SCAN and KEYS */
 };
 
 /* Ask the main thread to shut the server down (SHUTDOWN command; any thread). */

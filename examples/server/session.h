@@ -23,6 +23,7 @@ struct session {
     bool authed;                 /* AUTH done, or no password configured */
     bool close_after_reply;      /* QUIT, SHUTDOWN, fatal errors */
     char *name;                  /* CLIENT SETNAME, or NULL */
+    char *lib_name, *lib_ver;    /* CLIENT SETINFO, or NULL */
 };
 
 #endif

@@ -253,6 +253,17 @@ START_TEST(client)
     ck_assert_ptr_nonnull(strstr(r->str, "addr=127.0.0.1:"));
     freeReplyObject(r);
     expect_status(run("CLIENT", "SETINFO", "LIB-NAME", "redis-py", NULL), "OK");
+    expect_status(run("CLIENT", "SETINFO", "lib-ver", "5.0.1", NULL), "OK");
+    r = run("CLIENT", "INFO", NULL);
+    ck_assert_ptr_nonnull(strstr(r->str, " lib-name=redis-py lib-ver=5.0.1\n"));
+    freeReplyObject(r);
+    expect_error(run("CLIENT", "SETINFO", "lib-name", "a b", NULL),
+                 "ERR lib-name cannot contain spaces, newlines or special characters.");
+    expect_error(run("CLIENT", "SETINFO", "lib-ver", "1\n", NULL),
+                 "ERR lib-ver cannot contain spaces, newlines or special characters.");
+    expect_error(run("CLIENT", "SETINFO", "lib-color", "x", NULL), "ERR Unrecognized option 'lib-color'");
+    expect_error(run("CLIENT", "SETINFO", "lib-name", NULL),
+                 "ERR wrong number of arguments for 'client|setinfo' command");
     expect_status(run("CLIENT", "NO-EVICT", "on", NULL), "OK");
     expect_error(run("CLIENT", "SETNAME", NULL),
                  "ERR wrong number of arguments for 'client|setname' command");
@@ -337,7 +348,8 @@ START_TEST(info)
     expect_status(run("SET", "k", "v", NULL), "OK");
     redisReply *r = run("INFO", NULL);
     ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
-    const char *fields[] = {"# Server\r\n", "redis_version:", "kvs_server_version:" KVS_PROJECT_VERSION,
+    const char *fields[] = {"# Server\r\n", "redis_version:7.0.0\r\n",
+                            "kvs_server_version:" KVS_PROJECT_VERSION,
                             "process_id:", "tcp_port:", "# Clients\r\n", "connected_clients:1\r\n",
                             "# Persistence\r\n", "loading:0\r\n", "kvs_sync:interval",
                             "# Stats\r\n", "total_commands_processed:", "kvs_keys:1\r\n",
@@ -358,6 +370,57 @@ START_TEST(info)
     r = run("INFO", "nosuchsection", NULL);
     ck_assert_uint_eq(r->len, 0);
     freeReplyObject(r);
+}
+END_TEST
+
+/* HELLO's RESP2 reply: field/value pairs in a flat array, as Redis 6+ with protover 2. */
+static void expect_hello(redisReply *r, long long id)
+{
+    ck_assert_msg(r->type == REDIS_REPLY_ARRAY, "type %d %s", r->type,
+                  r->type == REDIS_REPLY_ERROR ? r->str : "");
+    ck_assert_uint_eq(r->elements, 14);
+    static const char *const fields[] = {"server", "version", "proto", "id", "mode", "role",
+                                         "modules"};
+    for (size_t i = 0; i < 7; i++)
+        ck_assert_str_eq(r->element[2 * i]->str, fields[i]);
+    ck_assert_str_eq(r->element[1]->str, "redis");
+    ck_assert_str_eq(r->element[3]->str, "7.0.0");
+    ck_assert_int_eq(r->element[5]->integer, 2);
+    ck_assert_int_eq(r->element[7]->integer, id);
+    ck_assert_str_eq(r->element[9]->str, "standalone");
+    ck_assert_str_eq(r->element[11]->str, "master");
+    ck_assert_int_eq(r->element[13]->type, REDIS_REPLY_ARRAY);
+    ck_assert_uint_eq(r->element[13]->elements, 0);
+    freeReplyObject(r);
+}
+
+START_TEST(hello)
+{
+    redisReply *r = run("CLIENT", "ID", NULL);
+    long long id = r->integer;
+    freeReplyObject(r);
+    expect_hello(run("HELLO", NULL), id);
+    expect_hello(run("hello", "2", NULL), id);
+    expect_hello(run("HELLO", "2", "SETNAME", "app", NULL), id);
+    expect_str(run("CLIENT", "GETNAME", NULL), "app");
+    /* no password configured: the default user takes any (Redis's nopass) */
+    expect_hello(run("HELLO", "2", "AUTH", "default", "anything", NULL), id);
+    expect_error(run("HELLO", "2", "AUTH", "bob", "x", NULL),
+                 "WRONGPASS invalid username-password pair or user is disabled.");
+    /* RESP3: Redis 5's reply, which clients take as "fall back to RESP2"; no password echoed */
+    expect_error(run("HELLO", "3", NULL),
+                 "ERR unknown command 'HELLO', with args beginning with: '3' ");
+    expect_error(run("HELLO", "3", "SETNAME", "x", "AUTH", "default", "secret", NULL),
+                 "ERR unknown command 'HELLO', with args beginning with: '3' 'SETNAME' 'x' ");
+    expect_error(run("HELLO", "4", NULL), "NOPROTO unsupported protocol version");
+    expect_error(run("HELLO", "1", NULL), "NOPROTO unsupported protocol version");
+    expect_error(run("HELLO", "x", NULL), "ERR Protocol version is not an integer or out of range");
+    expect_error(run("HELLO", "2", "foo", NULL), "ERR Syntax error in HELLO option 'foo'");
+    expect_error(run("HELLO", "2", "AUTH", "a", NULL), "ERR Syntax error in HELLO option 'AUTH'");
+    expect_error(run("HELLO", "2", "SETNAME", "a b", NULL),
+                 "ERR Client names cannot contain spaces, newlines or special characters.");
+    expect_str(run("CLIENT", "GETNAME", NULL), "app");
+    expect_status(run("PING", NULL), "PONG"); /* still RESP2 */
 }
 END_TEST
 
@@ -410,6 +473,7 @@ int main(void)
     tcase_add_test(tc, config);
     tcase_add_test(tc, command);
     tcase_add_test(tc, info);
+    tcase_add_test(tc, hello);
     tcase_add_test(tc, auth_without_password);
     tcase_add_test(tc, large_values);
     suite_add_tcase(s, tc);

@@ -173,6 +173,46 @@ START_TEST(auth_required)
     exchange(fd, "SET k v\r\n", "+OK\r\n");
     close(fd);
 
+    /* HELLO: needs AUTH first or its AUTH option; HELLO 3 is unknown, as in Redis 5 */
+    fd = tcp_connect(s.port);
+    exchange(fd, "HELLO\r\n",
+             "-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+             "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+             "select the RESP protocol version at the same time\r\n");
+    exchange(fd, "HELLO 3 AUTH default s3cret\r\n",
+             "-ERR unknown command 'HELLO', with args beginning with: '3' \r\n");
+    exchange(fd, "HELLO 2 AUTH default wrong\r\n",
+             "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    exchange(fd, "HELLO 2 AUTH nobody s3cret\r\n",
+             "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    exchange(fd, "GET k\r\n", "-NOAUTH Authentication required.\r\n");
+    exchange(fd, "HELLO 2 AUTH default s3cret SETNAME app\r\n",
+             "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n"
+             "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:");
+    /* the id (a number and CRLF), then mode, role, modules */
+    const char *tail = "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                       "$7\r\nmodules\r\n*0\r\n";
+    char rest[128];
+    size_t n = 0;
+    while (n < 24 && recv_exact(fd, rest + n, 1, 5000) == 1 && rest[n] != '\n')
+        n++;
+    ck_assert_msg(n >= 2 && rest[n - 1] == '\r', "HELLO id line");
+    n = recv_exact(fd, rest, strlen(tail), 5000);
+    ck_assert_msg(n == strlen(tail) && strcmp(rest, tail) == 0, "got '%s'", rest);
+    exchange(fd, "GET k\r\n", "$1\r\nv\r\n");
+    exchange(fd, "CLIENT GETNAME\r\n", "$3\r\napp\r\n");
+    /* authenticated by HELLO: the full request limits apply */
+    char *echo = malloc(20100);
+    ck_assert_ptr_nonnull(echo);
+    int len = snprintf(echo, 64, "*2\r\n$4\r\nECHO\r\n$20000\r\n");
+    memset(echo + len, 'e', 20000);
+    memcpy(echo + len + 20000, "\r\n", 2);
+    ck_assert_int_eq(send_all(fd, echo, (size_t)len + 20002), 0);
+    n = recv_exact(fd, rest, 8, 5000);
+    ck_assert_msg(n == 8 && memcmp(rest, "$20000\r\n", 8) == 0, "got '%s'", rest);
+    free(echo);
+    close(fd);
+
     /* before AUTH only small requests are accepted (as Redis) */
     fd = tcp_connect(s.port);
     exchange(fd, "*20\r\n", "-ERR Protocol error: unauthenticated multibulk length\r\n");

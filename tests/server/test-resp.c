@@ -587,6 +587,33 @@ START_TEST(sanitize)
 }
 END_TEST
 
+/* A header put in front of what was appended after it (SCAN and KEYS replies). */
+START_TEST(buf_insert_and_truncate)
+{
+    struct buf b;
+    buf_init(&b, 64);
+    buf_append(&b, "+OK\r\n", 5);
+    size_t at = b.len;
+    resp_add_bulk(&b, "a", 1);
+    resp_add_bulk(&b, "bc", 2);
+    buf_insert(&b, at, "*2\r\n", 4);
+    ck_assert_uint_eq(b.len, 5 + 4 + 7 + 8);
+    ck_assert(memcmp(b.data, "+OK\r\n*2\r\n$1\r\na\r\n$2\r\nbc\r\n", b.len) == 0);
+    buf_truncate(&b, 5);
+    ck_assert_uint_eq(b.len, 5);
+    buf_insert(&b, 0, "", 0);
+    ck_assert(!buf_failed(&b));
+    char big[64] = {0};
+    buf_insert(&b, 5, big, sizeof(big)); /* over the limit */
+    ck_assert(buf_failed(&b));
+    buf_free(&b);
+    buf_init(&b, 0);
+    buf_insert(&b, 1, "x", 1); /* past the end: a caller's mistake, never a garbled stream */
+    ck_assert(buf_failed(&b));
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *resp_suite(void)
 {
     Suite *s = suite_create("resp");
@@ -625,6 +652,7 @@ static Suite *resp_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("encoding");
+    tcase_add_test(tc, buf_insert_and_truncate);
     tcase_add_test(tc, parse_ll);
     tcase_add_test(tc, encoder);
     tcase_add_test(tc, buffer_limit);

@@ -5,6 +5,7 @@
  * compared with Redis's own. Skipped (77) when none of the tools is installed;
  * a missing one skips its part, with a note on stderr.
  */
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +107,66 @@ START_TEST(cli_stdin_and_pipe)
     run_result_free(&r);
     free(gen.out);
     cli_expect("10001\n", "dbsize", NULL); /* and "a" */
+}
+END_TEST
+
+/* Load keys through redis-cli --pipe: "user:<i>" and "other:<i>" for i < n. */
+static void pipe_keys(int n)
+{
+    struct run_result gen = {0}, r;
+    FILE *f = open_memstream(&gen.out, &gen.out_len);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "SET user:%d v\r\nSET other:%d v\r\n", i, i);
+    fclose(f);
+    const char *argv[] = {redis_cli, "-p", port_text, "--pipe", NULL};
+    ck_assert_int_eq(run_prog(argv, gen.out, gen.out_len, 60000, &r), 0);
+    ck_assert_msg(r.status == 0, "%s %s", r.out, r.err);
+    run_result_free(&r);
+    free(gen.out);
+}
+
+/* Every line of out is "<prefix><i>" for a distinct i < n, and all n are there. */
+static void expect_each_once(const char *out, const char *prefix, int n)
+{
+    unsigned char *seen = calloc((size_t)n, 1);
+    ck_assert_ptr_nonnull(seen);
+    int lines = 0;
+    size_t pl = strlen(prefix);
+    for (const char *p = out; *p; lines++) {
+        const char *nl = strchr(p, '\n');
+        ck_assert_msg(nl && strncmp(p, prefix, pl) == 0, "unexpected line '%.40s'", p);
+        int i = atoi(p + pl);
+        ck_assert(i >= 0 && i < n);
+        ck_assert_msg(seen[i]++ == 0, "%s%d listed twice", prefix, i);
+        p = nl + 1;
+    }
+    ck_assert_int_eq(lines, n);
+    free(seen);
+}
+
+/* redis-cli --scan: SCAN with its own cursor handling, MATCH, until cursor 0. */
+START_TEST(cli_scan)
+{
+    pipe_keys(3000);
+    struct run_result r;
+    run(&r, NULL, redis_cli, "-p", port_text, "--scan", "--pattern", "user:*", NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    expect_each_once(r.out, "user:", 3000);
+    run_result_free(&r);
+    run(&r, NULL, redis_cli, "-p", port_text, "--scan", NULL);
+    ck_assert_int_eq(r.status, 0);
+    int lines = 0;
+    for (const char *p = r.out; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    ck_assert_int_eq(lines, 6000);
+    run_result_free(&r);
+    run(&r, NULL, redis_cli, "-p", port_text, "--scan", "--pattern", "other:1??", NULL);
+    ck_assert_int_eq(r.status, 0);
+    lines = 0;
+    for (const char *p = r.out; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    ck_assert_int_eq(lines, 100);
+    run_result_free(&r);
 }
 END_TEST
 
@@ -217,13 +278,83 @@ START_TEST(same_replies_as_redis)
         "SET k v NX XX\nSET k\nGET\nMSET a 1 b 2\nMGET a nokey b\nEXISTS a b a nokey\n"
         "DEL a nokey\nSTRLEN k\nSTRLEN nokey\nECHO \"two words\"\nSELECT 0\n"
         "SELECT x\nMSET a\nnosuchcommand arg1 arg2\nCLIENT SETNAME tester\nCLIENT GETNAME\n"
-        "CLIENT SETNAME \"a b\"\nCONFIG GET save\nAUTH x\nDBSIZE\nQUIT\n";
+        "CLIENT SETNAME \"a b\"\nCONFIG GET save\nAUTH x\nDBSIZE\n"
+        "SCAN 0 MATCH k* COUNT 1000\nSCAN 0 MATCH nothing*\nSCAN abc\nSCAN 0 COUNT 0\n"
+        "SCAN 0 COUNT x\nSCAN 0 COUNT\nSCAN 0 FOO bar\nSCAN 0 TYPE list\nSCAN\nKEYS k\n"
+        "KEYS [ab]\nKEYS\nKEYS a b\nHELLO 4\nHELLO x\nHELLO 2 foo\nHELLO 2 AUTH a\n"
+        "HELLO 2 SETNAME \"a b\"\nQUIT\n";
     struct run_result a, b;
     run(&a, script, redis_cli, "-p", redis_port, "--no-raw", NULL);
     run(&b, script, redis_cli, "-p", port_text, "--no-raw", NULL);
     ck_assert_msg(strcmp(a.out, b.out) == 0, "redis-server:\n%s\nkvs-server:\n%s", a.out, b.out);
     run_result_free(&a);
     run_result_free(&b);
+    stop_redis();
+}
+END_TEST
+
+/* ---- glob semantics: KEYS on both servers, random patterns ---- */
+
+static redisContext *hconnect(const char *port)
+{
+    struct timeval tv = {.tv_sec = 10};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", atoi(port), tv);
+    ck_assert(c && !c->err);
+    redisSetTimeout(c, tv);
+    return c;
+}
+
+static int cmp_reply(const void *a, const void *b)
+{
+    const redisReply *x = *(redisReply *const *)a, *y = *(redisReply *const *)b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int d = memcmp(x->str, y->str, n);
+    return d ? d : (x->len > y->len) - (x->len < y->len);
+}
+
+/* KEYS pattern on both; the same set of keys (Redis lists them in hash order). */
+static void same_keys(redisContext *a, redisContext *b, const char *pat, size_t plen)
+{
+    const char *argv[] = {"KEYS", pat};
+    size_t lens[] = {4, plen};
+    redisReply *ra = redisCommandArgv(a, 2, argv, lens), *rb = redisCommandArgv(b, 2, argv, lens);
+    ck_assert(ra && rb && ra->type == REDIS_REPLY_ARRAY && rb->type == REDIS_REPLY_ARRAY);
+    if (ra->elements)
+        qsort(ra->element, ra->elements, sizeof(ra->element[0]), cmp_reply);
+    ck_assert_msg(ra->elements == rb->elements, "KEYS '%.*s': redis %zu keys, kvs %zu (seed %llu)",
+                  (int)plen, pat, ra->elements, rb->elements, (unsigned long long)test_seed());
+    for (size_t i = 0; i < ra->elements; i++)
+        ck_assert_msg(cmp_reply(&ra->element[i], &rb->element[i]) == 0, "KEYS '%.*s' differ",
+                      (int)plen, pat);
+    freeReplyObject(ra);
+    freeReplyObject(rb);
+}
+
+START_TEST(keys_same_as_redis)
+{
+    start_redis();
+    redisContext *a = hconnect(redis_port), *b = hconnect(port_text);
+    static const char key_chars[] = "ab]-^\\*[?";
+    for (int i = 0; i < 400; i++) {
+        char key[8];
+        size_t n = 1 + test_rand() % 5;
+        for (size_t j = 0; j < n; j++)
+            key[j] = key_chars[test_rand() % (sizeof(key_chars) - 1)];
+        const char *argv[] = {"SET", key, "v"};
+        size_t lens[] = {3, n, 1};
+        freeReplyObject(redisCommandArgv(a, 3, argv, lens));
+        freeReplyObject(redisCommandArgv(b, 3, argv, lens));
+    }
+    static const char pat_chars[] = "ab*?[]^-\\";
+    for (int i = 0; i < 3000; i++) {
+        char pat[8];
+        size_t n = test_rand() % sizeof(pat);
+        for (size_t j = 0; j < n; j++)
+            pat[j] = pat_chars[test_rand() % (sizeof(pat_chars) - 1)];
+        same_keys(a, b, pat, n);
+    }
+    redisFree(a);
+    redisFree(b);
     stop_redis();
 }
 END_TEST
@@ -248,6 +379,7 @@ int main(void)
     if (*redis_cli) {
         tcase_add_test(tc, cli_commands);
         tcase_add_test(tc, cli_stdin_and_pipe);
+        tcase_add_test(tc, cli_scan);
     } else {
         fprintf(stderr, "SKIP: redis-cli is not installed\n");
     }
@@ -257,6 +389,7 @@ int main(void)
         fprintf(stderr, "SKIP: redis-benchmark is not installed\n");
     if (*redis_server) {
         tcase_add_test(tc, kvs_client_against_redis);
+        tcase_add_test(tc, keys_same_as_redis);
         if (*redis_cli)
             tcase_add_test(tc, same_replies_as_redis);
     } else {
