@@ -3,7 +3,8 @@
 
 # Debian packages, by what needs them.
 # To build the library and the example programs (what the demo needs):
-KVS_BUILD_PACKAGES="gcc meson ninja-build pkg-config libxxhash-dev libhiredis-dev"
+# (gcc only recommends libc6-dev, and installs run without recommends.)
+KVS_BUILD_PACKAGES="gcc libc6-dev meson ninja-build pkg-config libxxhash-dev libhiredis-dev"
 # To run the whole test suite: Check, Doxygen, a C++ compiler (the header is
 # compiled as C++), Redis tools and a Python client as real protocol peers,
 # twemproxy for the cluster test, cffi and pytest for the Python binding.
