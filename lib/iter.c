@@ -108,11 +108,27 @@ static bool beyond(struct kvs_iter *it, int dir, const uint8_t *key, size_t klen
 /* Move every cursor standing on key one step in dir. */
 static void step_equal(struct kvs_iter *it, int dir, const uint8_t *key, size_t klen)
 {
+    if (it->n == 1) { /* the only cursor is the one on key */
+        it->cur[0].pos += dir;
+        return;
+    }
     for (uint32_t i = 0; i < it->n; i++) {
         struct cursor *c = &it->cur[i];
         if (cur_valid(c) && cur_cmp(it, c, key, klen) == 0)
             c->pos += dir;
     }
+}
+
+/* Records are in write order, keys in key order: a walk reads records all
+ * over the segments. Start the cache miss of an entry some steps ahead, so
+ * that the misses of a walk overlap. */
+#define PREFETCH_AHEAD 16
+
+static void prefetch_ahead(struct kvs_iter *it, const struct cursor *c, int dir)
+{
+    int64_t p = c->pos + dir * PREFETCH_AHEAD;
+    if (p >= 0 && (uint64_t)p < c->run->n)
+        kvs__ref_prefetch(it->db, c->run->refs[p]);
 }
 
 /*
@@ -154,6 +170,7 @@ static int settle(struct kvs_iter *it, int dir)
         it->key = bk;
         it->klen = bklen;
         it->checked = 0;
+        prefetch_ahead(it, &it->cur[best], dir);
         return KVS_OK;
     }
 }

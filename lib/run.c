@@ -25,6 +25,13 @@ static const uint8_t *ref_rec(struct kvs *db, kvs_ref r, uint64_t *avail)
     return s->base + off;
 }
 
+void kvs__ref_prefetch(struct kvs *db, kvs_ref r)
+{
+    struct kvs_segment *s = kvs__slot_get(db, kvs__ref_slot(r));
+    if (s && kvs__ref_off(r) < s->map_bytes)
+        __builtin_prefetch(s->base + kvs__ref_off(r));
+}
+
 void kvs__ref_key(struct kvs *db, kvs_ref r, const uint8_t **key, size_t *klen)
 {
     *key = (const uint8_t *)"";

@@ -65,6 +65,9 @@ int kvs__ref_record(struct kvs *db, kvs_ref r, struct kvs_rec *out);
  * as its header says (unchecked). */
 uint64_t kvs__ref_expire(struct kvs *db, kvs_ref r, uint64_t *vlen);
 
+/* Start fetching the record r points at into the cache. */
+void kvs__ref_prefetch(struct kvs *db, kvs_ref r);
+
 /* memcmp order, a shorter key first when one is a prefix of the other. */
 int kvs__key_cmp(const void *a, size_t alen, const void *b, size_t blen);
 int kvs__ref_cmp_key(struct kvs *db, kvs_ref r, const void *key, size_t klen);
