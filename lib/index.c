@@ -120,8 +120,21 @@ static void place(struct kvs_index_entry *table, uint32_t mask, const struct kvs
     table[i] = *e;
 }
 
+/* Give the pages of a moved shard's old table back now rather than when
+ * the whole old region goes: the process then never holds both regions
+ * whole (the peak stays near the new region's size, not 1.5 times it). */
+static void release_slice(struct kvs_index_entry *t, uint32_t capacity)
+{
+    const uintptr_t page = 4096;
+    uintptr_t from = ((uintptr_t)t + page - 1) & ~(page - 1);
+    uintptr_t to = ((uintptr_t)(t + capacity)) & ~(page - 1);
+    if (to > from)
+        madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
 /* Move every shard into a region of new_capacity entries per shard. Each
- * shard moves under its write lock, so readers of the others go on. */
+ * shard moves under its write lock, so readers of the others go on; no
+ * reader is left in its old table once the lock is released. */
 static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
 {
     struct region r;
@@ -129,9 +142,11 @@ static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
         return KVS_ENOMEM;
     void *old_map = ix->region_map;
     size_t old_map_bytes = ix->region_map_bytes;
+    uint32_t old_capacity = ix->capacity;
     for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
         struct kvs_index_shard *s = &ix->shards[i];
         struct kvs_index_entry *t = slice(r.base, i, new_capacity);
+        struct kvs_index_entry *old = s->table;
         pthread_rwlock_wrlock(&s->lock);
         for (uint32_t j = 0; j <= s->mask; j++)
             if (s->table[j].loc.slot != 0)
@@ -139,6 +154,7 @@ static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
         s->table = t;
         s->mask = new_capacity - 1;
         pthread_rwlock_unlock(&s->lock);
+        release_slice(old, old_capacity);
     }
     region_install(ix, &r, new_capacity);
     region_unmap(old_map, old_map_bytes);
