@@ -32,6 +32,8 @@ typedef struct bench_job {
     unsigned threads;
     bench_expect_t expect;
     int sample_latency;       /* time every BENCH_SAMPLE_EVERY-th op */
+    uint32_t *lat_arena;      /* optional room for the samples (bench_lat_arena_len) */
+    size_t lat_arena_len;
     uint64_t seed;
     const bench_values_t *values;
     size_t key_size;
@@ -47,6 +49,21 @@ typedef struct bench_job_result {
 
 enum { BENCH_SAMPLE_EVERY = 4 };
 
+/* Samples a job of `ops` ops over `threads` threads needs at most. */
+static inline size_t bench_lat_arena_len(uint64_t ops, unsigned threads)
+{
+    return (size_t)(ops / BENCH_SAMPLE_EVERY) + threads;
+}
+
 int bench_job_run(const bench_job_t *job, bench_job_result_t *res);
+
+/* The number of the key of op i (KEYS_ORDER, KEYS_SEQ) or a random one. */
+static inline uint64_t bench_job_key_number(const bench_job_t *j, uint64_t i, bench_rng_t *r)
+{
+    uint64_t idx = j->keys == KEYS_SEQ     ? i
+                   : j->keys == KEYS_ORDER ? j->order[i]
+                                           : bench_rng_below(r, j->universe);
+    return 2 * idx + (j->expect == EXPECT_MISSING);
+}
 
 #endif
