@@ -1,5 +1,7 @@
-/* What a timed loop counts in one worker thread (workloads.c), so that
- * loops of other kinds of workloads can live in files of their own. */
+/* The timed loops of the workloads that are not one call per op: write
+ * batches (batch.c) and cursors (iterate.c). workloads.c runs them in its
+ * worker threads, between the same start barrier and time stamps as the
+ * point operations. */
 #ifndef KVS_BENCH_LOOPS_H
 #define KVS_BENCH_LOOPS_H
 
@@ -24,5 +26,12 @@ static inline void bench_tally_latency(bench_tally_t *t, uint64_t t0)
     uint64_t dt = bench_now_ns() - t0;
     t->lat[t->nlat++] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
 }
+
+/* key: a buffer of the job's key size. */
+void bench_loop_batch(const bench_job_t *j, void *ctx, bench_rng_t *r, char *key,
+                      bench_tally_t *t);
+void bench_loop_scan(const bench_job_t *j, void *ctx, bench_tally_t *t);
+void bench_loop_seek(const bench_job_t *j, void *ctx, bench_rng_t *r, char *key,
+                     bench_tally_t *t);
 
 #endif

@@ -58,6 +58,7 @@ static void emit(bench_sink_t *s, bench_metric_t m, bench_status_t st,
         r.seconds = jr->seconds;
         r.p50_us = jr->p50_us;
         r.p99_us = jr->p99_us;
+        r.flags = jr->flags;
     }
     if (fmt) {
         va_list ap;
@@ -124,12 +125,14 @@ static int run_timed(struct phase *p, bench_metric_t m, const bench_job_t *spec,
         j.seed = p->cfg->seed * 1000003u + (uint64_t)m;
     bench_job_result_t r;
     int rc = bench_job_run(&j, &r);
+    if ((j.op == OP_SCAN || j.op == OP_SCAN_BACK) && p->ad->iter->unordered)
+        r.flags |= BENCH_RES_F_UNORDERED;
     if (rc != 0)
         emit(p->sink, m, BENCH_RES_FAILED, &r, 0, "store error after %llu ops (see stderr)",
              (unsigned long long)r.ops);
     else if (r.unexpected)
-        emit(p->sink, m, BENCH_RES_FAILED, &r, 0, "%llu wrong outcomes (miss/hit/length)",
-             (unsigned long long)r.unexpected);
+        emit(p->sink, m, BENCH_RES_FAILED, &r, 0,
+             "%llu wrong outcomes (miss/hit/length/order/count)", (unsigned long long)r.unexpected);
     else if (report)
         emit(p->sink, m, BENCH_RES_OK, &r, 0, note ? "%s" : NULL, note);
     return rc == 0 && r.unexpected == 0 ? 0 : -1;
@@ -155,6 +158,28 @@ int bench_phase_seq(const bench_config_t *cfg, const bench_adapter_t *ad, bench_
     return rc;
 }
 
+int bench_phase_batch(const bench_config_t *cfg, const bench_adapter_t *ad, bench_sink_t *sink)
+{
+    if (!ad->batch) {
+        emit(sink, M_FILLBATCH, BENCH_RES_SKIPPED, NULL, 0, "n/a: %.110s",
+             ad->batch_desc ? ad->batch_desc : "the adapter has no write batch");
+        return 0;
+    }
+    struct phase p;
+    int rc = phase_init(&p, cfg, ad, sink, "batch", cfg->num, 1);
+    if (!rc)
+        rc = open_store(&p, 0);
+    if (!rc) {
+        /* fillrandom's keys in fillrandom's order (the same permutation). */
+        bench_job_t fill = {.op = OP_BATCH_PUT, .keys = KEYS_ORDER, .order = p.perm,
+                            .ops = cfg->num};
+        rc = run_timed(&p, M_FILLBATCH, &fill, 1, NULL);
+    }
+    rc |= close_store(&p);
+    phase_free(&p, 1);
+    return rc;
+}
+
 static void emit_space(struct phase *p, bench_metric_t m, const char *note)
 {
     uint64_t bytes = bench_dir_bytes(p->dir);
@@ -168,6 +193,41 @@ static int overwrite(struct phase *p, int report, uint64_t seed)
     bench_job_t ow = {.op = OP_PUT, .keys = KEYS_RANDOM, .universe = p->cfg->num,
                       .ops = p->cfg->num, .seed = seed};
     return run_timed(p, M_OVERWRITE, &ow, report, NULL);
+}
+
+/* Why a cursor workload cannot run on this store, or NULL if it can. */
+static const char *cursor_missing(const bench_adapter_t *ad, bench_op_t op)
+{
+    const bench_iter_ops_t *io = ad->iter;
+    if (!io)
+        return "n/a: the adapter has no cursor";
+    if (op == OP_SCAN_BACK && !io->last)
+        return "n/a: the store's cursor cannot walk backward";
+    if (op == OP_SEEK && (!io->seek || io->unordered))
+        return "n/a: the store's cursor cannot seek in key order";
+    return NULL;
+}
+
+/* readseq, readreverse or seekrandom; takes *note (sets it NULL) when it
+ * reports a result that can carry it. */
+static int cursor_job(struct phase *p, bench_metric_t m, bench_op_t op, const char **note)
+{
+    const bench_config_t *cfg = p->cfg;
+    const char *why = cursor_missing(p->ad, op);
+    if (why) {
+        emit(p->sink, m, BENCH_RES_SKIPPED, NULL, 0, "%s", why);
+        return 0;
+    }
+    bench_job_t j = {.op = op, .keys = KEYS_RANDOM, .universe = cfg->num, .ops = cfg->num,
+                     .expect = EXPECT_FOUND, .sample_latency = op == OP_SEEK};
+    if (op == OP_SEEK && cfg->reads)
+        j.ops = cfg->reads;
+    char text[128];
+    snprintf(text, sizeof text, "%s%s%.90s",
+             p->ad->iter->unordered ? "unordered walk (hash order)" : "",
+             p->ad->iter->unordered && *note ? "; " : "", *note ? *note : "");
+    *note = NULL;
+    return run_timed(p, m, &j, 1, text[0] ? text : NULL);
 }
 
 /* The read workloads, on a store whose background work has settled; the
@@ -192,7 +252,15 @@ static int reads(struct phase *p, const char *note)
         bench_job_t miss = rd;
         miss.expect = EXPECT_MISSING;
         rc |= run_timed(p, M_READMISSING, &miss, 1, note);
+        note = NULL;
     }
+    static const struct {
+        bench_metric_t m;
+        bench_op_t op;
+    } cursors[] = {{M_READSEQ, OP_SCAN}, {M_READREVERSE, OP_SCAN_BACK}, {M_SEEKRANDOM, OP_SEEK}};
+    for (size_t i = 0; i < sizeof cursors / sizeof cursors[0]; i++)
+        if (bench_wants(cfg, cursors[i].m))
+            rc |= cursor_job(p, cursors[i].m, cursors[i].op, &note);
     return rc;
 }
 
@@ -237,6 +305,10 @@ static int wants_any(const bench_config_t *cfg, uint32_t mask)
     return (cfg->metrics & mask) != 0;
 }
 
+#define READ_METRICS                                                                      \
+    (MBIT(M_READRANDOM) | MBIT(M_READMISSING) | MBIT(M_READRANDOM_MT) | MBIT(M_READSEQ) | \
+     MBIT(M_READREVERSE) | MBIT(M_SEEKRANDOM))
+
 /* The first open after the writes: an LSM store may replay its log here. */
 static int reopen_timed(struct phase *p)
 {
@@ -274,7 +346,7 @@ static int after_reopen(struct phase *p)
 {
     const bench_config_t *cfg = p->cfg;
     int rc = 0;
-    if (wants_any(cfg, MBIT(M_READRANDOM) | MBIT(M_READMISSING) | MBIT(M_READRANDOM_MT))) {
+    if (wants_any(cfg, READ_METRICS)) {
         char note[128], settled[96];
         settle(p, settled, sizeof settled);
         snprintf(note, sizeof note, "reads after settling: %.90s", settled);
@@ -418,10 +490,11 @@ uint32_t bench_phase_metrics(bench_phase_fn fn)
     const uint32_t open = MBIT(M_OPEN_WARM) | MBIT(M_ANON_PER_KEY) | MBIT(M_INDEX_PER_KEY);
     if (fn == bench_phase_seq)
         return MBIT(M_FILLSEQ) | MBIT(M_DELETERANDOM);
+    if (fn == bench_phase_batch)
+        return MBIT(M_FILLBATCH);
     if (fn == bench_phase_random)
-        return MBIT(M_FILLRANDOM) | MBIT(M_OVERWRITE) | MBIT(M_READRANDOM) |
-               MBIT(M_READMISSING) | MBIT(M_READRANDOM_MT) | MBIT(M_SPACE_1) | MBIT(M_SPACE_3) |
-               MBIT(M_PEAK_RSS) | MBIT(M_OPEN_FIRST) | open | MBIT(M_OPEN_COLD);
+        return MBIT(M_FILLRANDOM) | MBIT(M_OVERWRITE) | READ_METRICS | MBIT(M_SPACE_1) |
+               MBIT(M_SPACE_3) | MBIT(M_PEAK_RSS) | MBIT(M_OPEN_FIRST) | open | MBIT(M_OPEN_COLD);
     if (fn == bench_phase_open_warm)
         return open;
     if (fn == bench_phase_open_cold)

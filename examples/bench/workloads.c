@@ -1,7 +1,8 @@
 /* The timed loops. Every store runs the same loop: pick a key number, format
  * the key, call the adapter, check the outcome. Threads (also a lone one)
  * attach to the store before a common start barrier, so connection set-up is
- * not timed, and stamp their start and end times themselves. */
+ * not timed, and stamp their start and end times themselves. The batch and
+ * cursor workloads run their own loops (loops.h) in the same threads. */
 #include "workloads.h"
 
 #include "loops.h"
@@ -61,6 +62,26 @@ static void run_loop(const bench_job_t *j, void *ctx, bench_rng_t *r, char *key,
     }
 }
 
+static void run_job_loop(struct worker *w, void *ctx, bench_rng_t *r, char *key, char *buf)
+{
+    const bench_job_t *j = w->job;
+    switch (j->op) {
+    case OP_BATCH_PUT:
+        bench_loop_batch(j, ctx, r, key, &w->t);
+        break;
+    case OP_SCAN:
+    case OP_SCAN_BACK:
+        bench_loop_scan(j, ctx, &w->t);
+        break;
+    case OP_SEEK:
+        bench_loop_seek(j, ctx, r, key, &w->t);
+        break;
+    default:
+        run_loop(j, ctx, r, key, buf, &w->t);
+        break;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -73,7 +94,7 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(w->start);
     w->start_ns = bench_now_ns();
     if (!w->t.failed)
-        run_loop(w->job, ctx, &r, key, buf, &w->t);
+        run_job_loop(w, ctx, &r, key, buf);
     w->end_ns = bench_now_ns();
     if (ctx)
         j->ad->detach(ctx);

@@ -7,7 +7,19 @@
 
 #include <stdint.h>
 
-typedef enum { OP_PUT, OP_GET, OP_DEL } bench_op_t;
+typedef enum {
+    OP_PUT,
+    OP_GET,
+    OP_DEL,
+    OP_BATCH_PUT, /* puts, BENCH_BATCH_SIZE to a write batch (batch.c) */
+    OP_SCAN,      /* one cursor over every key, forward (iterate.c) */
+    OP_SCAN_BACK, /* the same, backward */
+    OP_SEEK       /* per op: a new cursor, seek an existing key, read BENCH_SEEK_NEXTS entries */
+} bench_op_t;
+
+/* db_bench's fillbatch writes 1,000 entries per batch; RocksDB's db_bench
+ * seekrandom reads --seek_nexts entries after each seek (10 here). */
+enum { BENCH_BATCH_SIZE = 1000, BENCH_SEEK_NEXTS = 10 };
 
 typedef enum {
     KEYS_SEQ,    /* key numbers 0, 1, 2, ... in order */
@@ -28,7 +40,7 @@ typedef struct bench_job {
     bench_keys_t keys;
     const uint32_t *order;    /* KEYS_ORDER */
     uint64_t universe;        /* KEYS_RANDOM */
-    uint64_t ops;             /* total over all threads */
+    uint64_t ops;             /* total over all threads; scans: the keys expected */
     unsigned threads;
     bench_expect_t expect;
     int sample_latency;       /* time every BENCH_SAMPLE_EVERY-th op */
@@ -41,10 +53,12 @@ typedef struct bench_job {
 
 typedef struct bench_job_result {
     uint64_t ops;        /* operations done */
-    uint64_t unexpected; /* a get/delete that missed, or a missing key found */
+    uint64_t unexpected; /* a get/delete/seek that missed, a missing key found, a walk
+                          * out of order or of the wrong length */
     int failed;          /* a store call returned an error */
     double seconds;      /* wall time from the common start to the last thread's end */
     double p50_us, p99_us;
+    uint32_t flags;      /* BENCH_RES_F_* for the report; set by the caller */
 } bench_job_result_t;
 
 enum { BENCH_SAMPLE_EVERY = 4 };
