@@ -81,6 +81,8 @@ typedef struct bench_adapter {
     void (*open_note)(void *db, char *note, size_t len);
     /* Optional: bytes of the in-memory index and live keys, if the store counts them. */
     int (*index_bytes)(void *db, uint64_t *bytes, uint64_t *keys);
+    /* Optional: bytes of an in-memory key order kept beside the index (libkvs). */
+    int (*order_bytes)(void *db, uint64_t *bytes);
 
     /* Optional hooks; NULL makes the rows that need them n/a. */
     const bench_iter_ops_t *iter;

@@ -126,6 +126,13 @@ static int kvs_a_index_bytes(void *db, uint64_t *bytes, uint64_t *keys)
     return 0;
 }
 
+/* The sorted runs of record references iterators walk, kept beside the index. */
+static int kvs_a_order_bytes(void *db, uint64_t *bytes)
+{
+    *bytes = stat_of(db, KVS_STAT_ORDER_BYTES);
+    return 0;
+}
+
 /* ---- cursors: kvs_iter_* over the store as it is at kvs_iter_create ---- */
 
 static int positioned(int rc)
@@ -227,6 +234,7 @@ const bench_adapter_t bench_adapter_kvs = {
     .settle = kvs_a_settle,
     .open_note = kvs_a_open_note,
     .index_bytes = kvs_a_index_bytes,
+    .order_bytes = kvs_a_order_bytes,
     .iter = &kvs_iter_ops,
     .iter_desc = "kvs_iter_create (a point-in-time view), kvs_iter_first/last/seek/next/prev, "
                  "kvs_iter_key + kvs_iter_value (zero-copy; the record's CRC32C is verified)",

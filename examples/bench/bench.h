@@ -35,6 +35,9 @@ typedef enum {
     M_SPACE_3,       /* after fillrandom + 3 overwrites, settled */
     M_ANON_PER_KEY,  /* anonymous RSS per key after opening N keys */
     M_INDEX_PER_KEY, /* the store's own index size per key, if it reports one */
+    M_ORDER_PER_KEY, /* the store's own key-order size per key (libkvs), after the reads */
+    M_PEAK_ANON_FILL, /* sampled peak RssAnon per key over fillrandom + overwrite */
+    M_PEAK_ANON_READ, /* the same over the reopen and the read workloads */
     M_PEAK_RSS,      /* peak RSS of the write/read phase above the harness baseline */
     M_COUNT
 } bench_metric_t;

@@ -30,6 +30,13 @@ static const bench_metric_info_t metrics[M_COUNT] = {
                         KIND_PER_KEY},
     [M_INDEX_PER_KEY] = {"memory", "index_bytes_per_key", "index bytes per key (store's own count)",
                          KIND_PER_KEY},
+    [M_ORDER_PER_KEY] = {"memory", "order_bytes_per_key",
+                         "key order bytes per key after the reads (store's own count)",
+                         KIND_PER_KEY},
+    [M_PEAK_ANON_FILL] = {"memory", "peak_anon_per_key_fill",
+                          "peak anon memory per key, fillrandom+overwrite (B)", KIND_PER_KEY},
+    [M_PEAK_ANON_READ] = {"memory", "peak_anon_per_key_read",
+                          "peak anon memory per key, reopen+reads (B)", KIND_PER_KEY},
     [M_PEAK_RSS] = {"memory", "peak_rss_bytes", "peak RSS of fill/read phase (MB)", KIND_BYTES},
 };
 
