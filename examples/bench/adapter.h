@@ -19,6 +19,39 @@ typedef struct bench_open_opts {
     size_t key_size, value_size;
 } bench_open_opts_t;
 
+/* Optional: a cursor in key order (readseq, readreverse, seekrandom).
+ *
+ * A cursor sees the store as it was when it was opened, where the store can
+ * do that. Positioning calls return BENCH_FOUND (on an entry), BENCH_MISSING
+ * (moved past either end, or no key >= the sought one) or BENCH_ERR. The
+ * harness copies the key and the value out of the pointers entry() gives,
+ * for every store alike, as a get copies its value. */
+typedef struct bench_iter_ops {
+    /* A new cursor for the attached context; NULL on error. One open cursor
+     * per context at a time. */
+    void *(*open)(void *ctx);
+    void (*close)(void *it);
+    int (*first)(void *it);
+    int (*next)(void *it);
+    int (*last)(void *it);                              /* NULL: no backward walk */
+    int (*prev)(void *it);                              /* NULL with last */
+    int (*seek)(void *it, const char *k, size_t kl);    /* first key >= k; NULL: none */
+    /* The entry the cursor is on; the pointers stay valid until it moves. */
+    int (*entry)(void *it, const char **k, size_t *kl, const char **v, size_t *vl);
+    int unordered; /* the walk visits every key, but not in key order (hash order) */
+} bench_iter_ops_t;
+
+/* Optional: atomic write batches (fillbatch). */
+typedef struct bench_batch_ops {
+    /* An empty batch for the attached context; NULL on error. */
+    void *(*begin)(void *ctx);
+    /* Adds one put. Copies key and value (the harness reuses its buffers). */
+    int (*put)(void *batch, const char *k, size_t kl, const char *v, size_t vl);
+    /* Applies every put of the batch at once and frees it. Called exactly
+     * once per begin, also after a failed put (to release the batch). */
+    int (*commit)(void *ctx, void *batch);
+} bench_batch_ops_t;
+
 typedef struct bench_adapter {
     const char *name;  /* as given to --stores, e.g. "lmdb" */
     const char *title; /* column header, e.g. "LMDB" */
@@ -48,6 +81,15 @@ typedef struct bench_adapter {
     void (*open_note)(void *db, char *note, size_t len);
     /* Optional: bytes of the in-memory index and live keys, if the store counts them. */
     int (*index_bytes)(void *db, uint64_t *bytes, uint64_t *keys);
+    /* Optional: bytes of an in-memory key order kept beside the index (libkvs). */
+    int (*order_bytes)(void *db, uint64_t *bytes);
+
+    /* Optional hooks; NULL makes the rows that need them n/a. */
+    const bench_iter_ops_t *iter;
+    const bench_batch_ops_t *batch;
+    /* How the store does them, or why it cannot: the report's table. */
+    const char *iter_desc;
+    const char *batch_desc;
 } bench_adapter_t;
 
 /* The adapters compiled in, in column order (libkvs first). */

@@ -2,7 +2,9 @@
  * false (the log record is written to the OS per write); sync: sync = true.
  * Defaults otherwise, except two choices any user of this workload makes:
  * no compression (the values are random bytes, incompressible) and a
- * 10-bit-per-key Bloom filter (point lookups are the whole workload). */
+ * 10-bit-per-key Bloom filter (point lookups are the whole workload).
+ * Cursors are leveldb_create_iterator with default ReadOptions, as db_bench
+ * uses; batches are a WriteBatch per batch, written with the same options. */
 #include "adapter.h"
 
 #include <leveldb/c.h>
@@ -104,6 +106,106 @@ static int ldb_del(void *ctx, const char *k, size_t kl)
     return err ? report("delete", err) : BENCH_FOUND;
 }
 
+/* ---- cursors ---- */
+
+static void *ldb_iter_open(void *ctx)
+{
+    struct ldb *d = ctx;
+    return leveldb_create_iterator(d->db, d->ro);
+}
+
+static void ldb_iter_close(void *it)
+{
+    leveldb_iter_destroy(it);
+}
+
+/* After a move: on an entry, past the end, or stopped by an error. */
+static int ldb_iter_state(leveldb_iterator_t *it)
+{
+    if (leveldb_iter_valid(it))
+        return BENCH_FOUND;
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    return err ? report("iterator", err) : BENCH_MISSING;
+}
+
+static int ldb_iter_first(void *it)
+{
+    leveldb_iter_seek_to_first(it);
+    return ldb_iter_state(it);
+}
+
+static int ldb_iter_next(void *it)
+{
+    leveldb_iter_next(it);
+    return ldb_iter_state(it);
+}
+
+static int ldb_iter_last(void *it)
+{
+    leveldb_iter_seek_to_last(it);
+    return ldb_iter_state(it);
+}
+
+static int ldb_iter_prev(void *it)
+{
+    leveldb_iter_prev(it);
+    return ldb_iter_state(it);
+}
+
+static int ldb_iter_seek(void *it, const char *k, size_t kl)
+{
+    leveldb_iter_seek(it, k, kl);
+    return ldb_iter_state(it);
+}
+
+static int ldb_iter_entry(void *it, const char **k, size_t *kl, const char **v, size_t *vl)
+{
+    *k = leveldb_iter_key(it, kl);
+    *v = leveldb_iter_value(it, vl);
+    return BENCH_FOUND;
+}
+
+static const bench_iter_ops_t ldb_iter_ops = {
+    .open = ldb_iter_open,
+    .close = ldb_iter_close,
+    .first = ldb_iter_first,
+    .next = ldb_iter_next,
+    .last = ldb_iter_last,
+    .prev = ldb_iter_prev,
+    .seek = ldb_iter_seek,
+    .entry = ldb_iter_entry,
+};
+
+/* ---- write batches ---- */
+
+static void *ldb_batch_begin(void *ctx)
+{
+    (void)ctx;
+    return leveldb_writebatch_create();
+}
+
+static int ldb_batch_put(void *b, const char *k, size_t kl, const char *v, size_t vl)
+{
+    leveldb_writebatch_put(b, k, kl, v, vl);
+    return 0;
+}
+
+static int ldb_batch_commit(void *ctx, void *b)
+{
+    struct ldb *d = ctx;
+    char *err = NULL;
+    leveldb_write(d->db, d->wo, b, &err);
+    leveldb_writebatch_destroy(b);
+    return err ? report("write batch", err) : 0;
+}
+
+static const bench_batch_ops_t ldb_batch_ops = {
+    .begin = ldb_batch_begin,
+    .put = ldb_batch_put,
+    .commit = ldb_batch_commit,
+};
+
 const bench_adapter_t bench_adapter_leveldb = {
     .name = "leveldb",
     .title = "LevelDB",
@@ -119,4 +221,9 @@ const bench_adapter_t bench_adapter_leveldb = {
     .put = ldb_put,
     .get = ldb_get,
     .del = ldb_del,
+    .iter = &ldb_iter_ops,
+    .iter_desc = "leveldb_create_iterator (implicit snapshot; default ReadOptions: "
+                 "checksums not verified, fill_cache), seek_to_first/last, seek, next/prev",
+    .batch = &ldb_batch_ops,
+    .batch_desc = "leveldb_writebatch_create + put per batch, leveldb_write (sync=false)",
 };

@@ -2,7 +2,10 @@
  * Non-sync: MDB_NOSYNC (commit writes the pages with pwrite, no fsync: the
  * data is with the OS, like KVS_SYNC_NONE). Sync: default flags, every
  * commit fsyncs. Readers renew a per-thread read transaction per get,
- * LMDB's cheapest way to take a fresh snapshot for each read. */
+ * LMDB's cheapest way to take a fresh snapshot for each read. A cursor is
+ * the same: a renewed read transaction and a renewed read-only cursor
+ * (mdb_cursor_renew, LMDB's way to reuse one). A batch is one write
+ * transaction holding all its puts. */
 #include "adapter.h"
 
 #include <lmdb.h>
@@ -17,7 +20,10 @@ struct lmdb_db {
 
 struct lmdb_ctx {
     struct lmdb_db *db;
-    MDB_txn *rtxn; /* reset between gets, renewed for each */
+    MDB_txn *rtxn;   /* reset between gets and cursors, renewed for each */
+    MDB_cursor *cur; /* the read cursor, renewed with rtxn */
+    MDB_val k, v;    /* the cursor's entry */
+    MDB_txn *wtxn;   /* the open batch */
 };
 
 static int report(const char *what, int rc)
@@ -101,6 +107,8 @@ static void *lmdb_attach(void *db)
 static void lmdb_detach(void *ctx)
 {
     struct lmdb_ctx *c = ctx;
+    if (c->cur)
+        mdb_cursor_close(c->cur);
     if (c->rtxn)
         mdb_txn_abort(c->rtxn);
     free(c);
@@ -162,6 +170,123 @@ static int lmdb_get(void *ctx, const char *k, size_t kl, char *buf, size_t cap, 
     return rc ? report("get", rc) : BENCH_FOUND;
 }
 
+/* ---- cursors: one per context at a time, so the context is the cursor ---- */
+
+static void *lmdb_iter_open(void *ctx)
+{
+    struct lmdb_ctx *c = ctx;
+    if (begin_read(c) != 0)
+        return NULL;
+    int rc = c->cur ? mdb_cursor_renew(c->rtxn, c->cur)
+                    : mdb_cursor_open(c->rtxn, c->db->dbi, &c->cur);
+    if (rc) {
+        mdb_txn_reset(c->rtxn);
+        report("cursor", rc);
+        return NULL;
+    }
+    return c;
+}
+
+static void lmdb_iter_close(void *it)
+{
+    struct lmdb_ctx *c = it;
+    mdb_txn_reset(c->rtxn); /* the cursor stays allocated for the next renew */
+}
+
+static int cursor_move(struct lmdb_ctx *c, MDB_cursor_op op)
+{
+    int rc = mdb_cursor_get(c->cur, &c->k, &c->v, op);
+    if (rc == MDB_NOTFOUND)
+        return BENCH_MISSING;
+    return rc ? report("cursor_get", rc) : BENCH_FOUND;
+}
+
+static int lmdb_iter_first(void *it)
+{
+    return cursor_move(it, MDB_FIRST);
+}
+
+static int lmdb_iter_next(void *it)
+{
+    return cursor_move(it, MDB_NEXT);
+}
+
+static int lmdb_iter_last(void *it)
+{
+    return cursor_move(it, MDB_LAST);
+}
+
+static int lmdb_iter_prev(void *it)
+{
+    return cursor_move(it, MDB_PREV);
+}
+
+static int lmdb_iter_seek(void *it, const char *k, size_t kl)
+{
+    struct lmdb_ctx *c = it;
+    c->k = (MDB_val){kl, (void *)k};
+    return cursor_move(c, MDB_SET_RANGE);
+}
+
+static int lmdb_iter_entry(void *it, const char **k, size_t *kl, const char **v, size_t *vl)
+{
+    struct lmdb_ctx *c = it;
+    *k = c->k.mv_data;
+    *kl = c->k.mv_size;
+    *v = c->v.mv_data;
+    *vl = c->v.mv_size;
+    return BENCH_FOUND;
+}
+
+static const bench_iter_ops_t lmdb_iter_ops = {
+    .open = lmdb_iter_open,
+    .close = lmdb_iter_close,
+    .first = lmdb_iter_first,
+    .next = lmdb_iter_next,
+    .last = lmdb_iter_last,
+    .prev = lmdb_iter_prev,
+    .seek = lmdb_iter_seek,
+    .entry = lmdb_iter_entry,
+};
+
+/* ---- batches: one write transaction per batch ---- */
+
+static void *lmdb_batch_begin(void *ctx)
+{
+    struct lmdb_ctx *c = ctx;
+    int rc = mdb_txn_begin(c->db->env, NULL, 0, &c->wtxn);
+    if (rc) {
+        c->wtxn = NULL;
+        report("txn_begin", rc);
+        return NULL;
+    }
+    return c;
+}
+
+static int lmdb_batch_put(void *b, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct lmdb_ctx *c = b;
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    int rc = mdb_put(c->wtxn, c->db->dbi, &key, &val, 0);
+    return rc ? report("put", rc) : 0;
+}
+
+/* Commits (a transaction that had a failed put refuses to commit, and is freed). */
+static int lmdb_batch_commit(void *ctx, void *b)
+{
+    (void)ctx;
+    struct lmdb_ctx *c = b;
+    int rc = mdb_txn_commit(c->wtxn);
+    c->wtxn = NULL;
+    return rc ? report("commit", rc) : 0;
+}
+
+static const bench_batch_ops_t lmdb_batch_ops = {
+    .begin = lmdb_batch_begin,
+    .put = lmdb_batch_put,
+    .commit = lmdb_batch_commit,
+};
+
 const bench_adapter_t bench_adapter_lmdb = {
     .name = "lmdb",
     .title = "LMDB",
@@ -176,4 +301,10 @@ const bench_adapter_t bench_adapter_lmdb = {
     .put = lmdb_put,
     .get = lmdb_get,
     .del = lmdb_del,
+    .iter = &lmdb_iter_ops,
+    .iter_desc = "a read txn (mdb_txn_renew) + read-only cursor (mdb_cursor_renew) per "
+                 "iterator; MDB_FIRST/LAST/SET_RANGE/NEXT/PREV",
+    .batch = &lmdb_batch_ops,
+    .batch_desc = "one write txn per batch (mdb_txn_begin, 1,000 mdb_put, mdb_txn_commit; "
+                  "MDB_NOSYNC)",
 };

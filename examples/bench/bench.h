@@ -17,10 +17,14 @@ enum { BENCH_MAX_STORES = 8 };
 typedef enum {
     M_FILLSEQ,
     M_FILLRANDOM,
+    M_FILLBATCH,     /* fillrandom's puts, 1,000 to a write batch */
     M_OVERWRITE,
     M_READRANDOM,
     M_READMISSING,
     M_READRANDOM_MT,
+    M_READSEQ,       /* one iterator over every key, forward */
+    M_READREVERSE,   /* the same, backward */
+    M_SEEKRANDOM,    /* a new iterator per op: seek, then 10 entries */
     M_DELETERANDOM,
     M_FILLSYNC,
     M_FILLSYNC_MT,
@@ -31,9 +35,15 @@ typedef enum {
     M_SPACE_3,       /* after fillrandom + 3 overwrites, settled */
     M_ANON_PER_KEY,  /* anonymous RSS per key after opening N keys */
     M_INDEX_PER_KEY, /* the store's own index size per key, if it reports one */
+    M_ORDER_PER_KEY, /* the store's own key-order size per key (libkvs), after the reads */
+    M_PEAK_ANON_FILL, /* sampled peak RssAnon per key over fillrandom + overwrite */
+    M_PEAK_ANON_READ, /* the same over the reopen and the read workloads */
     M_PEAK_RSS,      /* peak RSS of the write/read phase above the harness baseline */
     M_COUNT
 } bench_metric_t;
+
+/* cfg->metrics is a bit mask of these. */
+_Static_assert(M_COUNT <= 32, "bench_config_t.metrics has one bit per metric");
 
 /* How a metric's value is shown and compared. */
 typedef enum {
@@ -61,6 +71,7 @@ const char *bench_metric_groups(void);
 typedef struct bench_config {
     uint64_t num;          /* N: keys for the main workloads */
     uint64_t sync_num;     /* ops of fillsync and fillsync_mt */
+    uint64_t reads;        /* ops of seekrandom (db_bench's --reads); 0: num */
     size_t key_size;
     size_t value_size;
     unsigned threads;      /* readers of readrandom_mt */
@@ -87,6 +98,10 @@ typedef enum {
     BENCH_RES_NONE = 3     /* not requested, or no result arrived */
 } bench_status_t;
 
+/* A walk that visited every key, but not in key order (a hash store's
+ * iterator): shown as such wherever the number appears. */
+#define BENCH_RES_F_UNORDERED 1u
+
 typedef struct bench_result {
     int32_t store;
     int32_t metric;
@@ -95,6 +110,7 @@ typedef struct bench_result {
     double seconds;
     double p50_us, p99_us; /* < 0 when not sampled */
     double value;          /* for non-throughput metrics, see bench_kind_t */
+    uint32_t flags;        /* BENCH_RES_F_* */
     char note[120];
 } bench_result_t;
 

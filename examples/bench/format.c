@@ -76,6 +76,8 @@ void bench_format_cell(const bench_config_t *cfg, const bench_result_t *r, char 
     case KIND_OPS:
     case KIND_OPS_LAT:
         format_throughput(r, buf, len);
+        if (r->flags & BENCH_RES_F_UNORDERED)
+            snprintf(buf + strlen(buf), len - strlen(buf), ", unordered walk");
         break;
     case KIND_MS:
         snprintf(buf, len, "%.1f ms", r->value);

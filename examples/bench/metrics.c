@@ -7,10 +7,14 @@
 static const bench_metric_info_t metrics[M_COUNT] = {
     [M_FILLSEQ] = {"fillseq", "fillseq", "fillseq", KIND_OPS},
     [M_FILLRANDOM] = {"fillrandom", "fillrandom", "fillrandom", KIND_OPS},
+    [M_FILLBATCH] = {"fillbatch", "fillbatch", "fillbatch", KIND_OPS},
     [M_OVERWRITE] = {"overwrite", "overwrite", "overwrite", KIND_OPS},
     [M_READRANDOM] = {"readrandom", "readrandom", "readrandom", KIND_OPS_LAT},
     [M_READMISSING] = {"readmissing", "readmissing", "readmissing", KIND_OPS_LAT},
     [M_READRANDOM_MT] = {"readrandom_mt", "readrandom_mt", "readrandom, T threads", KIND_OPS_LAT},
+    [M_READSEQ] = {"readseq", "readseq", "readseq", KIND_OPS},
+    [M_READREVERSE] = {"readreverse", "readreverse", "readreverse", KIND_OPS},
+    [M_SEEKRANDOM] = {"seekrandom", "seekrandom", "seekrandom", KIND_OPS_LAT},
     [M_DELETERANDOM] = {"deleterandom", "deleterandom", "deleterandom", KIND_OPS},
     [M_FILLSYNC] = {"fillsync", "fillsync", "fillsync, 1 writer", KIND_OPS},
     [M_FILLSYNC_MT] = {"fillsync_mt", "fillsync_mt", "fillsync, W writers", KIND_OPS},
@@ -26,6 +30,13 @@ static const bench_metric_info_t metrics[M_COUNT] = {
                         KIND_PER_KEY},
     [M_INDEX_PER_KEY] = {"memory", "index_bytes_per_key", "index bytes per key (store's own count)",
                          KIND_PER_KEY},
+    [M_ORDER_PER_KEY] = {"memory", "order_bytes_per_key",
+                         "key order bytes per key after the reads (store's own count)",
+                         KIND_PER_KEY},
+    [M_PEAK_ANON_FILL] = {"memory", "peak_anon_per_key_fill",
+                          "peak anon memory per key, fillrandom+overwrite (B)", KIND_PER_KEY},
+    [M_PEAK_ANON_READ] = {"memory", "peak_anon_per_key_read",
+                          "peak anon memory per key, reopen+reads (B)", KIND_PER_KEY},
     [M_PEAK_RSS] = {"memory", "peak_rss_bytes", "peak RSS of fill/read phase (MB)", KIND_BYTES},
 };
 
@@ -41,8 +52,8 @@ int bench_metric_is_throughput(bench_metric_t m)
 
 const char *bench_metric_groups(void)
 {
-    return "fillseq,fillrandom,overwrite,readrandom,readmissing,readrandom_mt,deleterandom,"
-           "fillsync,fillsync_mt,open,space,memory";
+    return "fillseq,fillrandom,fillbatch,overwrite,readrandom,readmissing,readrandom_mt,readseq,"
+           "readreverse,seekrandom,deleterandom,fillsync,fillsync_mt,open,space,memory";
 }
 
 /* Marks every metric of one group; returns 0 if the name matched none. */

@@ -19,6 +19,7 @@ static void usage(FILE *f)
             "usage: kvs-bench [options]\n"
             "  --num N            keys in the main workloads (default 1000000)\n"
             "  --sync-num N       ops of fillsync / fillsync_mt (default 10000)\n"
+            "  --reads N          seeks of seekrandom (default: --num)\n"
             "  --key-size B       key bytes (default 16)\n"
             "  --value-size B     value bytes (default 100)\n"
             "  --threads T        readers of readrandom_mt (default 2)\n"
@@ -97,11 +98,12 @@ static void defaults(bench_config_t *cfg)
 }
 
 enum { O_NUM = 256, O_SYNC_NUM, O_KEY, O_VALUE, O_THREADS, O_SYNC_THREADS, O_STORES, O_BENCH,
-       O_DIR, O_OUT, O_SEED, O_NO_CHART, O_LIST, O_REPEAT };
+       O_DIR, O_OUT, O_SEED, O_NO_CHART, O_LIST, O_REPEAT, O_READS };
 
 static const struct option longopts[] = {
     {"num", required_argument, NULL, O_NUM},
     {"sync-num", required_argument, NULL, O_SYNC_NUM},
+    {"reads", required_argument, NULL, O_READS},
     {"key-size", required_argument, NULL, O_KEY},
     {"value-size", required_argument, NULL, O_VALUE},
     {"threads", required_argument, NULL, O_THREADS},
@@ -125,6 +127,7 @@ static int apply(int c, const char *arg, bench_config_t *cfg)
     switch (c) {
     case O_NUM: return parse_u64(arg, "--num", 1, 1u << 30, &cfg->num);
     case O_SYNC_NUM: return parse_u64(arg, "--sync-num", 1, 1u << 30, &cfg->sync_num);
+    case O_READS: return parse_u64(arg, "--reads", 1, 1u << 30, &cfg->reads);
     case O_KEY:
         if (parse_u64(arg, "--key-size", 1, 1024, &v))
             return -1;

@@ -5,6 +5,7 @@
 #include "phases.h"
 
 #include "keys.h"
+#include "memsample.h"
 #include "sysinfo.h"
 #include "workloads.h"
 
@@ -17,6 +18,14 @@
 
 #define MBIT(m) (1u << (m))
 
+/* A stretch of a phase whose peak anonymous memory is reported, and the
+ * store's own counts (index, key order) taken near its end. */
+struct mem_span {
+    bench_mem_sampler_t sampler;
+    int on;
+    uint64_t index, order, keys;
+};
+
 struct phase {
     const bench_config_t *cfg;
     const bench_adapter_t *ad;
@@ -26,6 +35,10 @@ struct phase {
     uint32_t *perm; /* shuffled 0..nkeys-1 */
     uint64_t nkeys;
     char dir[PATH_MAX];
+    uint32_t *lat_arena; /* latency samples of the reads, touched before base_anon */
+    size_t lat_arena_len;
+    uint64_t base_anon;  /* RssAnon before the store was first opened */
+    struct mem_span span;
 };
 
 void bench_store_dir(const bench_config_t *cfg, const bench_adapter_t *ad, const char *set,
@@ -58,6 +71,7 @@ static void emit(bench_sink_t *s, bench_metric_t m, bench_status_t st,
         r.seconds = jr->seconds;
         r.p50_us = jr->p50_us;
         r.p99_us = jr->p99_us;
+        r.flags = jr->flags;
     }
     if (fmt) {
         va_list ap;
@@ -93,6 +107,7 @@ static void phase_free(struct phase *p, int remove_dir)
 {
     bench_values_free(&p->values);
     free(p->perm);
+    free(p->lat_arena);
     if (remove_dir)
         bench_rm_rf(p->dir);
 }
@@ -120,16 +135,20 @@ static int run_timed(struct phase *p, bench_metric_t m, const bench_job_t *spec,
     j.db = p->db;
     j.values = &p->values;
     j.key_size = p->cfg->key_size;
+    j.lat_arena = p->lat_arena;
+    j.lat_arena_len = p->lat_arena_len;
     if (!j.seed)
         j.seed = p->cfg->seed * 1000003u + (uint64_t)m;
     bench_job_result_t r;
     int rc = bench_job_run(&j, &r);
+    if ((j.op == OP_SCAN || j.op == OP_SCAN_BACK) && p->ad->iter->unordered)
+        r.flags |= BENCH_RES_F_UNORDERED;
     if (rc != 0)
         emit(p->sink, m, BENCH_RES_FAILED, &r, 0, "store error after %llu ops (see stderr)",
              (unsigned long long)r.ops);
     else if (r.unexpected)
-        emit(p->sink, m, BENCH_RES_FAILED, &r, 0, "%llu wrong outcomes (miss/hit/length)",
-             (unsigned long long)r.unexpected);
+        emit(p->sink, m, BENCH_RES_FAILED, &r, 0,
+             "%llu wrong outcomes (miss/hit/length/order/count)", (unsigned long long)r.unexpected);
     else if (report)
         emit(p->sink, m, BENCH_RES_OK, &r, 0, note ? "%s" : NULL, note);
     return rc == 0 && r.unexpected == 0 ? 0 : -1;
@@ -155,6 +174,28 @@ int bench_phase_seq(const bench_config_t *cfg, const bench_adapter_t *ad, bench_
     return rc;
 }
 
+int bench_phase_batch(const bench_config_t *cfg, const bench_adapter_t *ad, bench_sink_t *sink)
+{
+    if (!ad->batch) {
+        emit(sink, M_FILLBATCH, BENCH_RES_SKIPPED, NULL, 0, "n/a: %.110s",
+             ad->batch_desc ? ad->batch_desc : "the adapter has no write batch");
+        return 0;
+    }
+    struct phase p;
+    int rc = phase_init(&p, cfg, ad, sink, "batch", cfg->num, 1);
+    if (!rc)
+        rc = open_store(&p, 0);
+    if (!rc) {
+        /* fillrandom's keys in fillrandom's order (the same permutation). */
+        bench_job_t fill = {.op = OP_BATCH_PUT, .keys = KEYS_ORDER, .order = p.perm,
+                            .ops = cfg->num};
+        rc = run_timed(&p, M_FILLBATCH, &fill, 1, NULL);
+    }
+    rc |= close_store(&p);
+    phase_free(&p, 1);
+    return rc;
+}
+
 static void emit_space(struct phase *p, bench_metric_t m, const char *note)
 {
     uint64_t bytes = bench_dir_bytes(p->dir);
@@ -168,6 +209,41 @@ static int overwrite(struct phase *p, int report, uint64_t seed)
     bench_job_t ow = {.op = OP_PUT, .keys = KEYS_RANDOM, .universe = p->cfg->num,
                       .ops = p->cfg->num, .seed = seed};
     return run_timed(p, M_OVERWRITE, &ow, report, NULL);
+}
+
+/* Why a cursor workload cannot run on this store, or NULL if it can. */
+static const char *cursor_missing(const bench_adapter_t *ad, bench_op_t op)
+{
+    const bench_iter_ops_t *io = ad->iter;
+    if (!io)
+        return "n/a: the adapter has no cursor";
+    if (op == OP_SCAN_BACK && !io->last)
+        return "n/a: the store's cursor cannot walk backward";
+    if (op == OP_SEEK && (!io->seek || io->unordered))
+        return "n/a: the store's cursor cannot seek in key order";
+    return NULL;
+}
+
+/* readseq, readreverse or seekrandom; takes *note (sets it NULL) when it
+ * reports a result that can carry it. */
+static int cursor_job(struct phase *p, bench_metric_t m, bench_op_t op, const char **note)
+{
+    const bench_config_t *cfg = p->cfg;
+    const char *why = cursor_missing(p->ad, op);
+    if (why) {
+        emit(p->sink, m, BENCH_RES_SKIPPED, NULL, 0, "%s", why);
+        return 0;
+    }
+    bench_job_t j = {.op = op, .keys = KEYS_RANDOM, .universe = cfg->num, .ops = cfg->num,
+                     .expect = EXPECT_FOUND, .sample_latency = op == OP_SEEK};
+    if (op == OP_SEEK && cfg->reads)
+        j.ops = cfg->reads;
+    char text[128];
+    snprintf(text, sizeof text, "%s%s%.90s",
+             p->ad->iter->unordered ? "unordered walk (hash order)" : "",
+             p->ad->iter->unordered && *note ? "; " : "", *note ? *note : "");
+    *note = NULL;
+    return run_timed(p, m, &j, 1, text[0] ? text : NULL);
 }
 
 /* The read workloads, on a store whose background work has settled; the
@@ -192,7 +268,15 @@ static int reads(struct phase *p, const char *note)
         bench_job_t miss = rd;
         miss.expect = EXPECT_MISSING;
         rc |= run_timed(p, M_READMISSING, &miss, 1, note);
+        note = NULL;
     }
+    static const struct {
+        bench_metric_t m;
+        bench_op_t op;
+    } cursors[] = {{M_READSEQ, OP_SCAN}, {M_READREVERSE, OP_SCAN_BACK}, {M_SEEKRANDOM, OP_SEEK}};
+    for (size_t i = 0; i < sizeof cursors / sizeof cursors[0]; i++)
+        if (bench_wants(cfg, cursors[i].m))
+            rc |= cursor_job(p, cursors[i].m, cursors[i].op, &note);
     return rc;
 }
 
@@ -237,6 +321,81 @@ static int wants_any(const bench_config_t *cfg, uint32_t mask)
     return (cfg->metrics & mask) != 0;
 }
 
+#define READ_METRICS                                                                      \
+    (MBIT(M_READRANDOM) | MBIT(M_READMISSING) | MBIT(M_READRANDOM_MT) | MBIT(M_READSEQ) | \
+     MBIT(M_READREVERSE) | MBIT(M_SEEKRANDOM))
+#define SPAN_METRICS (MBIT(M_PEAK_ANON_FILL) | MBIT(M_PEAK_ANON_READ) | MBIT(M_ORDER_PER_KEY))
+
+/* Room for the latency samples of the largest read job, allocated and
+ * touched before the memory baseline: the samples are the harness's memory,
+ * not the store's. Without it (ENOMEM) the jobs use the heap as before. */
+static void lat_arena_init(struct phase *p)
+{
+    const bench_config_t *cfg = p->cfg;
+    uint64_t ops = cfg->reads > cfg->num ? cfg->reads : cfg->num;
+    size_t len = bench_lat_arena_len(ops, cfg->threads + 1);
+    p->lat_arena = malloc(len * sizeof *p->lat_arena);
+    if (p->lat_arena) {
+        memset(p->lat_arena, 0, len * sizeof *p->lat_arena);
+        p->lat_arena_len = len;
+    }
+}
+
+/* Starts sampling RssAnon when a row needs the span. */
+static void span_start(struct phase *p)
+{
+    memset(&p->span, 0, sizeof p->span);
+    if (!wants_any(p->cfg, SPAN_METRICS))
+        return;
+    bench_mem_sampler_start(&p->span.sampler); /* if it fails: start and stop samples only */
+    p->span.on = 1;
+}
+
+/* The store's own counts, taken while it is open, near the span's end. */
+static void span_count(struct phase *p)
+{
+    struct mem_span *s = &p->span;
+    if (s->on && p->ad->index_bytes)
+        p->ad->index_bytes(p->db, &s->index, &s->keys);
+    if (s->on && p->ad->order_bytes)
+        p->ad->order_bytes(p->db, &s->order);
+}
+
+/* Stops the sampler; reports the peak above the baseline, per key, as m. */
+static void span_end(struct phase *p, bench_metric_t m, int ok)
+{
+    struct mem_span *s = &p->span;
+    if (!s->on)
+        return;
+    s->on = 0;
+    uint64_t peak = bench_mem_sampler_stop(&s->sampler);
+    if (!ok || !bench_wants(p->cfg, m))
+        return;
+    double above = peak > p->base_anon ? (double)(peak - p->base_anon) : 0;
+    char own[64] = "";
+    if (s->keys)
+        snprintf(own, sizeof own, "; own count: index %.1f + order %.1f B/key",
+                 (double)s->index / (double)s->keys, (double)s->order / (double)s->keys);
+    emit(p->sink, m, BENCH_RES_OK, NULL, above / (double)p->cfg->num,
+         "peak RssAnon +%.1f MB over %.1f MB at start, %llu samples%s", above / 1e6,
+         p->base_anon / 1e6, (unsigned long long)atomic_load(&s->sampler.samples), own);
+}
+
+/* The key order's size after the reads, from the counts of the read span. */
+static void emit_order(struct phase *p)
+{
+    const struct mem_span *s = &p->span;
+    if (!bench_wants(p->cfg, M_ORDER_PER_KEY))
+        return;
+    if (!p->ad->order_bytes || !s->keys) {
+        emit(p->sink, M_ORDER_PER_KEY, BENCH_RES_SKIPPED, NULL, 0,
+             "the store keeps no separate in-memory key order");
+        return;
+    }
+    emit(p->sink, M_ORDER_PER_KEY, BENCH_RES_OK, NULL, (double)s->order / (double)s->keys,
+         "%.1f MB for %llu keys", s->order / 1e6, (unsigned long long)s->keys);
+}
+
 /* The first open after the writes: an LSM store may replay its log here. */
 static int reopen_timed(struct phase *p)
 {
@@ -263,23 +422,34 @@ static int fill_and_overwrite(struct phase *p)
     }
     if (!rc)
         rc = overwrite(p, bench_wants(cfg, M_OVERWRITE), 0);
+    if (!rc)
+        span_count(p);
     rc |= close_store(p);
+    span_end(p, M_PEAK_ANON_FILL, rc == 0);
     if (!rc && bench_wants(cfg, M_SPACE_1))
         emit_space(p, M_SPACE_1, NULL);
     return rc;
 }
 
-/* Reopened store: settle, reads, more overwrites; closed on return. */
+/* Reopened store: settle, reads (the end of the read memory span), more
+ * overwrites; closed on return. */
 static int after_reopen(struct phase *p)
 {
     const bench_config_t *cfg = p->cfg;
     int rc = 0;
-    if (wants_any(cfg, MBIT(M_READRANDOM) | MBIT(M_READMISSING) | MBIT(M_READRANDOM_MT))) {
+    if (wants_any(cfg, READ_METRICS)) {
         char note[128], settled[96];
         settle(p, settled, sizeof settled);
         snprintf(note, sizeof note, "reads after settling: %.90s", settled);
         rc = reads(p, note);
     }
+    span_count(p);
+    int any_read = wants_any(cfg, READ_METRICS);
+    span_end(p, M_PEAK_ANON_READ, rc == 0 && any_read);
+    if (!any_read && bench_wants(cfg, M_PEAK_ANON_READ))
+        emit(p->sink, M_PEAK_ANON_READ, BENCH_RES_SKIPPED, NULL, 0, "no read workload selected");
+    if (!rc)
+        emit_order(p);
     if (!rc && bench_wants(cfg, M_SPACE_3))
         return space_after_three(p);
     rc |= close_store(p);
@@ -290,13 +460,22 @@ int bench_phase_random(const bench_config_t *cfg, const bench_adapter_t *ad, ben
 {
     struct phase p;
     int rc = phase_init(&p, cfg, ad, sink, "random", cfg->num, 1);
+    if (!rc)
+        lat_arena_init(&p);
     uint64_t base_rss = bench_proc_status("VmRSS"); /* harness arrays already touched */
+    p.base_anon = bench_proc_status("RssAnon");
+    span_start(&p);
     if (!rc)
         rc = fill_and_overwrite(&p);
+    span_end(&p, M_PEAK_ANON_FILL, 0); /* stops it if the fill failed early */
+    /* What the fill freed but the allocator kept is not the reads' memory. */
+    bench_trim_heap();
+    span_start(&p);
     if (!rc)
         rc = reopen_timed(&p);
     if (!rc)
         rc = after_reopen(&p);
+    span_end(&p, M_PEAK_ANON_READ, 0);
     if (!rc && bench_wants(cfg, M_PEAK_RSS)) {
         uint64_t peak = bench_proc_status("VmHWM");
         emit(sink, M_PEAK_RSS, BENCH_RES_OK, NULL, (double)(peak > base_rss ? peak - base_rss : 0),
@@ -336,8 +515,14 @@ static void emit_memory(struct phase *p, uint64_t anon_before, uint64_t anon_aft
         emit(p->sink, M_INDEX_PER_KEY, BENCH_RES_SKIPPED, NULL, 0, "the store reports no index size");
         return;
     }
+    /* libkvs builds its key order in the background after the open, so
+     * little or none of it exists yet: say how much, next to the index. */
+    uint64_t order = 0;
+    char also[64] = "";
+    if (p->ad->order_bytes && p->ad->order_bytes(p->db, &order) == 0)
+        snprintf(also, sizeof also, "; key order so far %.1f MB", order / 1e6);
     emit(p->sink, M_INDEX_PER_KEY, BENCH_RES_OK, NULL, (double)bytes / (double)keys,
-         "%.1f MB for %llu keys", bytes / 1e6, (unsigned long long)keys);
+         "%.1f MB for %llu keys%s", bytes / 1e6, (unsigned long long)keys, also);
 }
 
 static int open_probe(const bench_config_t *cfg, const bench_adapter_t *ad, bench_sink_t *sink,
@@ -418,10 +603,12 @@ uint32_t bench_phase_metrics(bench_phase_fn fn)
     const uint32_t open = MBIT(M_OPEN_WARM) | MBIT(M_ANON_PER_KEY) | MBIT(M_INDEX_PER_KEY);
     if (fn == bench_phase_seq)
         return MBIT(M_FILLSEQ) | MBIT(M_DELETERANDOM);
+    if (fn == bench_phase_batch)
+        return MBIT(M_FILLBATCH);
     if (fn == bench_phase_random)
-        return MBIT(M_FILLRANDOM) | MBIT(M_OVERWRITE) | MBIT(M_READRANDOM) |
-               MBIT(M_READMISSING) | MBIT(M_READRANDOM_MT) | MBIT(M_SPACE_1) | MBIT(M_SPACE_3) |
-               MBIT(M_PEAK_RSS) | MBIT(M_OPEN_FIRST) | open | MBIT(M_OPEN_COLD);
+        return MBIT(M_FILLRANDOM) | MBIT(M_OVERWRITE) | READ_METRICS | SPAN_METRICS |
+               MBIT(M_SPACE_1) | MBIT(M_SPACE_3) | MBIT(M_PEAK_RSS) | MBIT(M_OPEN_FIRST) | open |
+               MBIT(M_OPEN_COLD);
     if (fn == bench_phase_open_warm)
         return open;
     if (fn == bench_phase_open_cold)

@@ -82,10 +82,12 @@ static void header(const bench_config_t *cfg, const bench_table_t *t, const char
             fs_name(cfg->dir), geteuid() == 0 ? "" : " (not root: cold open skipped)");
     fprintf(f, "- Command: `%s`\n", cmdline);
     fprintf(f, "- N = %llu keys of %zu bytes, values of %zu random bytes; fillsync: %llu ops; "
-               "readrandom threads = %u, fillsync writers = %u; seed %llu; %s\n",
+               "seekrandom: %llu seeks; readrandom threads = %u, fillsync writers = %u; "
+               "seed %llu; %s\n",
             (unsigned long long)cfg->num, cfg->key_size, cfg->value_size,
-            (unsigned long long)cfg->sync_num, cfg->threads, cfg->sync_threads,
-            (unsigned long long)cfg->seed, repeat);
+            (unsigned long long)cfg->sync_num,
+            (unsigned long long)(cfg->reads ? cfg->reads : cfg->num), cfg->threads,
+            cfg->sync_threads, (unsigned long long)cfg->seed, repeat);
     load_line(cfg, t, f);
     fprintf(f, "\n");
 }
@@ -151,10 +153,11 @@ static void ratios(const bench_config_t *cfg, const bench_table_t *t, FILE *f)
             if (!selected(cfg, s))
                 continue;
             double a = bench_kvs_advantage(t, (int)s, (bench_metric_t)m);
+            int unordered = (t->r[s][m].flags & BENCH_RES_F_UNORDERED) != 0;
             if (isnan(a) || isinf(a))
                 fprintf(f, " — |");
             else
-                fprintf(f, " %.2f× |", a);
+                fprintf(f, " %.2f×%s |", a, unordered ? " (vs an unordered walk)" : "");
         }
         fprintf(f, "\n");
     }
@@ -171,6 +174,21 @@ static void configs(const bench_config_t *cfg, FILE *f)
         if (selected(cfg, s))
             fprintf(f, "| %s | %s | %s | %s | %s |\n", ads[s]->title, ads[s]->version(),
                     ads[s]->nosync_desc, ads[s]->sync_desc, ads[s]->common_desc);
+    fprintf(f, "\n");
+}
+
+/* How each store runs the cursor and batch workloads, or why it cannot. */
+static void hooks(const bench_config_t *cfg, FILE *f)
+{
+    size_t n;
+    const bench_adapter_t *const *ads = bench_adapters(&n);
+    fprintf(f, "## Cursors and write batches\n\n| store | readseq, readreverse, seekrandom | "
+               "fillbatch |\n|---|---|---|\n");
+    for (size_t s = 0; s < n; s++)
+        if (selected(cfg, s))
+            fprintf(f, "| %s | %s | %s |\n", ads[s]->title,
+                    ads[s]->iter_desc ? ads[s]->iter_desc : (ads[s]->iter ? "?" : "n/a"),
+                    ads[s]->batch_desc ? ads[s]->batch_desc : (ads[s]->batch ? "?" : "n/a"));
     fprintf(f, "\n");
 }
 
@@ -200,5 +218,6 @@ void bench_report_markdown(const bench_config_t *cfg, const bench_table_t *t, co
     ratios(cfg, t, f);
     bench_report_goals(cfg, t, f);
     configs(cfg, f);
+    hooks(cfg, f);
     notes(cfg, t, f);
 }

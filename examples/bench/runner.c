@@ -21,12 +21,13 @@
 /* Phase order matters: the open phases use the store the random phase left,
  * and every warm open runs before the first cold one drops the page cache. */
 static const bench_phase_fn phases[BENCH_PHASES] = {
-    bench_phase_seq,       bench_phase_random, bench_phase_open_warm,
-    bench_phase_open_cold, bench_phase_sync1,  bench_phase_syncn,
+    bench_phase_seq,       bench_phase_batch,     bench_phase_random, bench_phase_open_warm,
+    bench_phase_open_cold, bench_phase_sync1,     bench_phase_syncn,
 };
 
 const char *const bench_phase_names[BENCH_PHASES] = {
     "fillseq, deleterandom",
+    "fillbatch",
     "fillrandom, overwrite, reads, space",
     "open warm, memory",
     "open with caches dropped",
@@ -104,7 +105,7 @@ static void mark_missing(const bench_config_t *cfg, int store, bench_table_t *t)
 
 static void remove_store_dirs(const bench_config_t *cfg, const bench_adapter_t *ad)
 {
-    static const char *const sets[] = {"seq", "random", "sync1", "syncn"};
+    static const char *const sets[] = {"seq", "batch", "random", "sync1", "syncn"};
     char dir[PATH_MAX];
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         bench_store_dir(cfg, ad, sets[i], dir, sizeof dir);

@@ -5,7 +5,7 @@
 
 #include "bench.h"
 
-enum { BENCH_PHASES = 6 };
+enum { BENCH_PHASES = 7 };
 
 /* What each round runs, for progress and the report. */
 extern const char *const bench_phase_names[BENCH_PHASES];

@@ -29,6 +29,10 @@ int bench_drop_caches(void);
 
 void bench_sleep_ms(long ms);
 
+/* Gives the heap's free pages back to the kernel (glibc malloc_trim), so
+ * that memory freed by one part of a phase does not count in the next. */
+void bench_trim_heap(void);
+
 /* The 1-minute load average from /proc/loadavg; -1 if unreadable. */
 double bench_loadavg(void);
 
