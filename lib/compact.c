@@ -99,8 +99,6 @@ struct compaction {
     struct kvs_segment *out;  /* current output, or NULL */
     struct move *moves;       /* records copied into out */
     size_t nmoves, moves_cap;
-    struct kvs_reloc *relocs; /* every copy the index switched to, for the key order */
-    size_t nrelocs, relocs_cap;
     unsigned outputs;
     uint64_t now_ms; /* values expired by then are dropped */
 };
@@ -237,32 +235,10 @@ static void output_discard(struct kvs *db, struct kvs_segment *out)
     kvs__seg_unref(out);
 }
 
-/* Room for the relocations of the current output's moves (before the index
- * switches, so that nothing can fail after). */
-static int reserve_relocs(struct compaction *c)
-{
-    if (c->nrelocs + c->nmoves <= c->relocs_cap)
-        return KVS_OK;
-    size_t cap = c->relocs_cap ? c->relocs_cap : 1024;
-    while (cap < c->nrelocs + c->nmoves)
-        cap *= 2;
-    struct kvs_reloc *r = realloc(c->relocs, cap * sizeof(*r));
-    if (!r)
-        return KVS_ENOMEM;
-    c->relocs = r;
-    c->relocs_cap = cap;
-    return KVS_OK;
-}
-
-static kvs_ref loc_ref(const struct kvs_loc *loc)
-{
-    return loc->slot ? kvs__ref(loc->slot, loc->off, false) : 0;
-}
-
 /* Point the index at the copies whose originals are still the current
  * records; a copy whose original was overwritten meanwhile is dead. A move
  * to slot 0 is an expired value, replaced in the output by a tombstone:
- * its key leaves the index. Each switch is noted for the key order. */
+ * its key leaves the index. */
 static void apply_moves(struct kvs *db, struct compaction *c)
 {
     for (size_t i = 0; i < c->nmoves; i++) {
@@ -270,8 +246,6 @@ static void apply_moves(struct kvs *db, struct compaction *c)
         struct kvs_index_shard *sh = kvs__index_shard(&db->index, m->hash);
         pthread_rwlock_wrlock(&sh->lock);
         struct kvs_index_entry *e = kvs__index_find_loc(sh, m->hash, &m->from);
-        if (e)
-            c->relocs[c->nrelocs++] = (struct kvs_reloc){loc_ref(&m->from), loc_ref(&m->to)};
         if (e && m->to.slot == 0) {
             kvs__index_erase(sh, e);
             kvs__db_retire_loc(db, &m->from);
@@ -309,13 +283,6 @@ static int output_finish(struct kvs *db, struct compaction *c)
     }
     atomic_store(&out->synced, true);
     write_hint(db, out);
-    rc = reserve_relocs(c);
-    if (rc != KVS_OK) { /* nothing points into the output yet */
-        c->out = NULL;
-        c->nmoves = 0;
-        output_discard(db, out);
-        return rc;
-    }
     apply_moves(db, c);
     c->out = NULL;
     return KVS_OK;
@@ -555,7 +522,6 @@ static void compaction_end(struct compaction *c)
     free(c->in);
     free(c->state);
     free(c->moves);
-    free(c->relocs);
 }
 
 /* Run one compaction; caller holds compact_mutex. */
@@ -585,7 +551,7 @@ static int compact(struct kvs *db, enum compact_mode mode)
     if (rc == KVS_OK) {
         for (size_t i = 0; i < c.n; i++)
             atomic_store_explicit(&c.in[i]->moved, true, memory_order_release);
-        rc = kvs__order_refresh(db, c.relocs, c.nrelocs);
+        rc = kvs__order_refresh(db);
     }
     if (rc == KVS_OK)
         rc = delete_inputs(db, &c);

@@ -89,6 +89,19 @@ static inline void kvs__store64(void *p, uint64_t v)
     memcpy(p, &v, sizeof(v));
 }
 
+/*
+ * Large arrays (the key order's runs and sort buffers) are mapped directly
+ * rather than taken from malloc: freed, they go back to the system at
+ * once. glibc serves a large malloc with its own mapping only until the
+ * first such free raises its threshold; after that it keeps freed memory in
+ * the heap, and the process's memory grows by whatever was ever in use at
+ * once. Small sizes still come from malloc. The size given to free and
+ * realloc is the size last allocated.
+ */
+void *kvs__big_alloc(size_t bytes);
+void *kvs__big_realloc(void *p, size_t old_bytes, size_t new_bytes);
+void kvs__big_free(void *p, size_t bytes);
+
 /* Monotonic clock in microseconds. */
 uint64_t kvs__now_us(void);
 /* Wall-clock time in milliseconds since the epoch, what expiry times are

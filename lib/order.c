@@ -235,7 +235,7 @@ static int flush(struct kvs *db)
     struct kvs_pending_block *blocks = pending_take(db, &n);
     if (!blocks)
         return KVS_OK;
-    kvs_ref *refs = malloc((n ? n : 1) * sizeof(*refs));
+    kvs_ref *refs = kvs__big_alloc((n ? n : 1) * sizeof(*refs));
     int rc = refs ? KVS_OK : KVS_ENOMEM;
     struct kvs_run *run = NULL;
     if (rc == KVS_OK) {
@@ -245,7 +245,7 @@ static int flush(struct kvs *db)
             k += b->n;
         }
         rc = kvs__run_from_batch(db, refs, k, &run);
-        free(refs);
+        kvs__big_free(refs, (n ? n : 1) * sizeof(*refs));
     }
     if (rc == KVS_OK && run) {
         rc = view_publish(o, APPEND, APPEND, NULL, run);
@@ -287,7 +287,7 @@ static int merge_all(struct kvs *db, struct kvs_run **runs, size_t n, struct kvs
             }
             struct kvs_run *r = NULL;
             if (rc == KVS_OK)
-                rc = kvs__run_merge(db, runs + i, 2, false, NULL, 0, &r);
+                rc = kvs__run_merge(db, runs + i, 2, false, false, &r);
             kvs__run_unref(runs[i]);
             kvs__run_unref(runs[i + 1]);
             if (r)
@@ -343,7 +343,7 @@ static int build_first_view(struct kvs *db)
 {
     struct kvs_order *o = &db->order;
     struct build b = {0};
-    b.chunk = malloc(BUILD_CHUNK * sizeof(*b.chunk));
+    b.chunk = kvs__big_alloc(BUILD_CHUNK * sizeof(*b.chunk));
     if (!b.chunk)
         return KVS_ENOMEM;
     int rc = KVS_OK;
@@ -368,7 +368,7 @@ static int build_first_view(struct kvs *db)
     }
     if (rc == KVS_OK)
         rc = build_flush_chunk(db, &b);
-    free(b.chunk);
+    kvs__big_free(b.chunk, BUILD_CHUNK * sizeof(*b.chunk));
     struct kvs_run *base = NULL;
     if (rc == KVS_OK)
         rc = merge_all(db, b.runs, b.nruns, &base);
@@ -425,10 +425,9 @@ static bool pick_merge(const struct kvs_view *v, bool all, bool idle, uint32_t *
     return false;
 }
 
-/* One merge step (all: every run into one, with compaction's relocations
- * if given); KVS_NOT_FOUND when there was nothing to merge. */
-static int merge_step(struct kvs *db, bool all, bool idle, const struct kvs_reloc *relocs,
-                      size_t nrelocs)
+/* One merge step (all: every run into one, looking up again what
+ * compaction copied); KVS_NOT_FOUND when there was nothing to merge. */
+static int merge_step(struct kvs *db, bool all, bool idle)
 {
     struct kvs_order *o = &db->order;
     pthread_mutex_lock(&o->merge_mutex);
@@ -440,11 +439,13 @@ static int merge_step(struct kvs *db, bool all, bool idle, const struct kvs_relo
         return KVS_NOT_FOUND;
     }
     struct kvs_run *merged;
-    int rc = kvs__run_merge(db, v->runs + from, to - from, from == 0, relocs, nrelocs, &merged);
+    int rc = kvs__run_merge(db, v->runs + from, to - from, from == 0, all, &merged);
     if (rc == KVS_OK) {
         /* Flushes only append, and merges take merge_mutex: the runs are
-         * still where they were. */
+         * still where they were. Published under flush_mutex (see order.h). */
+        pthread_mutex_lock(&o->flush_mutex);
         rc = view_publish(o, from, to, merged, NULL);
+        pthread_mutex_unlock(&o->flush_mutex);
         kvs__run_unref(merged);
     }
     pthread_mutex_unlock(&o->merge_mutex);
@@ -505,7 +506,7 @@ static void *order_main(void *arg)
             last_pending = 0;
         }
         bool idle = now - last_change_us >= IDLE_US;
-        while (!o->stop && merge_step(db, false, idle, NULL, 0) == KVS_OK)
+        while (!o->stop && merge_step(db, false, idle) == KVS_OK)
             ;
         /* Look again soon while something may be left to do once writes
          * pause; otherwise wait for a kick. */
@@ -597,25 +598,17 @@ int kvs__order_acquire(struct kvs *db, struct kvs_view **out)
     return rc;
 }
 
-static int cmp_reloc(const void *a, const void *b)
-{
-    kvs_ref x = ((const struct kvs_reloc *)a)->from, y = ((const struct kvs_reloc *)b)->from;
-    return x < y ? -1 : x > y;
-}
-
-int kvs__order_refresh(struct kvs *db, struct kvs_reloc *relocs, size_t n)
+int kvs__order_refresh(struct kvs *db)
 {
     struct kvs_order *o = &db->order;
     if (o->off) /* set before compact_mutex was let go: no race */
         return KVS_OK;
-    qsort(relocs, n, sizeof(*relocs), cmp_reloc);
-    /* Flushed first, so that the entries of every record copied are in the
-     * runs merged: the pending writes point at records themselves. */
+    /* Flushed first, so that every record's entry is in a run merged. */
     pthread_mutex_lock(&o->flush_mutex);
     int rc = flush(db);
     pthread_mutex_unlock(&o->flush_mutex);
     if (rc == KVS_OK) {
-        rc = merge_step(db, true, false, relocs, n);
+        rc = merge_step(db, true, false);
         rc = rc == KVS_NOT_FOUND ? KVS_OK : rc;
     }
     return rc;

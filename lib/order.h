@@ -96,12 +96,12 @@ void kvs__view_unref(struct kvs_view *v);
 int kvs__view_find(struct kvs *db, const struct kvs_view *v, const void *key, size_t klen,
                    kvs_ref *ref);
 
-/* Compaction copied records (relocs: where each went; sorted here) and is
- * about to retire its inputs: flush, and merge every run into one that
- * points at the copies, so that no run pins an input once it is retired
- * (only the handles open now still do). Caller holds compact_mutex. On
- * failure the inputs must not be retired: runs still point into them. */
-int kvs__order_refresh(struct kvs *db, struct kvs_reloc *relocs, size_t n);
+/* Compaction copied records (its inputs are flagged `moved`) and is about
+ * to retire its inputs: flush, and merge every run into one whose entries
+ * point where the index points now, so that no run pins an input once it is
+ * retired (only the handles open now still do). Caller holds compact_mutex.
+ * On failure the inputs must not be retired: runs still point into them. */
+int kvs__order_refresh(struct kvs *db);
 
 /* Bytes held by the current view's runs, and how many runs it has. */
 void kvs__order_usage(struct kvs *db, uint64_t *bytes, uint64_t *runs);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "hash.h"
 #include "store.h"
 
 /* ---- keys through references ---- */
@@ -138,7 +139,7 @@ static int pinset_add(struct pinset *p, struct kvs *db, uint32_t slot)
     return KVS_OK;
 }
 
-/* ---- compaction's relocations ---- */
+/* ---- segments compaction copied ---- */
 
 static bool ref_moved(struct kvs *db, kvs_ref r)
 {
@@ -146,24 +147,35 @@ static bool ref_moved(struct kvs *db, kvs_ref r)
     return s && atomic_load_explicit(&s->moved, memory_order_acquire);
 }
 
-struct relocs {
-    const struct kvs_reloc *map; /* sorted by from */
-    size_t n;
-};
-
-/* Where the record r points at went: the copy, 0 if dropped; r itself when
- * compaction left it where it was (not copied yet, at a close). */
-static kvs_ref relocate(const struct relocs *rl, kvs_ref r)
+/*
+ * r points into a segment compaction copied. A value entry takes the key's
+ * current location from the hash index (pinning its segment under the
+ * shard lock, which keeps it alive), or goes when the key is gone. A
+ * tombstone stays as it is, pinning its old segment, until a merge into the
+ * oldest run drops it: dropping it earlier could let an older run's entry
+ * of the key show again.
+ */
+static int remap(struct kvs *db, struct pinset *ps, kvs_ref *r, bool *keep)
 {
-    size_t lo = 0, hi = rl->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (rl->map[mid].from < r)
-            lo = mid + 1;
-        else
-            hi = mid;
+    *keep = true;
+    if (kvs__ref_is_tomb(*r))
+        return KVS_OK;
+    const uint8_t *key;
+    size_t klen;
+    kvs__ref_key(db, *r, &key, &klen);
+    uint64_t h = kvs__hash(db->seed, key, klen);
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
+    int rc = KVS_OK;
+    pthread_rwlock_rdlock(&sh->lock);
+    struct kvs_index_entry *e = klen ? kvs__index_find(sh, h, key, klen, kvs__key_eq, db) : NULL;
+    if (e) {
+        *r = kvs__ref(e->loc.slot, e->loc.off, false);
+        rc = pinset_add(ps, db, e->loc.slot);
+    } else {
+        *keep = false;
     }
-    return lo < rl->n && rl->map[lo].from == r ? rl->map[lo].to : r;
+    pthread_rwlock_unlock(&sh->lock);
+    return rc;
 }
 
 /* ---- making a run ---- */
@@ -173,33 +185,33 @@ static void run_free(struct kvs_run *r)
     for (uint32_t i = 0; i < r->npins; i++)
         kvs__seg_unref(r->pins[i]);
     free(r->pins);
-    free(r->refs);
+    kvs__big_free(r->refs, r->cap * sizeof(kvs_ref));
     free(r);
 }
 
 /*
- * Turn a sorted array (taken over) into a run: relocate entries that point
- * into segments compaction copied (rl may be NULL), pin every segment left
- * referenced. The segments of refs, and of the copies, are kept alive by
- * the caller.
+ * Turn a sorted array of n entries (room for cap; taken over, from
+ * kvs__big_alloc) into a run: if asked, look entries in segments compaction
+ * copied up again, then pin every segment left referenced. The segments of
+ * refs are kept alive by the caller.
  */
-static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, const struct relocs *rl,
+static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, uint64_t cap, bool remapping,
                       struct kvs_run **out)
 {
     *out = NULL;
     struct pinset ps;
     if (pinset_init(&ps) != KVS_OK) {
-        free(refs);
+        kvs__big_free(refs, cap * sizeof(*refs));
         return KVS_ENOMEM;
     }
     int rc = KVS_OK;
     uint64_t kept = 0, tombs = 0;
     for (uint64_t i = 0; i < n && rc == KVS_OK; i++) {
         kvs_ref r = refs[i];
-        if (rl && !kvs__ref_is_tomb(r) && ref_moved(db, r))
-            r = relocate(rl, r);
-        bool keep = r != 0;
-        if (keep)
+        bool keep = true;
+        if (remapping && ref_moved(db, r))
+            rc = remap(db, &ps, &r, &keep);
+        if (rc == KVS_OK && keep)
             rc = pinset_add(&ps, db, kvs__ref_slot(r));
         if (rc == KVS_OK && keep) {
             refs[kept++] = r;
@@ -211,17 +223,21 @@ static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, const struct re
         rc = KVS_ENOMEM;
     if (rc != KVS_OK || kept == 0) {
         pinset_free(&ps);
-        free(refs);
+        kvs__big_free(refs, cap * sizeof(*refs));
         return rc;
     }
-    if (kept < n - n / 4) { /* give back a large unused tail */
-        kvs_ref *shrunk = realloc(refs, kept * sizeof(*refs));
-        refs = shrunk ? shrunk : refs;
+    if (kept < cap - cap / 4) { /* give back a large unused tail */
+        kvs_ref *shrunk = kvs__big_realloc(refs, cap * sizeof(*refs), kept * sizeof(*refs));
+        if (shrunk) {
+            refs = shrunk;
+            cap = kept;
+        }
     }
     atomic_init(&run->refcount, 1);
     run->n = kept;
     run->tombs = tombs;
     run->refs = refs;
+    run->cap = cap;
     run->pins = ps.segs;
     run->npins = ps.n;
     free(ps.bits);
@@ -287,11 +303,11 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
         return KVS_OK;
     if (n > UINT32_MAX)
         return KVS_EINVAL;
-    struct batch_item *items = malloc(n * sizeof(*items));
-    kvs_ref *sorted = malloc(n * sizeof(*sorted));
+    struct batch_item *items = kvs__big_alloc(n * sizeof(*items));
+    kvs_ref *sorted = kvs__big_alloc(n * sizeof(*sorted));
     if (!items || !sorted) {
-        free(items);
-        free(sorted);
+        kvs__big_free(items, n * sizeof(*items));
+        kvs__big_free(sorted, n * sizeof(*sorted));
         return KVS_ENOMEM;
     }
     size_t cp = common_prefix(db, refs, n);
@@ -311,8 +327,8 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
             continue;
         sorted[m++] = items[i].ref;
     }
-    free(items);
-    return run_finish(db, sorted, m, NULL, out);
+    kvs__big_free(items, n * sizeof(*items));
+    return run_finish(db, sorted, m, n, false, out);
 }
 
 /* ---- merging ---- */
@@ -362,12 +378,14 @@ static uint64_t copy_entries(kvs_ref *dst, const kvs_ref *src, uint64_t n, bool 
     return m;
 }
 
-/* Merge older a and newer b (either may be NULL) into a new sorted array. */
+/* Merge older a and newer b (either may be NULL) into a new sorted array
+ * (room for *cap entries, from kvs__big_alloc). */
 static int merge2(struct kvs *db, const struct kvs_run *a, const struct kvs_run *b,
-                  bool drop_tombs, kvs_ref **out, uint64_t *nout)
+                  bool drop_tombs, kvs_ref **out, uint64_t *nout, uint64_t *cap)
 {
     uint64_t na = a ? a->n : 0, nb = b ? b->n : 0;
-    kvs_ref *dst = malloc((na + nb ? na + nb : 1) * sizeof(*dst));
+    *cap = na + nb ? na + nb : 1;
+    kvs_ref *dst = kvs__big_alloc(*cap * sizeof(*dst));
     if (!dst)
         return KVS_ENOMEM;
     uint64_t m = 0, i = 0;
@@ -391,9 +409,8 @@ static int merge2(struct kvs *db, const struct kvs_run *a, const struct kvs_run 
 }
 
 int kvs__run_merge(struct kvs *db, struct kvs_run *const *runs, size_t k, bool drop_tombs,
-                   const struct kvs_reloc *relocs, size_t nrelocs, struct kvs_run **out)
+                   bool remap, struct kvs_run **out)
 {
-    struct relocs rl = {relocs, nrelocs};
     /* Fold from the newest end: each step merges the next older run under
      * what the newer ones made, so the large oldest run is walked once,
      * last. (The newest is copied once on its own first: it is the small
@@ -401,11 +418,11 @@ int kvs__run_merge(struct kvs *db, struct kvs_run *const *runs, size_t k, bool d
     struct kvs_run *acc = NULL;
     for (size_t i = k; i-- > 0;) {
         kvs_ref *refs;
-        uint64_t n;
-        int rc = merge2(db, runs[i], acc, drop_tombs && i == 0, &refs, &n);
+        uint64_t n, cap;
+        int rc = merge2(db, runs[i], acc, drop_tombs && i == 0, &refs, &n, &cap);
         struct kvs_run *next = NULL;
-        if (rc == KVS_OK) /* relocating once, at the last step, is enough */
-            rc = run_finish(db, refs, n, i == 0 && relocs ? &rl : NULL, &next);
+        if (rc == KVS_OK) /* looking up once, at the last step, is enough */
+            rc = run_finish(db, refs, n, cap, i == 0 && remap, &next);
         kvs__run_unref(acc);
         if (rc != KVS_OK) {
             *out = NULL;

@@ -12,9 +12,10 @@
  * A view (order.h) is a list of runs, oldest first; for a key in several
  * runs the newest run's entry counts. Runs are built from the writes since
  * the last flush (kvs__run_from_batch) and merged (kvs__run_merge). A merge
- * never looks at the hash index: that would bring in writes newer than the
- * view. Only a merge given compaction's relocations (where each record it
- * copied went) changes where entries point, to the very same bytes.
+ * asked to (at compaction) replaces an entry whose segment compaction
+ * copied (flag `moved`) with the key's current location from the hash
+ * index, or drops it when the key is gone. The index may hold writes newer
+ * than the last flush: order.h says why that is safe (and when it is not).
  */
 #ifndef KVS_RUN_H
 #define KVS_RUN_H
@@ -77,6 +78,7 @@ struct kvs_run {
     uint64_t n;                /* entries */
     uint64_t tombs;            /* of which tombstones */
     kvs_ref *refs;             /* sorted by key, one per key */
+    uint64_t cap;              /* entries refs has room for (kvs__big_alloc) */
     struct kvs_segment **pins; /* the segments refs point into, referenced */
     uint32_t npins;
 };
@@ -88,21 +90,15 @@ struct kvs_run {
  */
 int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kvs_run **out);
 
-/* Where compaction copied a record: to is 0 when the value was dropped
- * (expired) instead. */
-struct kvs_reloc {
-    kvs_ref from, to;
-};
-
 /*
  * Merge runs[0..k) (oldest first) into one: for a key in several, the newest
  * entry wins. drop_tombs: runs[0] is the oldest run of its view, so
- * tombstones have nothing left to hide and are left out. relocs (sorted by
- * from, may be NULL): entries found there point at the copy afterwards.
- * *out is NULL when nothing is left.
+ * tombstones have nothing left to hide and are left out. remap: entries in
+ * segments compaction copied are looked up again (see above). *out is NULL
+ * when nothing is left.
  */
 int kvs__run_merge(struct kvs *db, struct kvs_run *const *runs, size_t k, bool drop_tombs,
-                   const struct kvs_reloc *relocs, size_t nrelocs, struct kvs_run **out);
+                   bool remap, struct kvs_run **out);
 
 /* Index of the first entry whose key is >= key (r->n if none). */
 uint64_t kvs__run_lower_bound(struct kvs *db, const struct kvs_run *r, const void *key,

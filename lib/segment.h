@@ -55,7 +55,7 @@ struct kvs_segment {
     bool hint_failed;     /* writing its hint failed once: do not retry (bg thread only) */
     _Atomic bool synced;  /* sealed and fdatasync'ed */
     _Atomic bool hinted;  /* has a valid hint file */
-    _Atomic bool moved;   /* a compaction input: the key order relocates entries
+    _Atomic bool moved;   /* a compaction input: the key order looks up entries
                            * that point into it (run.h) */
     /* the store's slot table cell naming this segment: its slot is reused
      * only once the segment is freed, since runs name segments by slot */

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 uint64_t kvs__now_us(void)
@@ -47,4 +48,44 @@ void kvs__assert_fail(const char *expr, const char *file, int line, const char *
 void kvs_free(void *ptr)
 {
     free(ptr);
+}
+
+/* ---- large arrays ---- */
+
+#define BIG_BYTES ((size_t)256 * 1024)
+
+void *kvs__big_alloc(size_t bytes)
+{
+    if (bytes < BIG_BYTES)
+        return malloc(bytes ? bytes : 1);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void kvs__big_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes < BIG_BYTES)
+        free(p);
+    else
+        munmap(p, bytes);
+}
+
+void *kvs__big_realloc(void *p, size_t old_bytes, size_t new_bytes)
+{
+    if (!p)
+        return kvs__big_alloc(new_bytes);
+    if (old_bytes < BIG_BYTES && new_bytes < BIG_BYTES)
+        return realloc(p, new_bytes ? new_bytes : 1);
+    if (old_bytes >= BIG_BYTES && new_bytes >= BIG_BYTES) {
+        void *n = mremap(p, old_bytes, new_bytes, MREMAP_MAYMOVE);
+        return n == MAP_FAILED ? NULL : n;
+    }
+    void *n = kvs__big_alloc(new_bytes);
+    if (!n)
+        return NULL;
+    memcpy(n, p, old_bytes < new_bytes ? old_bytes : new_bytes);
+    kvs__big_free(p, old_bytes);
+    return n;
 }
