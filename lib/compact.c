@@ -103,9 +103,12 @@ struct compaction {
     uint64_t now_ms; /* values expired by then are dropped */
 };
 
+/* A record copied into the current output: where it was and where its
+ * copy is. Twelve bytes, since an output can take half a million of them:
+ * the hash comes back from the copy's key and the sizes from the headers
+ * when the move is applied. A DEL copy stands for an expired value. */
 struct move {
-    uint64_t hash;
-    struct kvs_loc from, to;
+    uint32_t from_slot, from_off, to_off;
 };
 
 /* Garbage per byte; a damaged segment (2) or one holding expired values
@@ -241,20 +244,32 @@ static void output_discard(struct kvs *db, struct kvs_segment *out)
  * its key leaves the index. */
 static void apply_moves(struct kvs *db, struct compaction *c)
 {
+    struct kvs_segment *out = c->out;
     for (size_t i = 0; i < c->nmoves; i++) {
         const struct move *m = &c->moves[i];
-        struct kvs_index_shard *sh = kvs__index_shard(&db->index, m->hash);
+        const uint8_t *copy = out->base + m->to_off;
+        const uint8_t *orig = kvs__slot_get(db, m->from_slot)->base + m->from_off;
+        uint32_t klen = kvs__rec_klen_at(copy);
+        uint64_t hash = kvs__hash(db->seed, kvs__rec_key_at(copy), klen);
+        struct kvs_loc from = {m->from_slot, m->from_off,
+                               (uint32_t)kvs__rec_size_of(kvs__rec_type_at(orig), klen,
+                                                          kvs__rec_vlen_at(orig))};
+        struct kvs_loc to = {out->slot, m->to_off,
+                             (uint32_t)kvs__rec_size_of(kvs__rec_type_at(copy), klen,
+                                                        kvs__rec_vlen_at(copy))};
+        bool expired = kvs__rec_type_at(copy) == KVS_REC_DEL;
+        struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
         pthread_rwlock_wrlock(&sh->lock);
-        struct kvs_index_entry *e = kvs__index_find_loc(sh, m->hash, &m->from);
-        if (e && m->to.slot == 0) {
+        struct kvs_index_entry *e = kvs__index_find_loc(sh, hash, &from);
+        if (e && expired) {
             kvs__index_erase(sh, e);
-            kvs__db_retire_loc(db, &m->from);
+            kvs__db_retire_loc(db, &from);
         } else if (e) {
-            e->loc = m->to;
-            kvs__db_retire_loc(db, &m->from);
-            atomic_fetch_add_explicit(&c->out->live_bytes, m->to.size, memory_order_relaxed);
-        } else {
-            atomic_fetch_add_explicit(&c->out->dead_bytes, m->to.size, memory_order_relaxed);
+            e->loc = to;
+            kvs__db_retire_loc(db, &from);
+            atomic_fetch_add_explicit(&out->live_bytes, to.size, memory_order_relaxed);
+        } else if (!expired) { /* the tombstone of an expired value counts as dead already */
+            atomic_fetch_add_explicit(&out->dead_bytes, to.size, memory_order_relaxed);
         }
         pthread_rwlock_unlock(&sh->lock);
     }
@@ -306,8 +321,7 @@ static int output_room(struct kvs *db, struct compaction *c, uint64_t size)
     return kvs__seg_reserve(c->out, size);
 }
 
-static int remember_move(struct compaction *c, uint64_t hash, const struct kvs_loc *from,
-                         const struct kvs_loc *to)
+static int remember_move(struct compaction *c, const struct kvs_loc *from, uint64_t to_off)
 {
     if (c->nmoves == c->moves_cap) {
         size_t cap = c->moves_cap ? c->moves_cap * 2 : 1024;
@@ -317,7 +331,8 @@ static int remember_move(struct compaction *c, uint64_t hash, const struct kvs_l
         c->moves = m;
         c->moves_cap = cap;
     }
-    c->moves[c->nmoves++] = (struct move){.hash = hash, .from = *from, .to = *to};
+    c->moves[c->nmoves++] =
+        (struct move){.from_slot = from->slot, .from_off = from->off, .to_off = (uint32_t)to_off};
     return KVS_OK;
 }
 
@@ -355,8 +370,8 @@ static bool tombstone_needed(struct kvs *db, struct compaction *c, size_t input,
 /* An expired value is not copied: a tombstone takes its place (an older
  * record of the key, in a segment that stays, must not come back at the
  * next open), and the key leaves the index once the output is durable. */
-static int expire_record(struct kvs *db, struct compaction *c, uint64_t hash,
-                         const struct kvs_rec *r, const struct kvs_loc *from)
+static int expire_record(struct kvs *db, struct compaction *c, const struct kvs_rec *r,
+                         const struct kvs_loc *from)
 {
     uint64_t size = kvs__rec_size_of(KVS_REC_DEL, r->klen, 0);
     int rc = output_room(db, c, size);
@@ -366,8 +381,7 @@ static int expire_record(struct kvs *db, struct compaction *c, uint64_t hash,
     if (rc != KVS_OK)
         return rc;
     atomic_fetch_add_explicit(&c->out->dead_bytes, size, memory_order_relaxed);
-    struct kvs_loc gone = {0};
-    return remember_move(c, hash, from, &gone);
+    return remember_move(c, from, to_off);
 }
 
 static int copy_record(struct kvs *db, struct compaction *c, size_t input,
@@ -380,7 +394,7 @@ static int copy_record(struct kvs *db, struct compaction *c, size_t input,
     if (put ? !record_is_live(db, hash, &from) : !tombstone_needed(db, c, input, hash, r))
         return KVS_OK;
     if (put && kvs__rec_expired(r, c->now_ms))
-        return expire_record(db, c, hash, r, &from);
+        return expire_record(db, c, r, &from);
     int rc = output_room(db, c, r->size);
     if (rc != KVS_OK)
         return rc;
@@ -390,8 +404,7 @@ static int copy_record(struct kvs *db, struct compaction *c, size_t input,
         return rc;
     if (r->type == KVS_REC_PUTX)
         kvs__seg_note_expire(c->out, r->expire);
-    struct kvs_loc to = {.slot = c->out->slot, .off = (uint32_t)to_off, .size = (uint32_t)r->size};
-    return put ? remember_move(c, hash, &from, &to) : KVS_OK;
+    return put ? remember_move(c, &from, to_off) : KVS_OK;
 }
 
 /* A batch's records are copied one by one: all of them are applied, so
