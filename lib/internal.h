@@ -105,9 +105,9 @@ void kvs__big_free(void *p, size_t bytes);
 /* Monotonic clock in microseconds. */
 uint64_t kvs__now_us(void);
 /* Wall-clock time in milliseconds since the epoch, what expiry times are
- * measured in. Tests replace kvs__clock_ms to move time. */
+ * measured in. Tests set another clock to move time (NULL: the real one). */
 uint64_t kvs__now_ms(void);
-extern uint64_t (*kvs__clock_ms)(void);
+void kvs__set_clock_ms(uint64_t (*fn)(void));
 /* The CLOCK_MONOTONIC time us microseconds from now, as a deadline for the
  * condition variables (which use that clock, see db_alloc). */
 struct timespec kvs__deadline_in_us(uint64_t us);

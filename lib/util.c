@@ -1,6 +1,7 @@
 /* Small process-wide helpers: clock, assertion failure, the allocator boundary. */
 #include "internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -20,11 +21,16 @@ static uint64_t realtime_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-uint64_t (*kvs__clock_ms)(void) = realtime_ms;
+static uint64_t (*_Atomic clock_ms)(void) = realtime_ms;
+
+void kvs__set_clock_ms(uint64_t (*fn)(void))
+{
+    atomic_store(&clock_ms, fn ? fn : realtime_ms);
+}
 
 uint64_t kvs__now_ms(void)
 {
-    return kvs__clock_ms();
+    return atomic_load_explicit(&clock_ms, memory_order_relaxed)();
 }
 
 struct timespec kvs__deadline_in_us(uint64_t us)

@@ -20,7 +20,7 @@ static void setup(void)
 {
     tu_dir_setup();
     fake_now = 1700000000000ull;
-    kvs__clock_ms = fake_clock;
+    kvs__set_clock_ms(fake_clock);
 }
 
 static int get_rc(kvs_t *db, const char *key)

@@ -138,7 +138,7 @@ static uint64_t fake_clock(void)
 
 START_TEST(the_expiry_is_kept_unless_changed)
 {
-    kvs__clock_ms = fake_clock;
+    kvs__set_clock_ms(fake_clock);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 64 * 1024);
     ck_assert_kvs(kvs_set_expire(db, "c", 1, "5", 1, fake_now + 1000, 0), KVS_OK);
     long long two = 2;

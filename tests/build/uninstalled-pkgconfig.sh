@@ -13,5 +13,8 @@ test -f "$PKG_CONFIG_LIBDIR/kvs-uninstalled.pc"
 # pkg-config prefers kvs-uninstalled.pc when asked for kvs.
 flags=$(pkg-config --cflags --libs kvs)
 echo "pkg-config (uninstalled): $flags"
-${CC:-cc} -std=c11 -Wall -Wextra -Werror "$src/tests/build/consumer/app.c" -o "$tmp/app" $flags
+# A build with sanitizers: the program needs their runtime too.
+san=""
+[ "${KVS_SANITIZE:-none}" = none ] || san="-fsanitize=$KVS_SANITIZE"
+${CC:-cc} -std=c11 -Wall -Wextra -Werror $san "$src/tests/build/consumer/app.c" -o "$tmp/app" $flags
 LD_LIBRARY_PATH="$build/lib" "$tmp/app" "$tmp/db"
