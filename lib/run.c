@@ -186,7 +186,41 @@ static void run_free(struct kvs_run *r)
         kvs__seg_unref(r->pins[i]);
     free(r->pins);
     kvs__big_free(r->refs, r->cap * sizeof(kvs_ref));
+    kvs__big_free(r->fences, r->nfences * sizeof(*r->fences));
     free(r);
+}
+
+/* ---- fences ---- */
+
+static void build_fences(struct kvs *db, struct kvs_run *r)
+{
+    uint64_t nf = r->n >= 2 * KVS_FENCE_EVERY ? (r->n + KVS_FENCE_EVERY - 1) / KVS_FENCE_EVERY : 0;
+    if (nf == 0 || !(r->fences = kvs__big_alloc(nf * sizeof(*r->fences))))
+        return;
+    for (uint64_t i = 0; i < nf; i++) {
+        const uint8_t *key;
+        size_t klen;
+        kvs__ref_key(db, r->refs[i * KVS_FENCE_EVERY], &key, &klen);
+        struct kvs_fence *f = &r->fences[i];
+        f->len = (uint16_t)klen;
+        memset(f->prefix, 0, sizeof(f->prefix));
+        memcpy(f->prefix, key, KVS_MIN(klen, (size_t)KVS_FENCE_PREFIX));
+    }
+    r->nfences = nf;
+}
+
+/* Fence i's key against key: from the prefix alone when it decides. */
+static int fence_cmp(struct kvs *db, const struct kvs_run *r, uint64_t i, const uint8_t *key,
+                     size_t klen)
+{
+    const struct kvs_fence *f = &r->fences[i];
+    size_t flen = f->len, have = KVS_MIN(flen, (size_t)KVS_FENCE_PREFIX);
+    int c = memcmp(f->prefix, key, KVS_MIN(have, klen));
+    if (c != 0)
+        return c;
+    if (klen <= have || flen <= KVS_FENCE_PREFIX) /* one key is a prefix of the other */
+        return flen < klen ? -1 : flen > klen;
+    return kvs__ref_cmp_key(db, r->refs[i * KVS_FENCE_EVERY], key, klen);
 }
 
 /*
@@ -241,6 +275,7 @@ static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, uint64_t cap, b
     run->pins = ps.segs;
     run->npins = ps.n;
     free(ps.bits);
+    build_fences(db, run); /* without them searches just read more records */
     *out = run;
     return KVS_OK;
 }
@@ -436,37 +471,53 @@ int kvs__run_merge(struct kvs *db, struct kvs_run *const *runs, size_t k, bool d
 
 /* ---- searching ---- */
 
-uint64_t kvs__run_lower_bound(struct kvs *db, const struct kvs_run *r, const void *key,
-                              size_t klen)
+/* The first entry for which "before key" (strict: "at or before key") no
+ * longer holds; r->n if none. The fences narrow it to one stretch first. */
+static uint64_t bound(struct kvs *db, const struct kvs_run *r, const void *key, size_t klen,
+                      bool strict)
 {
     uint64_t lo = 0, hi = r->n;
+    if (r->nfences) {
+        uint64_t flo = 0, fhi = r->nfences;
+        while (flo < fhi) {
+            uint64_t mid = flo + (fhi - flo) / 2;
+            int c = fence_cmp(db, r, mid, key, klen);
+            if (c < 0 || (strict && c == 0))
+                flo = mid + 1;
+            else
+                fhi = mid;
+        }
+        /* fence flo - 1 is before, fence flo is not: the answer is between */
+        lo = flo ? (flo - 1) * KVS_FENCE_EVERY + 1 : 0;
+        hi = flo < r->nfences ? flo * KVS_FENCE_EVERY : r->n;
+    }
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (kvs__ref_cmp_key(db, r->refs[mid], key, klen) < 0)
+        int c = kvs__ref_cmp_key(db, r->refs[mid], key, klen);
+        if (c < 0 || (strict && c == 0))
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+uint64_t kvs__run_lower_bound(struct kvs *db, const struct kvs_run *r, const void *key,
+                              size_t klen)
+{
+    return bound(db, r, key, klen, false);
 }
 
 uint64_t kvs__run_upper_bound(struct kvs *db, const struct kvs_run *r, const void *key,
                               size_t klen)
 {
-    uint64_t lo = 0, hi = r->n;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (kvs__ref_cmp_key(db, r->refs[mid], key, klen) <= 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return bound(db, r, key, klen, true);
 }
 
 uint64_t kvs__run_bytes(const struct kvs_run *r)
 {
-    return sizeof(*r) + r->n * sizeof(kvs_ref) + r->npins * sizeof(r->pins[0]);
+    return sizeof(*r) + r->n * sizeof(kvs_ref) + r->npins * sizeof(r->pins[0]) +
+           r->nfences * sizeof(*r->fences);
 }
 
 void kvs__run_ref(struct kvs_run *r)

@@ -73,6 +73,16 @@ void kvs__ref_prefetch(struct kvs *db, kvs_ref r);
 int kvs__key_cmp(const void *a, size_t alen, const void *b, size_t blen);
 int kvs__ref_cmp_key(struct kvs *db, kvs_ref r, const void *key, size_t klen);
 
+/* The first bytes of every FENCE_EVERY-th key of a run, kept in the run:
+ * a search bisects these (contiguous memory) before it reads any record,
+ * then reads the few records of one stretch. */
+#define KVS_FENCE_EVERY 64u
+#define KVS_FENCE_PREFIX 14u
+struct kvs_fence {
+    uint16_t len;                      /* the key's whole length */
+    uint8_t prefix[KVS_FENCE_PREFIX];  /* its first bytes */
+};
+
 struct kvs_run {
     _Atomic int refcount;
     uint64_t n;                /* entries */
@@ -81,6 +91,8 @@ struct kvs_run {
     uint64_t cap;              /* entries refs has room for (kvs__big_alloc) */
     struct kvs_segment **pins; /* the segments refs point into, referenced */
     uint32_t npins;
+    struct kvs_fence *fences;  /* of entries 0, KVS_FENCE_EVERY, ...; NULL for small runs */
+    uint64_t nfences;
 };
 
 /*

@@ -589,6 +589,62 @@ START_TEST(order_settles_to_one_run)
 }
 END_TEST
 
+/* Keys sharing 20 bytes of prefix (more than a fence keeps), some of them
+ * prefixes of others: seeks land where a sorted list says. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+START_TEST(seeks_among_long_shared_prefixes)
+{
+    uint64_t rng = tu_seed();
+    kvs_t *db = open_small(tu_dir, 100);
+    enum { N = 3000 };
+    static char keys[N][40];
+    static char *sorted[N];
+    for (int i = 0; i < N; i++) {
+        int len = (int)(tu_rand(&rng) % 8);
+        snprintf(keys[i], sizeof(keys[i]), "a-very-long-prefix--%0*u", len, i);
+        sorted[i] = keys[i];
+        ck_assert_kvs(kvs_set(db, keys[i], strlen(keys[i]), "v", 1), KVS_OK);
+    }
+    qsort(sorted, N, sizeof(sorted[0]), cmp_str);
+    /* dedupe: the same text can come from two i with short widths */
+    int m = 0;
+    for (int i = 0; i < N; i++)
+        if (m == 0 || strcmp(sorted[m - 1], sorted[i]) != 0)
+            sorted[m++] = sorted[i];
+    ck_assert_kvs(kvs_compact(db), KVS_OK); /* one large run, with fences */
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    for (int t = 0; t < 2000; t++) {
+        char probe[48];
+        const char *base = sorted[tu_rand(&rng) % (uint64_t)m];
+        snprintf(probe, sizeof(probe), "%s%s", base, t % 3 == 0 ? "0" : t % 3 == 1 ? "" : "\x01");
+        if (t % 3 == 2)
+            probe[strlen(base)] = 1;
+        size_t plen = strlen(probe);
+        int want = 0;
+        while (want < m && strcmp(sorted[want], probe) < 0)
+            want++;
+        int rc = kvs_iter_seek(it, probe, plen);
+        if (want == m) {
+            ck_assert_kvs(rc, KVS_NOT_FOUND);
+            continue;
+        }
+        ck_assert_kvs(rc, KVS_OK);
+        const void *k;
+        size_t kl;
+        ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_OK);
+        ck_assert_msg(kl == strlen(sorted[want]) && memcmp(k, sorted[want], kl) == 0,
+                      "seek %s: got %.*s, want %s", probe, (int)kl, (const char *)k, sorted[want]);
+    }
+    kvs_iter_destroy(it);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 /* Segment files this process holds open although they were deleted. */
 static int deleted_segments_held(void)
 {
@@ -652,6 +708,7 @@ static Suite *iter_suite(void)
     tcase_add_loop_test(tc, iter_matches_model_under_random_writes, 0, 3);
     tcase_add_test(tc, prefix_and_range_edges);
     tcase_add_test(tc, damaged_record_is_reported_not_returned);
+    tcase_add_test(tc, seeks_among_long_shared_prefixes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("moments");
