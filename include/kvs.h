@@ -1035,6 +1035,7 @@ typedef enum {
     KVS_STAT_INDEX_SNAPSHOT_LOADED, /**< 1 if open loaded the index saved by the last close. */
     KVS_STAT_ORDER_BYTES,           /**< Memory held by the key order (sorted runs, see @ref iter). */
     KVS_STAT_ORDER_RUNS,            /**< Sorted runs the key order is made of now. */
+    KVS_STAT_ORDER_LOADED,          /**< 1 if the key order saved by the last close was used (once built). */
     KVS_STAT_COUNT_                 /**< Number of statistics; not a statistic. */
 } kvs_stat_t;
 

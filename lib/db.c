@@ -124,7 +124,7 @@ static struct kvs *db_alloc(const struct kvs_options *opts)
 /* Free everything; segments are dropped without touching their files. */
 static void db_free(struct kvs *db)
 {
-    kvs__order_stop(db); /* its runs pin segments */
+    kvs__order_release(db); /* its runs pin segments */
     kvs__order_destroy(&db->order);
     for (size_t i = 0; i < db->nsegs; i++)
         kvs__seg_unref(db->segs[i]);
@@ -206,7 +206,7 @@ int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out)
         kvs__sync_stop(db);
         kvs__bg_stop(db);
         kvs__ahead_stop(db);
-        kvs__order_stop(db); /* after compaction, which refreshes the order */
+        kvs__order_release(db); /* after compaction, which refreshes the order */
         if (db->active && db->active->tail == KVS_SEG_HEADER_SIZE) {
             char name[KVS_SEG_NAME_MAX];
             kvs__seg_name(name, db->active->id, "log");
@@ -268,6 +268,7 @@ int kvs_close(kvs_t *db)
         if (rc == KVS_OK) {
             kvs__write_pending_hints(db);
             kvs__index_file_write(db);
+            kvs__order_save(db);
         }
     }
     int saved = errno;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "order_file.h"
 #include "store.h"
 
 /* References per pending block (64 KiB). */
@@ -353,7 +354,20 @@ static int build_first_view(struct kvs *db)
     pthread_cond_broadcast(&o->cond);
     pthread_mutex_unlock(&o->mutex);
     pthread_mutex_lock(&o->flush_mutex);
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK && !o->stop; i++) {
+    struct kvs_run *saved = NULL;
+    int loaded = kvs__order_file_load(db, &saved);
+    if (!db->opts.read_only)
+        kvs__order_file_remove(db); /* the store changes from now on */
+    if (loaded == KVS_OK) {
+        kvs__stat_add(db, KVS_STAT_ORDER_LOADED, 1);
+        b.runs = malloc(sizeof(*b.runs));
+        rc = b.runs ? KVS_OK : KVS_ENOMEM;
+        if (b.runs)
+            b.runs[b.nruns++] = saved;
+        else
+            kvs__run_unref(saved);
+    }
+    for (unsigned i = 0; loaded != KVS_OK && i < KVS_INDEX_SHARDS && rc == KVS_OK && !o->stop; i++) {
         struct kvs_index_shard *sh = &db->index.shards[i];
         pthread_rwlock_rdlock(&sh->lock);
         for (uint32_t j = 0; j <= sh->mask && rc == KVS_OK; j++) {
@@ -366,7 +380,7 @@ static int build_first_view(struct kvs *db)
         }
         pthread_rwlock_unlock(&sh->lock);
     }
-    if (rc == KVS_OK)
+    if (rc == KVS_OK && loaded != KVS_OK)
         rc = build_flush_chunk(db, &b);
     kvs__big_free(b.chunk, BUILD_CHUNK * sizeof(*b.chunk));
     struct kvs_run *base = NULL;
@@ -556,6 +570,29 @@ void kvs__order_stop(struct kvs *db)
         pthread_join(o->thread, NULL);
         o->running = false;
     }
+}
+
+int kvs__order_save(struct kvs *db)
+{
+    struct kvs_order *o = &db->order;
+    if (o->off || !o->view) /* never built: the file (if any) is stale */
+        return kvs__order_file_write(db, NULL);
+    int rc = flush(db);
+    struct kvs_run *all = NULL;
+    if (rc == KVS_OK)
+        rc = kvs__run_merge(db, o->view->runs, o->view->nruns, true, false, &all);
+    if (rc == KVS_OK)
+        rc = kvs__order_file_write(db, all);
+    else
+        kvs__order_file_write(db, NULL);
+    kvs__run_unref(all);
+    return rc;
+}
+
+void kvs__order_release(struct kvs *db)
+{
+    struct kvs_order *o = &db->order;
+    kvs__order_stop(db);
     blocks_free(o->head);
     blocks_free(o->spare);
     o->head = o->tail = o->spare = NULL;

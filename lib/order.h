@@ -74,8 +74,13 @@ void kvs__order_init(struct kvs_order *o);
 /* Start the order thread, which builds the first view from the index.
  * Caller: open, once recovery filled the index. */
 int kvs__order_start(struct kvs *db);
-/* Stop the thread and drop the view and the pending writes. */
+/* Stop the thread (the view stays). */
 void kvs__order_stop(struct kvs *db);
+/* At a clean close, the thread stopped and every segment sealed: save the
+ * order for the next open (order_file.h). */
+int kvs__order_save(struct kvs *db);
+/* Stop the thread and drop the view and the pending writes. */
+void kvs__order_release(struct kvs *db);
 void kvs__order_destroy(struct kvs_order *o);
 
 /* Writer, under write_mutex, before appending records: room for n more

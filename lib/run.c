@@ -366,6 +366,11 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
     return run_finish(db, sorted, m, n, false, out);
 }
 
+int kvs__run_from_sorted(struct kvs *db, kvs_ref *refs, uint64_t n, struct kvs_run **out)
+{
+    return run_finish(db, refs, n, n, false, out);
+}
+
 /* ---- merging ---- */
 
 /*

@@ -112,6 +112,10 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
 int kvs__run_merge(struct kvs *db, struct kvs_run *const *runs, size_t k, bool drop_tombs,
                    bool remap, struct kvs_run **out);
 
+/* A run from entries already sorted and unique (taken over, from
+ * kvs__big_alloc): the saved order of a store. */
+int kvs__run_from_sorted(struct kvs *db, kvs_ref *refs, uint64_t n, struct kvs_run **out);
+
 /* Index of the first entry whose key is >= key (r->n if none). */
 uint64_t kvs__run_lower_bound(struct kvs *db, const struct kvs_run *r, const void *key,
                               size_t klen);

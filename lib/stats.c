@@ -12,6 +12,7 @@ static const char *const stat_names[KVS_STAT_COUNT_] = {
     [KVS_STAT_INDEX_BYTES] = "index_bytes",
     [KVS_STAT_ORDER_BYTES] = "order_bytes",
     [KVS_STAT_ORDER_RUNS] = "order_runs",
+    [KVS_STAT_ORDER_LOADED] = "order_loaded",
     [KVS_STAT_SETS] = "sets",
     [KVS_STAT_GETS] = "gets",
     [KVS_STAT_REMOVES] = "removes",

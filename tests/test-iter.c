@@ -698,6 +698,89 @@ START_TEST(compaction_frees_space_unless_a_handle_holds_it)
 }
 END_TEST
 
+/* The order saved at close: used at the next open when it matches, ignored
+ * when damaged or stale; iteration is right either way. */
+static void fill_numbered(kvs_t *db, int n, const char *value)
+{
+    kvs_batch_t *b;
+    ck_assert_kvs(kvs_batch_create(&b), KVS_OK);
+    char k[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(k, sizeof(k), "n%07d", (int)(((uint64_t)i * 7919) % (uint64_t)n));
+        ck_assert_kvs(kvs_batch_set(b, k, strlen(k), value, strlen(value)), KVS_OK);
+        if (kvs_batch_count(b) == 1000) {
+            ck_assert_kvs(kvs_batch_apply(db, b), KVS_OK);
+            kvs_batch_clear(b);
+        }
+    }
+    ck_assert_kvs(kvs_batch_apply(db, b), KVS_OK);
+    kvs_batch_destroy(b);
+}
+
+static void check_numbered(kvs_t *db, int n)
+{
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    int i = 0, rc;
+    for (rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it), i++) {
+        const void *k;
+        size_t kl;
+        char want[16];
+        snprintf(want, sizeof(want), "n%07d", i);
+        ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_OK);
+        ck_assert_msg(kl == strlen(want) && memcmp(k, want, kl) == 0, "entry %d", i);
+    }
+    ck_assert_kvs(rc, KVS_NOT_FOUND);
+    ck_assert_int_eq(i, n);
+    kvs_iter_destroy(it);
+}
+
+START_TEST(order_saved_at_close)
+{
+    enum { N = 60000 }; /* over the size at which the order is saved */
+    kvs_t *db = open_small(tu_dir, 100);
+    fill_numbered(db, N, "v");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *order = tu_path(tu_dir, "ORDER");
+    long size = tu_file_size(order);
+    ck_assert_int_gt(size, N * 8);
+    char *copy = tu_path(tu_dir, "ORDER.keep");
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", order, copy);
+    ck_assert_int_eq(system(cmd), 0);
+
+    /* used: correct, and removed once the store is open for writing */
+    db = open_small(tu_dir, 100);
+    check_numbered(db, N);
+    uint64_t loaded = 9;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_LOADED, &loaded), KVS_OK);
+    ck_assert_uint_eq(loaded, 1);
+    ck_assert_int_ne(access(order, F_OK), 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+
+    /* damaged: ignored */
+    size = tu_file_size(order);
+    tu_flip_byte(order, size / 2);
+    db = open_small(tu_dir, 100);
+    check_numbered(db, N);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_LOADED, &loaded), KVS_OK);
+    ck_assert_uint_eq(loaded, 0);
+    fill_numbered(db, N + 5, "w"); /* 5 more keys */
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+
+    /* stale (from before the last writes): ignored */
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", copy, order);
+    ck_assert_int_eq(system(cmd), 0);
+    db = open_small(tu_dir, 100);
+    check_numbered(db, N + 5);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_LOADED, &loaded), KVS_OK);
+    ck_assert_uint_eq(loaded, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(order);
+    free(copy);
+}
+END_TEST
+
 static Suite *iter_suite(void)
 {
     Suite *s = suite_create("iter");
@@ -719,6 +802,7 @@ static Suite *iter_suite(void)
     tcase_add_test(tc, iterators_beside_a_writer_see_one_moment);
     tcase_add_test(tc, order_settles_to_one_run);
     tcase_add_test(tc, compaction_frees_space_unless_a_handle_holds_it);
+    tcase_add_test(tc, order_saved_at_close);
     suite_add_tcase(s, tc);
     return s;
 }
