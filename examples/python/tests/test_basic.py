@@ -13,6 +13,7 @@ import kvs
 
 def test_library_version_is_checked():
     assert kvs.library_version_number // 10000 == 1
+    assert kvs.library_version_number >= kvs._ffi.MIN_VERSION_NUMBER >= 10100
     assert kvs.library_version.count(".") == 2
     assert kvs.library_version.startswith("1.")
 
