@@ -47,8 +47,10 @@ kvs_iter_* / kvs_batch_* when the loaded library has them.
 
 import atexit
 import logging
+import math
 import os
 import threading
+import time
 import weakref
 
 from ._ffi import ffi, lib
@@ -90,6 +92,7 @@ LOG_INFO = lib.KVS_LOG_INFO
 
 _SET_IF_ABSENT = 1
 _SET_IF_PRESENT = 2
+_SET_KEEP_EXPIRY = 4
 
 _SYNC_MODES = {
     "none": lib.KVS_SYNC_NONE,
@@ -229,6 +232,36 @@ def _bytes_arg(obj, what):
         data = view.tobytes()
         return data, len(data)
     return ffi.from_buffer(view), view.nbytes
+
+
+def _now_ms():
+    """Now as libkvs counts expiry: milliseconds since the epoch (CLOCK_REALTIME)."""
+    return time.time_ns() // 1000000
+
+
+def _expiry_arg(expire_at_ms, ttl):
+    """libkvs's expiry (ms since the epoch, 0 for none) from ``expire_at_ms`` or ``ttl``."""
+    if ttl is not None:
+        if expire_at_ms is not None:
+            raise ValueError("give expire_at_ms or ttl, not both")
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError("ttl must be a number of seconds, not %s" % type(ttl).__name__)
+        if not (ttl > 0 and math.isfinite(ttl)):  # also refuses NaN
+            raise ValueError("ttl must be a positive number of seconds, not %r" % (ttl,))
+        # Rounded up, so that a value never expires before `ttl` is over (the
+        # 1e-6 keeps 0.1 s from becoming 101 ms through 100.00000000000001).
+        expire_at_ms = _now_ms() + max(1, math.ceil(ttl * 1000 - 1e-6))
+        if expire_at_ms >= 1 << 64:
+            raise ValueError("ttl out of range: %r" % (ttl,))
+        return expire_at_ms
+    if expire_at_ms is None:
+        return 0
+    if isinstance(expire_at_ms, bool) or not isinstance(expire_at_ms, int):
+        raise TypeError("expire_at_ms must be an int (milliseconds since the epoch), not %s"
+                        % type(expire_at_ms).__name__)
+    if expire_at_ms <= 0 or expire_at_ms >= 1 << 64:
+        raise ValueError("expire_at_ms out of range: %d (None means no expiry)" % expire_at_ms)
+    return expire_at_ms
 
 
 def _check_bool(name, value):
@@ -460,12 +493,20 @@ class DB:
 
     # -- writes
 
-    def set(self, key, value, *, if_absent=False, if_present=False):
+    def set(self, key, value, *, if_absent=False, if_present=False, expire_at_ms=None,
+            ttl=None, keep_expiry=False):
         """Store `value` under `key`. Returns True if it was written.
 
         ``if_absent=True`` writes only if the key does not exist (Redis NX),
         ``if_present=True`` only if it does (XX); when the condition fails
         nothing is written and False is returned. Without them, always True.
+        A key whose value expired does not exist.
+
+        Expiry (as Redis SET): the value expires at ``expire_at_ms``
+        (milliseconds since the Unix epoch, an int; a past time writes a value
+        that is already gone) or ``ttl`` seconds from now (int or float, > 0);
+        ``keep_expiry=True`` keeps the key's current expiry (KEEPTTL).
+        Without any of them the value never expires, whatever the old one did.
         """
         k, klen = _bytes_arg(key, "key")
         v, vlen = _bytes_arg(value, "value")
@@ -473,13 +514,20 @@ class DB:
             _SET_IF_PRESENT if _check_bool("if_present", if_present) else 0)
         if flags == _SET_IF_ABSENT | _SET_IF_PRESENT:
             raise ValueError("if_absent and if_present cannot both be True")
-        if flags:
+        expire = _expiry_arg(expire_at_ms, ttl)
+        if _check_bool("keep_expiry", keep_expiry):
+            if expire:
+                raise ValueError("keep_expiry cannot be combined with expire_at_ms or ttl")
+            flags |= _SET_KEEP_EXPIRY
+        if expire:
+            rc = self._c(lib.kvs_set_expire, k, klen, v, vlen, expire, flags)
+        elif flags:
             rc = self._c(lib.kvs_set_ex, k, klen, v, vlen, flags)
         else:
             rc = self._c(lib.kvs_set, k, klen, v, vlen)
         if rc == OK:
             return True
-        if rc in (EXISTS, NOT_FOUND) and flags:
+        if rc in (EXISTS, NOT_FOUND) and flags & (_SET_IF_ABSENT | _SET_IF_PRESENT):
             return False
         raise _error(rc, "set")
 
@@ -529,6 +577,48 @@ class DB:
                 raise _error(rc, "stat %d" % which)
             result[ffi.string(name).decode("ascii")] = value[0]
             which += 1
+
+    # -- expiry
+
+    def _expire(self, key, expire, what):
+        k, klen = _bytes_arg(key, "key")
+        rc = self._c(lib.kvs_expire, k, klen, expire)
+        if rc == OK:
+            return True
+        if rc == NOT_FOUND:
+            return False
+        raise _error(rc, what)
+
+    def expire(self, key, expire_at_ms=None, *, ttl=None):
+        """Make `key`'s value expire at ``expire_at_ms`` (ms since the epoch) or in ``ttl`` s.
+
+        Returns True, or False if the key does not exist (nothing written).
+        The value is written again with the new expiry (a write of its size).
+        """
+        if expire_at_ms is None and ttl is None:
+            raise TypeError("expire() needs expire_at_ms or ttl (persist() removes an expiry)")
+        return self._expire(key, _expiry_arg(expire_at_ms, ttl), "expire")
+
+    def persist(self, key):
+        """Remove `key`'s expiry. True, or False if the key does not exist (nothing written).
+
+        Like expire(), this writes the value again, expiry or not.
+        """
+        return self._expire(key, 0, "persist")
+
+    def get_expire(self, key):
+        """When `key`'s value expires, in ms since the epoch; None if it never does.
+
+        Raises KeyError if the key does not exist (or its value has expired).
+        """
+        k, klen = _bytes_arg(key, "key")
+        at = ffi.new("uint64_t *")
+        rc = self._c(lib.kvs_get_expire, k, klen, at)
+        if rc == OK:
+            return at[0] or None
+        if rc == NOT_FOUND:
+            raise KeyError(key)
+        raise _error(rc, "get_expire")
 
     # -- not yet in libkvs
 
