@@ -58,9 +58,9 @@ from ._ffi import ffi, lib
 # kvs.open and kvs.IOError are left out: `from kvs import *` must not shadow builtins.
 __all__ = [
     "DB", "Error", "InvalidArgumentError", "ClosedError", "CorruptError", "NoMemoryError",
-    "BusyError", "TooBigError", "ReadOnlyError", "VersionError", "StoreNotFoundError",
-    "KEY_MAX", "VALUE_MAX", "LOG_ERROR", "LOG_WARN", "LOG_INFO", "library_version",
-    "library_version_number", "status_name", "strerror",
+    "BusyError", "TooBigError", "ReadOnlyError", "VersionError", "StoreNotFoundError", "Batch",
+    "KEY_MAX", "VALUE_MAX", "BATCH_MAX_BYTES", "LOG_ERROR", "LOG_WARN", "LOG_INFO",
+    "library_version", "library_version_number", "status_name", "strerror",
 ]
 
 __version__ = "1.1.0"
@@ -71,6 +71,8 @@ library_version_number = lib.kvs_version_number()
 
 KEY_MAX = 65535
 VALUE_MAX = 512 * 1024 * 1024
+#: Most bytes a batch may hold: 11 per entry plus its key and value (19 with an expiry).
+BATCH_MAX_BYTES = 768 * 1024 * 1024
 
 # Status codes (kvs.h).
 OK = 0
@@ -620,11 +622,140 @@ class DB:
             raise KeyError(key)
         raise _error(rc, "get_expire")
 
+    # -- batches
+
+    def batch(self):
+        """A new Batch for this DB: ``with db.batch() as b: b[k] = v; del b[k2]``.
+
+        The block's writes are applied as one unit when it ends without an
+        exception, and dropped when it raises.
+        """
+        return Batch(self)
+
     # -- not yet in libkvs
 
     def __iter__(self):
         # Without this, Python would "iterate" through __getitem__(0, 1, ...).
         raise TypeError("kvs.DB is not iterable yet: libkvs %s has no iterators" % library_version)
+
+
+# --------------------------------------------------------------------------
+# Batches
+
+
+class Batch:
+    """Writes applied to a DB as one unit (made by DB.batch()).
+
+    ``b.set(key, value)`` / ``b[key] = value`` and ``b.remove(key)`` / ``del
+    b[key]`` add entries (copied; a later entry of a key wins); nothing is
+    written until write(). In ``with db.batch() as b:`` the batch is written
+    when the block ends normally and dropped if it raises (plyvel's
+    ``transaction=True``). Readers see all of a written batch or none of it,
+    also after a crash. ``len(b)`` counts the entries, ``b.nbytes`` their size
+    against BATCH_MAX_BYTES. An entry over the limits raises TooBigError
+    from set() and the batch then refuses to be written (TooBigError) until
+    clear(): half of what was meant is never written by accident.
+    """
+
+    def __init__(self, db):
+        if db.closed:
+            raise ClosedError()
+        out = ffi.new("kvs_batch_t **")
+        rc = lib.kvs_batch_create(out)
+        if rc != OK:
+            raise _error(rc, "batch")
+        self._db = db
+        self._ptr = ffi.gc(out[0], lib.kvs_batch_destroy)
+        self._lock = threading.Lock()
+
+    def _use(self):
+        ptr = self._ptr
+        if ptr is None:
+            raise ClosedError(message="the batch is closed")
+        return ptr
+
+    def set(self, key, value, *, expire_at_ms=None, ttl=None):
+        """Add a put; ``expire_at_ms``/``ttl`` as for DB.set (``ttl`` counts from now)."""
+        k, klen = _bytes_arg(key, "key")
+        v, vlen = _bytes_arg(value, "value")
+        expire = _expiry_arg(expire_at_ms, ttl)
+        with self._lock:
+            ptr = self._use()
+            if expire:
+                rc = lib.kvs_batch_set_expire(ptr, k, klen, v, vlen, expire)
+            else:
+                rc = lib.kvs_batch_set(ptr, k, klen, v, vlen)
+        if rc != OK:
+            raise _error(rc, "batch set")
+
+    def __setitem__(self, key, value):
+        self.set(key, value)
+
+    def remove(self, key):
+        """Add a removal (of a key that may or may not exist)."""
+        k, klen = _bytes_arg(key, "key")
+        with self._lock:
+            rc = lib.kvs_batch_remove(self._use(), k, klen)
+        if rc != OK:
+            raise _error(rc, "batch remove")
+
+    def __delitem__(self, key):
+        self.remove(key)
+
+    def clear(self):
+        """Drop every entry (and an earlier set()'s error)."""
+        with self._lock:
+            lib.kvs_batch_clear(self._use())
+
+    def __len__(self):
+        with self._lock:
+            return lib.kvs_batch_count(self._use())
+
+    @property
+    def nbytes(self):
+        """Bytes the entries take, counted against BATCH_MAX_BYTES."""
+        with self._lock:
+            return lib.kvs_batch_bytes(self._use())
+
+    def write(self):
+        """Apply the entries to the DB as one unit, then empty the batch.
+
+        On an error nothing is written and the entries are kept.
+        """
+        with self._lock:
+            ptr = self._use()
+            rc = self._db._c(lib.kvs_batch_apply, ptr)
+            if rc == OK:
+                lib.kvs_batch_clear(ptr)
+        if rc != OK:
+            raise _error(rc, "batch write")
+
+    @property
+    def closed(self):
+        return self._ptr is None
+
+    def close(self):
+        """Free the batch without writing it. Idempotent."""
+        with self._lock:
+            ptr, self._ptr = self._ptr, None
+            if ptr is not None:
+                ffi.release(ptr)
+
+    def __enter__(self):
+        self._use()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.write()
+        finally:
+            self.close()
+
+    def __repr__(self):
+        if self.closed:
+            return "<kvs.Batch closed>"
+        return "<kvs.Batch of %d entries>" % len(self)
 
 
 _MISSING = object()
