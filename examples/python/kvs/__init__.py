@@ -58,9 +58,10 @@ from ._ffi import ffi, lib
 # kvs.open and kvs.IOError are left out: `from kvs import *` must not shadow builtins.
 __all__ = [
     "DB", "Error", "InvalidArgumentError", "ClosedError", "CorruptError", "NoMemoryError",
-    "BusyError", "TooBigError", "ReadOnlyError", "VersionError", "StoreNotFoundError", "Batch",
-    "KEY_MAX", "VALUE_MAX", "BATCH_MAX_BYTES", "LOG_ERROR", "LOG_WARN", "LOG_INFO",
-    "library_version", "library_version_number", "status_name", "strerror",
+    "BusyError", "TooBigError", "ReadOnlyError", "VersionError", "StoreNotFoundError",
+    "Iterator", "Snapshot", "Batch", "KEY_MAX", "VALUE_MAX", "BATCH_MAX_BYTES", "LOG_ERROR",
+    "LOG_WARN", "LOG_INFO", "library_version", "library_version_number", "status_name",
+    "strerror",
 ]
 
 __version__ = "1.1.0"
@@ -236,6 +237,22 @@ def _bytes_arg(obj, what):
     return ffi.from_buffer(view), view.nbytes
 
 
+def _bound_arg(obj, what):
+    """A key bound (start, stop, prefix, seek target) as bytes; may be empty."""
+    data, n = _bytes_arg(obj, what)
+    return data if isinstance(data, bytes) else ffi.buffer(data, n)[:]
+
+
+def _key_after(key):
+    """The smallest key sorting after `key` (keys are at most KEY_MAX bytes), or None."""
+    if len(key) < KEY_MAX:
+        return key + b"\0"
+    # Nothing starts with a longest key but the key itself: its successor is
+    # the first key past every key with it as a prefix.
+    head = key.rstrip(b"\xff")
+    return head[:-1] + bytes([head[-1] + 1]) if head else None
+
+
 def _now_ms():
     """Now as libkvs counts expiry: milliseconds since the epoch (CLOCK_REALTIME)."""
     return time.time_ns() // 1000000
@@ -351,6 +368,27 @@ def _build_options(sync, sync_interval_ms, segment_size, compaction_trigger, cre
     return opts
 
 
+def _get_value(c, getter, key, default, what):
+    """kvs_get or kvs_snapshot_get through c (a handle guard): bytes, or `default`."""
+    k, klen = _bytes_arg(key, "key")
+    # This thread's output cells, taken out while in use (a signal
+    # handler calling get() in between gets fresh ones).
+    out = _tls.__dict__.pop("get_out", None) or (ffi.new("void **"), ffi.new("size_t *"))
+    pval, plen = out
+    rc = c(getter, k, klen, pval, plen)
+    try:
+        if rc == OK:
+            try:
+                return ffi.unpack(ffi.cast("char *", pval[0]), plen[0])
+            finally:
+                lib.kvs_free(pval[0])
+        if rc == NOT_FOUND:
+            return default
+        raise _error(rc, what)
+    finally:
+        _tls.get_out = out
+
+
 # --------------------------------------------------------------------------
 # The database
 
@@ -358,11 +396,69 @@ _open_dbs = weakref.WeakSet()
 _tls = threading.local()  # per-thread cdata for output parameters (ffi.new costs ~0.7 us)
 
 
+class _Handle:
+    """A C iterator or snapshot of a DB, closed by its owner or by DB.close().
+
+    The DB holds these (not the Python objects, which may be in reference
+    cycles the garbage collector finalizes in any order) and destroys each
+    before kvs_close, which refuses to close while any is open.
+    ``enter()``/``leave()`` count the calls in progress, and close() waits for
+    them, as for the DB's handle; with ``exclusive`` one call at a time holds
+    the handle (a libkvs iterator is used by one thread at a time).
+    """
+
+    __slots__ = ("ptr", "_destroy", "_lock", "_idle", "_users", "_excl", "__weakref__")
+
+    def __init__(self, ptr, destroy, exclusive):
+        self.ptr = ptr
+        self._destroy = destroy
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._users = 0
+        self._excl = threading.Lock() if exclusive else None
+
+    def enter(self, what):
+        if self._excl is not None:
+            self._excl.acquire()
+        with self._lock:
+            ptr = self.ptr
+            if ptr is None:
+                if self._excl is not None:
+                    self._excl.release()
+                raise ClosedError(message="the %s is closed" % what)
+            self._users += 1
+            return ptr
+
+    def leave(self):
+        with self._lock:
+            self._users -= 1
+            if not self._users and self.ptr is None:
+                self._idle.notify_all()
+        if self._excl is not None:
+            self._excl.release()
+
+    def close(self):
+        """Destroy the C object once no call uses it; False if already closed."""
+        with self._lock:
+            ptr = self.ptr
+            if ptr is None:
+                return False
+            self.ptr = None
+            try:
+                while self._users:
+                    self._idle.wait()
+            except BaseException:  # e.g. KeyboardInterrupt: still open
+                self.ptr = ptr
+                raise
+        self._destroy(ptr)
+        return True
+
+
 class DB:
     """An open store. Create it with kvs.open() (or DB(path, ...), the same).
 
     Mapping-like: ``db[key]``, ``db[key] = value``, ``del db[key]``,
-    ``key in db``; not iterable until libkvs has iterators.
+    ``key in db``, ``iter(db)`` (the keys, in order).
     """
 
     def __init__(self, path, *, sync="interval", sync_interval_ms=None, segment_size=None,
@@ -373,6 +469,7 @@ class DB:
         self._idle = threading.Condition(self._lock)
         self._users = 0
         self._log_cb = None
+        self._children = set()  # _Handle of every open iterator and snapshot
         self.path = os.fspath(path)
         self.read_only = read_only
         path_bytes = os.fsencode(self.path)
@@ -411,6 +508,46 @@ class DB:
                 if not self._users and self._handle is None:
                     self._idle.notify_all()
 
+    def _enter(self):
+        """The handle, counted as in use until _leave() (as _c, over several calls)."""
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                raise ClosedError()
+            self._users += 1
+            return handle
+
+    def _leave(self):
+        with self._lock:
+            self._users -= 1
+            if not self._users and self._handle is None:
+                self._idle.notify_all()
+
+    def _open_child(self, create, out_type, destroy, exclusive, what, snapshot=None,
+                    takes_snapshot=False):
+        """A _Handle over create(handle, [snapshot or NULL,] out), registered for close()."""
+        out = ffi.new(out_type)
+        handle = self._enter()
+        try:
+            if not takes_snapshot:
+                rc = create(handle, out)
+            elif snapshot is None:
+                rc = create(handle, ffi.NULL, out)
+            else:
+                snap = snapshot._h.enter("snapshot")
+                try:
+                    rc = create(handle, snap, out)
+                finally:
+                    snapshot._h.leave()
+            if rc != OK:
+                raise _error(rc, what)
+            child = _Handle(out[0], destroy, exclusive)
+            # Registered before the handle is left: close() cannot miss it.
+            self._children.add(child)
+            return child
+        finally:
+            self._leave()
+
     @property
     def closed(self):
         """True once close() has been called."""
@@ -419,7 +556,9 @@ class DB:
     def close(self):
         """Flush, sync and close. Idempotent; waits for other threads' calls in progress.
 
-        Raises IOError if the final sync failed (the handle is closed anyway).
+        The DB's open iterators and snapshots are closed first (they then
+        raise ClosedError). Raises IOError if the final sync failed (the
+        handle is closed anyway).
         """
         with self._lock:
             handle = self._handle
@@ -432,8 +571,23 @@ class DB:
             except BaseException:  # e.g. KeyboardInterrupt: still open, close() may be retried
                 self._handle = handle
                 raise
+        try:
+            # No new ones can come (the handle is gone); each waits for its
+            # call in progress, if any.
+            for child in list(self._children):
+                child.close()
+                self._children.discard(child)
+        except BaseException:
+            with self._lock:
+                self._handle = handle
+            raise
         _open_dbs.discard(self)
         rc = lib.kvs_close(handle)
+        if rc == EBUSY:  # an iterator or snapshot this object does not know: still open
+            with self._lock:
+                self._handle = handle
+            _open_dbs.add(self)
+            raise _error(rc, "close %r" % self.path)
         self._log_cb = None
         if rc != OK:
             raise _error(rc, "close %r" % self.path)
@@ -460,23 +614,7 @@ class DB:
 
     def get(self, key, default=None):
         """The value of `key` as bytes, or `default` if it is absent."""
-        k, klen = _bytes_arg(key, "key")
-        # This thread's output cells, taken out while in use (a signal
-        # handler calling get() in between gets fresh ones).
-        out = _tls.__dict__.pop("get_out", None) or (ffi.new("void **"), ffi.new("size_t *"))
-        pval, plen = out
-        rc = self._c(lib.kvs_get, k, klen, pval, plen)
-        try:
-            if rc == OK:
-                try:
-                    return ffi.unpack(ffi.cast("char *", pval[0]), plen[0])
-                finally:
-                    lib.kvs_free(pval[0])
-            if rc == NOT_FOUND:
-                return default
-            raise _error(rc, "get")
-        finally:
-            _tls.get_out = out
+        return _get_value(self._c, lib.kvs_get, key, default, "get")
 
     def __getitem__(self, key):
         value = self.get(key, _MISSING)
@@ -622,7 +760,7 @@ class DB:
             raise KeyError(key)
         raise _error(rc, "get_expire")
 
-    # -- batches
+    # -- batches, iteration, snapshots
 
     def batch(self):
         """A new Batch for this DB: ``with db.batch() as b: b[k] = v; del b[k2]``.
@@ -632,11 +770,359 @@ class DB:
         """
         return Batch(self)
 
-    # -- not yet in libkvs
+    def iterator(self, *, start=None, stop=None, prefix=None, include_start=True,
+                 include_stop=False, reverse=False, include_key=True, include_value=True,
+                 snapshot=None):
+        """An Iterator over the keys in bytewise order, as they are now.
+
+        The range is [start, stop) (``include_start``/``include_stop`` change
+        either end), or the keys beginning with ``prefix``. It yields (key,
+        value) tuples, keys alone (``include_value=False``: the values are not
+        read), values alone (``include_key=False``) or None for neither.
+        ``reverse=True`` walks from the last key down. ``snapshot`` (of this
+        DB): iterate the store as it was when the snapshot was taken. See
+        Iterator for moving it (prev, seek, ...) and closing it.
+        """
+        return Iterator(self, snapshot, start, stop, prefix, include_start, include_stop,
+                        reverse, include_key, include_value)
 
     def __iter__(self):
-        # Without this, Python would "iterate" through __getitem__(0, 1, ...).
-        raise TypeError("kvs.DB is not iterable yet: libkvs %s has no iterators" % library_version)
+        """The keys in order (an Iterator)."""
+        return self.iterator(include_value=False)
+
+    def keys(self, **options):
+        """db.iterator(include_value=False, **options): the keys."""
+        return self.iterator(include_value=False, **options)
+
+    def values(self, **options):
+        """db.iterator(include_key=False, **options): the values, in key order."""
+        return self.iterator(include_key=False, **options)
+
+    def items(self, **options):
+        """db.iterator(**options): (key, value) tuples."""
+        return self.iterator(**options)
+
+    def snapshot(self):
+        """A Snapshot: reads through it see the store as it is now."""
+        return Snapshot(self)
+
+
+
+# --------------------------------------------------------------------------
+# Iterators and snapshots
+
+# Where an Iterator stands, in key order: before the first key, after the
+# last, or just before / just after the key the C iterator is on.
+_START, _STOP, _BEFORE, _AFTER = range(4)
+
+
+class Iterator:
+    """Walks keys in bytewise order, seeing the store as it was when it was made.
+
+    Made by DB.iterator() (and iter(db), db.keys(), Snapshot.iterator(), ...).
+    As plyvel's: it stands between two keys; ``next(it)`` returns the entry
+    after it (before it when reverse) and steps over it, ``it.prev()`` the
+    one the other way; ``seek_to_start()`` and ``seek_to_stop()`` go before
+    the first and after the last key of the range, ``seek(key)`` just before
+    the first key >= key (in key order, whatever the direction). Entries
+    are copied into bytes.
+
+    Closing: ``close()``, ``with``, garbage collection, DB.close(), or
+    running off the end with next() if it was never moved otherwise (an
+    iterator moved with prev() or seek*() stays open at either end, so that
+    it can move back). Once exhausted next() keeps raising StopIteration;
+    any other call on a closed iterator raises ClosedError. Until closed it
+    keeps the records it may read on disk. A damaged record raises
+    CorruptError; the next call moves past it. Usable from any thread, one
+    call at a time.
+    """
+
+    def __init__(self, db, snapshot, start, stop, prefix, include_start, include_stop,
+                 reverse, include_key, include_value):
+        self._db = db
+        reverse = bool(_check_bool("reverse", reverse))
+        include_start = _check_bool("include_start", include_start)
+        include_stop = _check_bool("include_stop", include_stop)
+        self._shape = (_check_bool("include_key", include_key),
+                       _check_bool("include_value", include_value))
+        if snapshot is not None:
+            if not isinstance(snapshot, Snapshot):
+                raise TypeError("snapshot must be a kvs.Snapshot, not %s"
+                                % type(snapshot).__name__)
+            if snapshot._db is not db:
+                raise ValueError("the snapshot is of another DB")
+        if prefix is not None:
+            if start is not None or stop is not None:
+                raise TypeError("prefix cannot be combined with start or stop")
+            bounds = (_bound_arg(prefix, "prefix"),)
+        else:
+            # libkvs's range is [lo, hi): an excluded start or an included
+            # stop becomes the key right after it.
+            lo = hi = None
+            if stop is not None:
+                hi = _bound_arg(stop, "stop")
+                if include_stop:
+                    hi = _key_after(hi)  # None: no key sorts after it, no bound
+            if start is not None:
+                lo = _bound_arg(start, "start")
+                if not include_start:
+                    after = _key_after(lo)
+                    # None: nothing sorts after it, so the range is empty: [lo, lo)
+                    lo, hi = (lo, lo) if after is None else (after, hi)
+            bounds = (lo, hi)
+        self._reverse = reverse
+        self._state = _STOP if reverse else _START
+        self._moved = False
+        self._exhausted = False
+        self._key = ffi.new("const void **")
+        self._len = ffi.new("size_t *")
+        self._h = db._open_child(lib.kvs_iter_create, "kvs_iter_t **", lib.kvs_iter_destroy,
+                                 True, "iterator", snapshot, True)
+        ptr = self._h.enter("iterator")
+        try:
+            if len(bounds) == 1:
+                rc = lib.kvs_iter_set_prefix(ptr, bounds[0], len(bounds[0]))
+            elif bounds != (None, None):
+                lo, hi = bounds
+                rc = lib.kvs_iter_set_range(ptr, ffi.NULL if lo is None else lo,
+                                            0 if lo is None else len(lo),
+                                            ffi.NULL if hi is None else hi,
+                                            0 if hi is None else len(hi))
+            else:
+                rc = OK
+        finally:
+            self._h.leave()
+        if rc != OK:
+            self.close()
+            raise _error(rc, "iterator range")
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        """The next entry (the previous key's when reverse); StopIteration at the end."""
+        return self._step(not self._reverse, True)
+
+    def prev(self):
+        """The entry the other way (the same as the last next() returned, first)."""
+        return self._step(self._reverse, False)
+
+    def _step(self, forward, by_next):
+        h = self._h
+        try:
+            ptr = h.enter("iterator")
+        except ClosedError:
+            # Exhausted (maybe by another thread while this one waited): stays so.
+            if by_next and self._exhausted:
+                raise StopIteration from None
+            raise
+        try:
+            if not by_next:
+                self._moved = True
+            state = self._state
+            if forward:
+                if state == _AFTER:
+                    rc = lib.kvs_iter_next(ptr)
+                elif state == _BEFORE:
+                    rc = OK
+                elif state == _START:
+                    rc = lib.kvs_iter_first(ptr)
+                else:
+                    rc = NOT_FOUND
+                if rc == OK:
+                    self._state = _AFTER
+                elif rc == NOT_FOUND:
+                    self._state = _STOP
+            else:
+                if state == _BEFORE:
+                    rc = lib.kvs_iter_prev(ptr)
+                elif state == _AFTER:
+                    rc = OK
+                elif state == _STOP:
+                    rc = lib.kvs_iter_last(ptr)
+                else:
+                    rc = NOT_FOUND
+                if rc == OK:
+                    self._state = _BEFORE
+                elif rc == NOT_FOUND:
+                    self._state = _START
+            if rc == OK:
+                return self._current(ptr)
+            if rc != NOT_FOUND:
+                raise _error(rc, "iterator")
+        finally:
+            h.leave()
+        if by_next and not self._moved:
+            self._exhausted = True
+            self.close()
+        raise StopIteration
+
+    def _current(self, ptr):
+        """The entry under the C iterator, copied (its pointers last until it moves)."""
+        with_key, with_value = self._shape
+        key = value = None
+        if with_key:
+            rc = lib.kvs_iter_key(ptr, self._key, self._len)
+            if rc != OK:
+                raise _error(rc, "iterator key")
+            key = ffi.unpack(ffi.cast("char *", self._key[0]), self._len[0])
+            if not with_value:
+                return key
+        if with_value:
+            rc = lib.kvs_iter_value(ptr, self._key, self._len)
+            if rc != OK:
+                raise _error(rc, "iterator value")
+            value = ffi.unpack(ffi.cast("char *", self._key[0]), self._len[0])
+            return (key, value) if with_key else value
+        return None
+
+    def _place(self, state):
+        self._h.enter("iterator")
+        try:
+            self._moved = True
+            self._state = state
+        finally:
+            self._h.leave()
+
+    def seek_to_start(self):
+        """Go before the first key of the range (in key order: a forward iterator restarts)."""
+        self._place(_START)
+
+    def seek_to_stop(self):
+        """Go after the last key of the range (in key order: a reverse iterator restarts)."""
+        self._place(_STOP)
+
+    def seek(self, target):
+        """Go just before the first key >= target, within the range (after it if none)."""
+        t = _bound_arg(target, "target")
+        ptr = self._h.enter("iterator")
+        try:
+            self._moved = True
+            rc = lib.kvs_iter_seek(ptr, t, len(t))
+            if rc == OK:
+                self._state = _BEFORE
+            elif rc == NOT_FOUND:
+                self._state = _STOP
+            else:
+                raise _error(rc, "iterator seek")
+        finally:
+            self._h.leave()
+
+    @property
+    def closed(self):
+        """True once closed (by close(), exhaustion, or DB.close())."""
+        return self._h.ptr is None
+
+    def close(self):
+        """Destroy the C iterator now. Idempotent."""
+        h = self.__dict__.get("_h")
+        if h is not None:
+            h.close()
+            self._db._children.discard(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # nothing to report to at garbage collection
+            pass
+
+    def __repr__(self):
+        return "<kvs.Iterator of %r %s>" % (self._db.path, "closed" if self.closed else "open")
+
+
+class Snapshot:
+    """The store as it was at one moment (made by DB.snapshot()).
+
+    ``get``, ``snap[key]``, ``key in snap``, ``iterator()``, ``iter(snap)``,
+    ``keys()``/``values()``/``items()`` read what was there then; values that
+    had expired by then are absent. Release it when done (``release()``,
+    ``with``, garbage collection, DB.close()): until then the records it may
+    read stay on disk, and overwriting can so pin up to the store's size
+    again. Iterators made from it stay usable after it is released. A
+    snapshot may be used by any number of threads at once.
+    """
+
+    def __init__(self, db):
+        self._db = db
+        self._h = db._open_child(lib.kvs_snapshot_create, "kvs_snapshot_t **",
+                                 lib.kvs_snapshot_release, False, "snapshot")
+
+    def _c(self, fn, *args):
+        ptr = self._h.enter("snapshot")
+        try:
+            return fn(ptr, *args)
+        finally:
+            self._h.leave()
+
+    def get(self, key, default=None):
+        """The value `key` had, as bytes, or `default` if it was absent."""
+        return _get_value(self._c, lib.kvs_snapshot_get, key, default, "snapshot get")
+
+    def __getitem__(self, key):
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key):
+        k, klen = _bytes_arg(key, "key")
+        rc = self._c(lib.kvs_snapshot_exists, k, klen)
+        if rc == OK:
+            return True
+        if rc == NOT_FOUND:
+            return False
+        raise _error(rc, "snapshot exists")
+
+    def iterator(self, **options):
+        """db.iterator(snapshot=this, **options)."""
+        return self._db.iterator(snapshot=self, **options)
+
+    def __iter__(self):
+        return self.iterator(include_value=False)
+
+    def keys(self, **options):
+        return self.iterator(include_value=False, **options)
+
+    def values(self, **options):
+        return self.iterator(include_key=False, **options)
+
+    def items(self, **options):
+        return self.iterator(**options)
+
+    @property
+    def closed(self):
+        """True once released."""
+        return self._h.ptr is None
+
+    def release(self):
+        """Release the snapshot now (waits for reads in progress). Idempotent."""
+        h = self.__dict__.get("_h")
+        if h is not None:
+            h.close()
+            self._db._children.discard(h)
+
+    close = release
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return "<kvs.Snapshot of %r %s>" % (self._db.path, "released" if self.closed else "open")
 
 
 # --------------------------------------------------------------------------

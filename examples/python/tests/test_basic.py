@@ -260,12 +260,11 @@ def test_garbage_collection_closes(path):
         assert db[b"k"] == b"v"
 
 
-def test_not_iterable_yet(db):
+def test_iterating_a_db_gives_its_keys(db):
+    # libkvs 1.0 had no iterators and iter(db) raised TypeError; now it walks the keys.
     db[b"k"] = b"v"
-    with pytest.raises(TypeError):
-        iter(db)
-    with pytest.raises(TypeError):
-        list(db)
+    db[b"a"] = b"w"
+    assert list(db) == [b"a", b"k"]
 
 
 def test_process_exit_closes_an_open_db(path):

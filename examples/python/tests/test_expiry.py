@@ -37,6 +37,7 @@ def test_ttl_expires(db):
     assert wait_until(lambda: db.get(b"short") is None)
     assert now() >= at  # not before its time
     assert b"short" not in db
+    assert list(db) == []
     with pytest.raises(KeyError):
         db.get_expire(b"short")
     assert db.remove(b"short") is False
@@ -110,7 +111,25 @@ def test_expiry_survives_reopen_and_compaction(path):
         assert wait_until(lambda: b"soon" not in db)
         db.compact()
         assert db.get(b"soon") is None
-        assert db[b"later"] == b"v"
+        assert list(db) == [b"later"]
+
+
+def test_iterators_skip_expired_and_snapshots_judge_by_their_time(db):
+    db[b"a"] = b"1"
+    db.set(b"b", b"2", expire_at_ms=1)
+    db.set(b"c", b"3", ttl=0.3)
+    at = db.get_expire(b"c")
+    snap = db.snapshot()
+    made_before_expiry = now() < at
+    seen_while_alive(lambda: list(db), [b"a", b"c"], [b"a"], at)
+    assert wait_until(lambda: list(db) == [b"a"])
+    if made_before_expiry:  # a snapshot sees what was there when it was taken
+        assert snap[b"c"] == b"3" and b"c" in snap
+        assert list(snap) == [b"a", b"c"]
+    assert b"b" not in snap
+    snap.release()
+    with db.snapshot() as later:
+        assert list(later) == [b"a"] and b"c" not in later
 
 
 @pytest.mark.parametrize("kwargs, error", [
