@@ -59,9 +59,9 @@ from ._ffi import ffi, lib
 __all__ = [
     "DB", "Error", "InvalidArgumentError", "ClosedError", "CorruptError", "NoMemoryError",
     "BusyError", "TooBigError", "ReadOnlyError", "VersionError", "StoreNotFoundError",
-    "Iterator", "Snapshot", "Batch", "KEY_MAX", "VALUE_MAX", "BATCH_MAX_BYTES", "LOG_ERROR",
-    "LOG_WARN", "LOG_INFO", "library_version", "library_version_number", "status_name",
-    "strerror",
+    "Iterator", "Snapshot", "Batch", "KEEP", "KEY_MAX", "VALUE_MAX", "BATCH_MAX_BYTES",
+    "LOG_ERROR", "LOG_WARN", "LOG_INFO", "library_version", "library_version_number",
+    "status_name", "strerror",
 ]
 
 __version__ = "1.1.0"
@@ -253,6 +253,23 @@ def _key_after(key):
     return head[:-1] + bytes([head[-1] + 1]) if head else None
 
 
+class _Keep:
+    """The type of kvs.KEEP."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "kvs.KEEP"
+
+    def __reduce__(self):
+        return "KEEP"
+
+
+#: Returned by a DB.update() function: write nothing. As ``expire_at_ms``
+#: of DB.update(): keep the key's current expiry.
+KEEP = _Keep()
+
+
 def _now_ms():
     """Now as libkvs counts expiry: milliseconds since the epoch (CLOCK_REALTIME)."""
     return time.time_ns() // 1000000
@@ -394,6 +411,12 @@ def _get_value(c, getter, key, default, what):
 
 _open_dbs = weakref.WeakSet()
 _tls = threading.local()  # per-thread cdata for output parameters (ffi.new costs ~0.7 us)
+_get_ident = threading.get_ident
+
+
+def _reentry_error():
+    return RuntimeError("a DB.update() function called into the same DB: it runs under the "
+                        "store's write lock, so that call would deadlock")
 
 
 class _Handle:
@@ -470,6 +493,7 @@ class DB:
         self._users = 0
         self._log_cb = None
         self._children = set()  # _Handle of every open iterator and snapshot
+        self._updating = None  # thread running an update() function, if any
         self.path = os.fspath(path)
         self.read_only = read_only
         path_bytes = os.fsencode(self.path)
@@ -494,6 +518,8 @@ class DB:
 
     def _c(self, fn, *args):
         """fn(handle, *args), counted as in progress so that close() waits for it."""
+        if self._updating is not None and self._updating == _get_ident():
+            raise _reentry_error()
         lock = self._lock
         with lock:
             handle = self._handle
@@ -510,6 +536,8 @@ class DB:
 
     def _enter(self):
         """The handle, counted as in use until _leave() (as _c, over several calls)."""
+        if self._updating is not None and self._updating == _get_ident():
+            raise _reentry_error()
         with self._lock:
             handle = self._handle
             if handle is None:
@@ -560,6 +588,8 @@ class DB:
         raise ClosedError). Raises IOError if the final sync failed (the
         handle is closed anyway).
         """
+        if self._updating is not None and self._updating == _get_ident():
+            raise _reentry_error()
         with self._lock:
             handle = self._handle
             if handle is None:
@@ -760,6 +790,55 @@ class DB:
             raise KeyError(key)
         raise _error(rc, "get_expire")
 
+    # -- read-modify-write
+
+    def update(self, key, fn, *, expire_at_ms=KEEP, ttl=None):
+        """Change `key`'s value atomically: ``fn(old)`` returns what to do.
+
+        ``fn`` gets the current value as bytes, or None when the key does not
+        exist (or its value expired), and returns the new value (bytes-like),
+        None to remove the key, or ``kvs.KEEP`` to write nothing. No other
+        write, of any key, comes between the read and the write. Returns the
+        key's value afterwards (bytes, or None).
+
+        The new value keeps the key's current expiry (as Redis's INCR) unless
+        ``expire_at_ms`` (an int, or None for none) or ``ttl`` says otherwise.
+
+        ``fn`` runs once, in the calling thread, under the store's write
+        lock: every writer of the store waits while it runs (readers do not),
+        so keep it short. It must not call into this DB (its iterators and
+        snapshots made before aside): such a call would deadlock, so it
+        raises RuntimeError instead (waiting in ``fn`` for another thread
+        that calls into the DB would deadlock all the same). An exception raised by ``fn``
+        aborts the update (nothing is written) and is raised here.
+        """
+        k, klen = _bytes_arg(key, "key")
+        if not callable(fn):
+            raise TypeError("fn must be callable, not %s" % type(fn).__name__)
+        if ttl is not None:
+            if expire_at_ms is not KEEP:
+                raise ValueError("give expire_at_ms or ttl, not both")
+            expire = _expiry_arg(None, ttl)
+        elif expire_at_ms is KEEP:
+            expire = KEEP
+        else:
+            expire = _expiry_arg(expire_at_ms, None)
+        call = _UpdateCall(self, fn, expire)
+        rc = self._c(lib.kvs_update, k, klen, _update_trampoline, ffi.new_handle(call))
+        exc = call.exc
+        if exc is not None:
+            call.exc = None
+            try:
+                raise exc
+            finally:
+                exc = None
+        if rc == OK:
+            result = call.result
+            return result if result is None or isinstance(result, bytes) else result[:]
+        if rc == NOT_FOUND:  # removal of an absent key
+            return None
+        raise _error(rc, "update")
+
     # -- batches, iteration, snapshots
 
     def batch(self):
@@ -806,6 +885,64 @@ class DB:
         """A Snapshot: reads through it see the store as it is now."""
         return Snapshot(self)
 
+
+
+# --------------------------------------------------------------------------
+# Read-modify-write: one C callback for every update() call, the call's
+# state passed through ctx (ffi.callback makes a new closure, which is slow).
+
+_UPDATE_ABORTED = -1000  # the callback's status when fn raised (no libkvs status)
+
+
+class _UpdateCall:
+    __slots__ = ("db", "fn", "expire", "result", "exc", "buf")
+
+    def __init__(self, db, fn, expire):
+        self.db = db
+        self.fn = fn
+        self.expire = expire
+        self.result = None
+        self.exc = None
+        self.buf = None
+
+
+def _on_update(ctx, old, oldlen, found, out):
+    call = ffi.from_handle(ctx)
+    try:
+        current = ffi.unpack(ffi.cast("char *", old), oldlen) if found else None
+        db = call.db
+        db._updating = _get_ident()  # this thread's calls into db now raise
+        try:
+            new = call.fn(current)
+        finally:
+            db._updating = None
+        if new is KEEP:
+            call.result = current
+            return lib.KVS_UPDATE_KEEP
+        if call.expire is not KEEP:
+            out.expire_at_ms = call.expire
+        if new is None:
+            return lib.KVS_UPDATE_REMOVE
+        if isinstance(new, str):
+            raise TypeError("the update function returned a str: return bytes (encode it)")
+        try:
+            data, n = _bytes_arg(new, "value")
+        except TypeError:
+            raise TypeError("the update function must return bytes-like, None or kvs.KEEP, "
+                            "not %s" % type(new).__name__) from None
+        # The value must stay valid until kvs_update returns: call.buf keeps
+        # it (and update() copies a buffer that is not bytes once written).
+        call.buf = ffi.from_buffer(data) if isinstance(data, bytes) else data
+        out.val = call.buf
+        out.vlen = n
+        call.result = data if isinstance(data, bytes) else ffi.buffer(call.buf, n)
+        return lib.KVS_UPDATE_SET
+    except BaseException as e:  # KeyboardInterrupt too: abort, raise it in update()
+        call.exc = e
+        return _UPDATE_ABORTED
+
+
+_update_trampoline = ffi.callback("kvs_update_fn", _on_update, error=_UPDATE_ABORTED)
 
 
 # --------------------------------------------------------------------------
