@@ -46,6 +46,7 @@ kvs_iter_* / kvs_batch_* when the loaded library has them.
 """
 
 import atexit
+import collections
 import logging
 import math
 import os
@@ -59,9 +60,9 @@ from ._ffi import ffi, lib
 __all__ = [
     "DB", "Error", "InvalidArgumentError", "ClosedError", "CorruptError", "NoMemoryError",
     "BusyError", "TooBigError", "ReadOnlyError", "VersionError", "StoreNotFoundError",
-    "Iterator", "Snapshot", "Batch", "KEEP", "KEY_MAX", "VALUE_MAX", "BATCH_MAX_BYTES",
-    "LOG_ERROR", "LOG_WARN", "LOG_INFO", "library_version", "library_version_number",
-    "status_name", "strerror",
+    "ExistsError", "Iterator", "Snapshot", "Batch", "VerifyProblem", "KEEP", "KEY_MAX",
+    "VALUE_MAX", "BATCH_MAX_BYTES", "LOG_ERROR", "LOG_WARN", "LOG_INFO", "library_version",
+    "library_version_number", "status_name", "strerror",
 ]
 
 __version__ = "1.1.0"
@@ -88,6 +89,7 @@ ETOOBIG = -6
 EREADONLY = -7
 EVERSION = -8
 ENOENT = -9
+EEXIST = -10
 
 LOG_ERROR = lib.KVS_LOG_ERROR
 LOG_WARN = lib.KVS_LOG_WARN
@@ -168,7 +170,13 @@ class IOError(Error, OSError):  # noqa: A001 - the name mirrors KVS_EIO
 
 
 class CorruptError(Error):
-    """KVS_ECORRUPT: data on disk failed a checksum or format check."""
+    """KVS_ECORRUPT: data on disk failed a checksum or format check.
+
+    From DB.verify(), ``problems`` lists what was found, as VerifyProblem
+    tuples (file, offset, problem); empty otherwise.
+    """
+
+    problems = ()
 
 
 class NoMemoryError(Error, MemoryError):
@@ -198,6 +206,13 @@ class StoreNotFoundError(Error, FileNotFoundError):
         super().__init__(status, context, errno, message)
 
 
+class ExistsError(Error, FileExistsError):
+    """KVS_EEXIST: the destination of DB.backup() exists and is not an empty directory."""
+
+    def __init__(self, status=EEXIST, context=None, errno=None, message=None):
+        super().__init__(status, context, errno, message)
+
+
 _ERRORS = {
     EINVAL: InvalidArgumentError,
     EIO: IOError,
@@ -208,6 +223,7 @@ _ERRORS = {
     EREADONLY: ReadOnlyError,
     EVERSION: VersionError,
     ENOENT: StoreNotFoundError,
+    EEXIST: ExistsError,
 }
 
 
@@ -885,6 +901,53 @@ class DB:
         """A Snapshot: reads through it see the store as it is now."""
         return Snapshot(self)
 
+    # -- backup and verification
+
+    def backup(self, dest):
+        """Copy the store, as it is now, into directory `dest` (online; writers go on).
+
+        `dest` must not exist, or be an empty directory (else ExistsError, a
+        FileExistsError); its parent must exist. The copy opens as a store.
+        """
+        dest_bytes = os.fsencode(os.fspath(dest))
+        if not dest_bytes or b"\0" in dest_bytes:
+            raise ValueError("dest must be a non-empty path without NUL bytes")
+        rc = self._c(lib.kvs_backup, dest_bytes)
+        if rc != OK:
+            raise _error(rc, "backup to %r" % os.fsdecode(dest_bytes))
+
+    def verify(self):
+        """Check every record of every segment, and the index against them.
+
+        Returns None when all is well; raises CorruptError when problems were
+        found, with ``problems``: a list of VerifyProblem(file, offset,
+        problem). Reads the whole store; readers and writers go on meanwhile.
+        """
+        problems = []
+
+        def on_problem(_ctx, name, offset, problem):
+            problems.append(VerifyProblem(ffi.string(name).decode("utf-8", "replace"), offset,
+                                          ffi.string(problem).decode("utf-8", "replace")))
+
+        callback = ffi.callback("kvs_verify_fn", on_problem)
+        rc = self._c(lib.kvs_verify, callback, ffi.NULL)
+        if rc == OK:
+            return
+        context = "verify"
+        if problems:
+            first = problems[0]
+            context = "verify: %d problem%s; the first: %s at %d: %s" % (
+                len(problems), "" if len(problems) == 1 else "s", first.file, first.offset,
+                first.problem)
+        err = _error(rc, context)
+        if rc == ECORRUPT:
+            err.problems = problems
+        raise err
+
+
+#: One problem DB.verify() found: the file ("0000000007.log", or "index"),
+#: the byte offset in it, and what is wrong.
+VerifyProblem = collections.namedtuple("VerifyProblem", "file offset problem")
 
 
 # --------------------------------------------------------------------------
