@@ -39,10 +39,17 @@ progress, and later calls raise ClosedError (the handle is never used after
 it is freed). A DB still open at interpreter exit is closed then. Do not
 use a DB in a child process after ``fork()``.
 
-Iteration and atomic batches are not in libkvs 1.0: iterating a DB raises
-TypeError for now. They will come as ``db.iterator()`` / ``iter(db)`` and
-``db.batch()`` (a context manager that commits on success), built on
-kvs_iter_* / kvs_batch_* when the loaded library has them.
+Ordered iteration (libkvs 1.1): ``db.iterator(start=, stop=, prefix=,
+reverse=, ...)`` walks keys in bytewise order as they were when it was
+created, like plyvel's iterators (``next()``, ``prev()``, ``seek()``,
+``seek_to_start()``, ``seek_to_stop()``); ``iter(db)`` gives the keys.
+``db.snapshot()`` reads the store as it was at one moment. ``with
+db.batch() as b:`` writes atomically when the block ends without an
+exception and writes nothing otherwise. ``db.set(..., ttl=seconds)`` or
+``expire_at_ms=`` give values an expiry; ``db.update(key, fn)`` changes a
+value atomically through a Python function; ``db.backup(dest)`` and
+``db.verify()`` copy and check the store. ``db.close()`` first closes the
+DB's open iterators and snapshots (their later use raises ClosedError).
 """
 
 import atexit
