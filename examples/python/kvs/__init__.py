@@ -483,9 +483,17 @@ class _Handle:
         if self._excl is not None:
             self._excl.release()
 
-    def close(self):
-        """Destroy the C object once no call uses it; False if already closed."""
-        with self._lock:
+    def close(self, blocking=True):
+        """Destroy the C object once no call uses it; False if already closed.
+
+        ``blocking=False`` is for __del__: the collector may run it in a
+        thread holding the lock (in this close(), called by DB.close), where
+        waiting would never end; whoever holds the lock then is closing the
+        handle or using it through a live reference.
+        """
+        if not self._lock.acquire(blocking):
+            return False
+        try:
             ptr = self.ptr
             if ptr is None:
                 return False
@@ -496,6 +504,8 @@ class _Handle:
             except BaseException:  # e.g. KeyboardInterrupt: still open
                 self.ptr = ptr
                 raise
+        finally:
+            self._lock.release()
         self._destroy(ptr)
         return True
 
@@ -1222,9 +1232,11 @@ class Iterator:
 
     def close(self):
         """Destroy the C iterator now. Idempotent."""
+        self._close(True)
+
+    def _close(self, blocking):
         h = self.__dict__.get("_h")
-        if h is not None:
-            h.close()
+        if h is not None and (h.close(blocking) or h.ptr is None):
             self._db._children.discard(h)
 
     def __enter__(self):
@@ -1235,7 +1247,7 @@ class Iterator:
 
     def __del__(self):
         try:
-            self.close()
+            self._close(False)
         except Exception:  # nothing to report to at garbage collection
             pass
 
@@ -1309,12 +1321,14 @@ class Snapshot:
 
     def release(self):
         """Release the snapshot now (waits for reads in progress). Idempotent."""
-        h = self.__dict__.get("_h")
-        if h is not None:
-            h.close()
-            self._db._children.discard(h)
+        self._release(True)
 
     close = release
+
+    def _release(self, blocking):
+        h = self.__dict__.get("_h")
+        if h is not None and (h.close(blocking) or h.ptr is None):
+            self._db._children.discard(h)
 
     def __enter__(self):
         return self
@@ -1324,7 +1338,7 @@ class Snapshot:
 
     def __del__(self):
         try:
-            self.release()
+            self._release(False)
         except Exception:
             pass
 

@@ -366,6 +366,44 @@ def test_garbage_collection_closes(db):
     assert not db._children
 
 
+def test_collecting_a_cycle_with_the_db_closes_everything(path):
+    # The collector finalizes a cycle's objects in any order, and clears weak
+    # references first: the DB must still find its iterators and snapshots
+    # (it holds their C handles), or kvs_close would refuse and the store
+    # would stay locked.
+    for db_first in (True, False):
+        db = kvs.open(path)
+        db[b"k"] = b"v"
+        it, snap = db.iterator(), db.snapshot()
+        snap_it = snap.iterator()
+        next(it)
+        db.cycle = [it, snap, snap_it] if db_first else None
+        it.cycle = snap.cycle = snap_it.cycle = db
+        del db, it, snap, snap_it
+        gc.collect()
+        with kvs.open(path) as again:  # BusyError if the first were still open
+            assert again[b"k"] == b"v"
+
+
+def test_finalizer_never_waits_for_the_handle_lock(db):
+    # __del__ may run, through the collector, in a thread that holds the
+    # handle's lock (inside DB.close); it must not wait for it then.
+    it = db.iterator()
+    h = it._h
+    h._lock.acquire()
+    try:
+        t = threading.Thread(target=it.__del__)
+        t.start()
+        t.join(30)
+        finished = not t.is_alive()
+    finally:
+        h._lock.release()
+    assert finished
+    assert not it.closed and h in db._children  # left for close() or DB.close()
+    it.close()
+    assert it.closed and not db._children
+
+
 def test_db_close_closes_open_iterators_and_snapshots(path):
     db = kvs.open(path)
     for i in range(10):
@@ -403,7 +441,7 @@ def test_db_closed_while_a_thread_iterates(path):
     def walker():
         walks = 0
         try:
-            while walks < 10000:  # ends at close(); bounded all the same
+            while walks < 2000:  # ends at close(); bounded all the same
                 for n, _ in enumerate(db.iterator()):
                     if n == 100:
                         started.set()
