@@ -19,8 +19,9 @@ from cffi import FFI
 
 #: Major version of libkvs this binding is written for (the soname's number).
 EXPECTED_MAJOR = 1
-#: Oldest libkvs.so.1 with every call declared below (1.0.0).
-MIN_VERSION_NUMBER = 10000
+#: Oldest libkvs.so.1 with every call declared below (1.1.0: iterators,
+#: snapshots, batches, expiry, kvs_update, kvs_backup, kvs_verify).
+MIN_VERSION_NUMBER = 10100
 
 CDEF = """
 const char *kvs_version(void);
@@ -74,14 +75,78 @@ int kvs_compact(kvs_t *db);
 
 int kvs_stat(kvs_t *db, int which, uint64_t *value);
 const char *kvs_stat_name(int which);
+
+/* libkvs 1.1: expiry */
+int kvs_set_expire(kvs_t *db, const char *key, size_t klen, const char *val, size_t vlen,
+                   uint64_t expire_at_ms, unsigned flags);
+int kvs_expire(kvs_t *db, const char *key, size_t klen, uint64_t expire_at_ms);
+int kvs_get_expire(kvs_t *db, const char *key, size_t klen, uint64_t *expire_at_ms);
+
+/* libkvs 1.1: read-modify-write */
+typedef enum {
+    KVS_UPDATE_KEEP = 0,
+    KVS_UPDATE_SET = 1,
+    KVS_UPDATE_REMOVE = 2
+} kvs_update_action_t;
+
+typedef struct kvs_update_value {
+    const void *val;
+    size_t vlen;
+    uint64_t expire_at_ms;
+} kvs_update_value_t;
+
+typedef int (*kvs_update_fn)(void *ctx, const void *old, size_t oldlen, int found,
+                             kvs_update_value_t *out);
+int kvs_update(kvs_t *db, const char *key, size_t klen, kvs_update_fn fn, void *ctx);
+
+/* libkvs 1.1: atomic batches */
+typedef struct kvs_batch kvs_batch_t;
+int kvs_batch_create(kvs_batch_t **out);
+void kvs_batch_destroy(kvs_batch_t *b);
+int kvs_batch_set(kvs_batch_t *b, const char *key, size_t klen, const char *val, size_t vlen);
+int kvs_batch_set_expire(kvs_batch_t *b, const char *key, size_t klen, const char *val,
+                         size_t vlen, uint64_t expire_at_ms);
+int kvs_batch_remove(kvs_batch_t *b, const char *key, size_t klen);
+void kvs_batch_clear(kvs_batch_t *b);
+size_t kvs_batch_count(const kvs_batch_t *b);
+size_t kvs_batch_bytes(const kvs_batch_t *b);
+int kvs_batch_apply(kvs_t *db, kvs_batch_t *b);
+
+/* libkvs 1.1: ordered iteration and snapshots */
+typedef struct kvs_snapshot kvs_snapshot_t;
+typedef struct kvs_iter kvs_iter_t;
+int kvs_snapshot_create(kvs_t *db, kvs_snapshot_t **out);
+void kvs_snapshot_release(kvs_snapshot_t *snap);
+int kvs_snapshot_get(kvs_snapshot_t *snap, const char *key, size_t klen, void **val,
+                     size_t *vlen);
+int kvs_snapshot_exists(kvs_snapshot_t *snap, const char *key, size_t klen);
+int kvs_iter_create(kvs_t *db, kvs_snapshot_t *snap, kvs_iter_t **out);
+void kvs_iter_destroy(kvs_iter_t *it);
+int kvs_iter_set_range(kvs_iter_t *it, const char *start, size_t start_len,
+                       const char *end, size_t end_len);
+int kvs_iter_set_prefix(kvs_iter_t *it, const char *prefix, size_t plen);
+int kvs_iter_first(kvs_iter_t *it);
+int kvs_iter_last(kvs_iter_t *it);
+int kvs_iter_seek(kvs_iter_t *it, const char *key, size_t klen);
+int kvs_iter_seek_prev(kvs_iter_t *it, const char *key, size_t klen);
+int kvs_iter_next(kvs_iter_t *it);
+int kvs_iter_prev(kvs_iter_t *it);
+int kvs_iter_valid(const kvs_iter_t *it);
+int kvs_iter_key(kvs_iter_t *it, const void **key, size_t *klen);
+int kvs_iter_value(kvs_iter_t *it, const void **val, size_t *vlen);
+
+/* libkvs 1.1: backup and verification */
+int kvs_backup(kvs_t *db, const char *dest);
+typedef void (*kvs_verify_fn)(void *ctx, const char *file, uint64_t offset,
+                              const char *problem);
+int kvs_verify(kvs_t *db, kvs_verify_fn fn, void *ctx);
 """
 
-# Later API generations are declared in CDEF strings of their own and
-# probed with has_symbol(), so that this package keeps importing against an
-# older libkvs.so.1 and only the classes needing them refuse to work. For
-# example, once kvs.h declares them:
-#   ITER_CDEF = "typedef struct kvs_iter kvs_iter_t; int kvs_iter_open(...); ..."
-#   BATCH_CDEF = "typedef struct kvs_batch kvs_batch_t; ..."
+# A later API generation can be declared in a CDEF string of its own and
+# probed with has_symbol(), so that the package keeps importing against an
+# older libkvs.so.1 and only what needs the new calls refuses to work. The
+# calls of 1.1 are used throughout (iteration, batches, expiry), so they
+# are required instead: MIN_VERSION_NUMBER.
 
 ffi = FFI()
 ffi.cdef(CDEF)

@@ -3,6 +3,7 @@ PYTHONPATH and libkvs from KVS_LIBRARY, both set by `meson test`."""
 
 import glob
 import os
+import time
 
 import pytest
 
@@ -47,3 +48,18 @@ def corrupt_store(path):
                 f.write(bytes([data[at + 50] ^ 0xFF]))
                 return path
     raise AssertionError("the value was not found in any segment")
+
+
+def wait_until(predicate, timeout=20.0, interval=0.005):
+    """Poll `predicate` until it is true; False if `timeout` seconds pass first.
+
+    For what must happen within a bound (an expiry): the caller asserts the
+    result, so a wait that never ends fails instead of hanging.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

@@ -13,6 +13,7 @@ import kvs
 
 def test_library_version_is_checked():
     assert kvs.library_version_number // 10000 == 1
+    assert kvs.library_version_number >= kvs._ffi.MIN_VERSION_NUMBER >= 10100
     assert kvs.library_version.count(".") == 2
     assert kvs.library_version.startswith("1.")
 
@@ -259,12 +260,11 @@ def test_garbage_collection_closes(path):
         assert db[b"k"] == b"v"
 
 
-def test_not_iterable_yet(db):
+def test_iterating_a_db_gives_its_keys(db):
+    # libkvs 1.0 had no iterators and iter(db) raised TypeError; now it walks the keys.
     db[b"k"] = b"v"
-    with pytest.raises(TypeError):
-        iter(db)
-    with pytest.raises(TypeError):
-        list(db)
+    db[b"a"] = b"w"
+    assert list(db) == [b"a", b"k"]
 
 
 def test_process_exit_closes_an_open_db(path):

@@ -18,6 +18,7 @@ import kvs
     (kvs.EREADONLY, kvs.ReadOnlyError, "KVS_EREADONLY", None),
     (kvs.EVERSION, kvs.VersionError, "KVS_EVERSION", None),
     (kvs.ENOENT, kvs.StoreNotFoundError, "KVS_ENOENT", FileNotFoundError),
+    (kvs.EEXIST, kvs.ExistsError, "KVS_EEXIST", FileExistsError),
 ])
 def test_error_classes(status, cls, name, builtin):
     assert kvs.status_name(status) == name
