@@ -152,7 +152,7 @@ static void *writer(void *arg)
     struct writers *w = arg;
     static atomic_int next_id;
     int t = atomic_fetch_add(&next_id, 1) % 4;
-    for (int i = 0; i < 200000 && !atomic_load(&w->stop); i++) {
+    for (int i = 0; i < 20000 && !atomic_load(&w->stop); i++) {
         char k[32], v[32];
         snprintf(k, sizeof(k), "%d:%06d", t, i);
         snprintf(v, sizeof(v), "%d", i);
