@@ -182,15 +182,27 @@ int kvs_set_ex(kvs_t *db, const void *key, size_t klen, const void *val, size_t 
 
 /* ---- removal and expiry ---- */
 
-int kvs_remove(kvs_t *db, const void *key, size_t klen)
+/* The start of a write that depends on the key's current value: check the
+ * arguments, take write_mutex (held when KVS_OK is returned), read the
+ * value (kvs__write_current's status in *cur_rc). */
+static int lock_key(struct kvs *db, const void *key, size_t klen, struct kvs_rec *cur,
+                    int *cur_rc)
 {
     int rc = kvs__check_write(db, key, klen, NULL, 0);
-    if (rc != KVS_OK)
-        return rc;
-    if ((rc = kvs__write_lock(db)) != KVS_OK)
-        return rc;
+    if (rc == KVS_OK)
+        rc = kvs__write_lock(db);
+    if (rc == KVS_OK)
+        *cur_rc = kvs__write_current(db, key, klen, kvs__now_ms(), cur);
+    return rc;
+}
+
+int kvs_remove(kvs_t *db, const void *key, size_t klen)
+{
     struct kvs_rec cur;
-    rc = kvs__write_current(db, key, klen, kvs__now_ms(), &cur);
+    int rc;
+    int lrc = lock_key(db, key, klen, &cur, &rc);
+    if (lrc != KVS_OK)
+        return lrc;
     if (rc == KVS_OK || rc == KVS_ECORRUPT) { /* a damaged value can be removed */
         struct kvs_write_op op = {.type = KVS_REC_DEL, .key = key, .klen = klen};
         rc = kvs__write_append(db, &op);
@@ -200,13 +212,11 @@ int kvs_remove(kvs_t *db, const void *key, size_t klen)
 
 int kvs_expire(kvs_t *db, const void *key, size_t klen, uint64_t expire_at_ms)
 {
-    int rc = kvs__check_write(db, key, klen, NULL, 0);
-    if (rc != KVS_OK)
-        return rc;
-    if ((rc = kvs__write_lock(db)) != KVS_OK)
-        return rc;
     struct kvs_rec cur;
-    rc = kvs__write_current(db, key, klen, kvs__now_ms(), &cur);
+    int rc;
+    int lrc = lock_key(db, key, klen, &cur, &rc);
+    if (lrc != KVS_OK)
+        return lrc;
     /* The value is written again with the new expiry (records never
      * change); its bytes stay mapped while write_mutex is held. */
     if (rc == KVS_OK && cur.expire != expire_at_ms) {
@@ -246,15 +256,13 @@ static int update_apply(struct kvs *db, const void *key, size_t klen, int action
 
 int kvs_update(kvs_t *db, const void *key, size_t klen, kvs_update_fn fn, void *ctx)
 {
-    int rc = kvs__check_write(db, key, klen, NULL, 0);
-    if (rc != KVS_OK)
-        return rc;
     if (!fn)
         return KVS_EINVAL;
-    if ((rc = kvs__write_lock(db)) != KVS_OK)
-        return rc;
     struct kvs_rec cur;
-    rc = kvs__write_current(db, key, klen, kvs__now_ms(), &cur);
+    int rc;
+    int lrc = lock_key(db, key, klen, &cur, &rc);
+    if (lrc != KVS_OK)
+        return lrc;
     if (rc == KVS_OK || rc == KVS_NOT_FOUND) {
         bool found = rc == KVS_OK;
         kvs_update_value_t out = {.expire_at_ms = found ? cur.expire : 0};
