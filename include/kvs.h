@@ -923,6 +923,16 @@ KVS_API int kvs_iter_valid(const kvs_iter_t *it);
 KVS_API int kvs_iter_key(kvs_iter_t *it, const void **key, size_t *klen);
 
 /**
+ * @brief The expiry of the current entry (see @ref expiry).
+ * @param[in] it The iterator.
+ * @param[out] expire_at_ms Receives the expiry (ms since the epoch), or 0
+ *             when the value never expires (also on error). The iterator
+ *             skips entries expired at its moment.
+ * @return #KVS_OK; #KVS_EINVAL (not positioned).
+ */
+KVS_API int kvs_iter_expire(kvs_iter_t *it, uint64_t *expire_at_ms);
+
+/**
  * @brief The current value, without copying; read only when asked for.
  * @param[in] it The iterator.
  * @param[out] val Receives a pointer to the value bytes, valid until the

@@ -368,6 +368,17 @@ int kvs_iter_key(kvs_iter_t *it, const void **key, size_t *klen)
     return KVS_OK;
 }
 
+int kvs_iter_expire(kvs_iter_t *it, uint64_t *expire_at_ms)
+{
+    if (expire_at_ms)
+        *expire_at_ms = 0;
+    if (!it || !expire_at_ms || it->dir == 0)
+        return KVS_EINVAL;
+    uint64_t vlen;
+    *expire_at_ms = kvs__ref_expire(it->db, it->ref, &vlen);
+    return KVS_OK;
+}
+
 int kvs_iter_value(kvs_iter_t *it, const void **val, size_t *vlen)
 {
     if (val)

@@ -154,8 +154,10 @@ static int current_expiry(struct kvs *db, const void *key, size_t klen, uint64_t
         if (KVS_LIKELY(!batch_seq_moved(db, seq)))
             break;
     }
-    if (!found || (*expire != 0 && *expire <= kvs__now_ms()))
+    if (!found || (*expire != 0 && *expire <= kvs__now_ms())) {
+        *expire = 0;
         return KVS_NOT_FOUND;
+    }
     return KVS_OK;
 }
 

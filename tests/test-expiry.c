@@ -63,6 +63,7 @@ START_TEST(values_vanish_at_their_time)
     ck_assert_kvs(get_rc(db, "t"), KVS_NOT_FOUND);
     ck_assert_kvs(kvs_exists(db, "t", 1), KVS_NOT_FOUND);
     ck_assert_kvs(kvs_get_expire(db, "t", 1, &exp), KVS_NOT_FOUND);
+    ck_assert_uint_eq(exp, 0);
     ck_assert_int_eq(count_keys(db, NULL), 1);
     /* the snapshot was taken before: it still sees the value */
     ck_assert_int_eq(count_keys(db, snap), 2);
@@ -132,6 +133,15 @@ START_TEST(expiries_survive_reopening)
         ck_assert_kvs(kvs_get_expire(db, "k001", 4, &exp), KVS_OK);
         ck_assert_uint_eq(exp, fake_now + 1000);
         ck_assert_int_eq(count_keys(db, NULL), 300);
+        kvs_iter_t *it;
+        ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+        ck_assert_kvs(kvs_iter_seek(it, "k001", 4), KVS_OK);
+        ck_assert_kvs(kvs_iter_expire(it, &exp), KVS_OK);
+        ck_assert_uint_eq(exp, fake_now + 1000);
+        ck_assert_kvs(kvs_iter_next(it), KVS_OK); /* k002: no expiry */
+        ck_assert_kvs(kvs_iter_expire(it, &exp), KVS_OK);
+        ck_assert_uint_eq(exp, 0);
+        kvs_iter_destroy(it);
         fake_now += 1000;
         ck_assert_int_eq(count_keys(db, NULL), 150);
         fake_now -= 1000;
