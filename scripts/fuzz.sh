@@ -4,14 +4,14 @@
 #   scripts/fuzz.sh [--seconds S] [--build DIR] [TARGET...]
 #
 # Installs clang if missing, builds the targets with -Dfuzzing=true in
-# build-fuzz (or DIR), then runs each TARGET (default: all of recovery, resp,
-# commands) for S seconds (default 60), one after the other, starting from
-# the seed corpus (tests/fuzz/corpus/TARGET) plus what earlier runs in the
-# same build directory found (DIR/fuzz/corpus/TARGET). Prints executions per
-# target. Exits non-zero if any target crashed, leaked, hung or ran out of
-# memory; the input that did it is in DIR/fuzz/artifacts/TARGET/ (replay it
-# with DIR/tests/fuzz/fuzz-TARGET FILE; see doc/FUZZING.md for turning it
-# into a regression input).
+# build-fuzz (or DIR), then runs each TARGET (default: all of recovery,
+# crash, resp, commands) for S seconds (default 60), one after the other,
+# starting from the seed corpus (tests/fuzz/corpus/TARGET) plus what earlier
+# runs in the same build directory found (DIR/fuzz/corpus/TARGET). Prints
+# executions per target. Exits non-zero if any target crashed, leaked, hung
+# or ran out of memory; the input that did it is in DIR/fuzz/artifacts/TARGET/
+# (replay it with DIR/tests/fuzz/fuzz-TARGET FILE; see doc/FUZZING.md for
+# turning it into a regression input).
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     *) break ;;
     esac
 done
-targets=${*:-recovery resp commands}
+targets=${*:-recovery crash resp commands}
 case $seconds in
 '' | *[!0-9]*) fail "--seconds wants a whole number, got '$seconds'" ;;
 esac

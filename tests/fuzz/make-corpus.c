@@ -1,6 +1,7 @@
 /*
  * Writes the seed corpus of the fuzz targets: make-corpus OUTDIR writes
- * OUTDIR/recovery, OUTDIR/resp and OUTDIR/commands (see doc/FUZZING.md).
+ * OUTDIR/recovery, OUTDIR/crash, OUTDIR/resp and OUTDIR/commands (see
+ * doc/FUZZING.md).
  *
  * The recovery seeds are made from real stores written by the library
  * (every record type, hint files of both versions, an INDEX file, the
@@ -715,15 +716,63 @@ static void request_seeds(void)
     request_seed("numbers", s, 0);
 }
 
+/* ---- crash seeds (fuzz-crash.c's layout) ---- */
+
+enum { C_SET, C_DEL, C_BATCH, C_SET_LATER, C_SET_PAST, C_SYNC, C_SET_BIG, C_SET_NX };
+
+static void crash_seed(const char *name, uint8_t flags, const uint8_t *ops, size_t n,
+                       uint16_t kept)
+{
+    struct bytes b = {0};
+    add_u8(&b, flags);
+    add(&b, ops, n);
+    add_u8(&b, (uint8_t)kept);
+    add_u8(&b, (uint8_t)(kept >> 8));
+    write_seed("crash", name, &b);
+    free(b.p);
+}
+
+static void crash_seeds(void)
+{
+    static const uint8_t sets[] = {C_SET, 1, 10, C_SET, 2, 20, C_SET, 1, 30, C_DEL, 2, 0,
+                                   C_SET, 3, 40};
+    static const uint8_t batch_last[] = {C_SET, 1, 10, C_SET, 2, 20, C_BATCH, 1, 3,
+                                         0x01, 5, 0x82, 0x04, 7};
+    static const uint8_t mixed[] = {C_SET_LATER, 5, 12, C_SET_PAST, 6, 3, C_SET_NX, 5, 9,
+                                    C_SET_NX, 7, 9, C_SYNC, 0, 0, C_SET, 8, 200,
+                                    C_BATCH, 0, 2, 0x05, 30, 0x08, 31};
+    static const uint8_t big[] = {C_SET, 1, 100, C_SET_BIG, 2, 0x10, 0x27, C_SET, 3, 50,
+                                  C_BATCH, 0, 4, 0x01, 250, 0x02, 250, 0x03, 250, 0x84};
+    static const uint8_t rolls[] = {C_SET, 0, 255, C_SET, 1, 255, C_SET, 2, 255, C_SET, 3, 255,
+                                    C_SET, 4, 255, C_SET, 5, 255, C_SET, 6, 255, C_SET, 7, 255,
+                                    C_SET, 8, 255, C_SET, 9, 255, C_DEL, 0, 0, C_SYNC, 0, 0,
+                                    C_SET, 10, 255, C_SET, 11, 255, C_SET_LATER, 12, 255};
+    crash_seed("sets-whole", 0, sets, sizeof(sets), 0xffff);
+    crash_seed("sets-torn", 0, sets, sizeof(sets), 0);
+    crash_seed("sets-torn-half", 0, sets, sizeof(sets), 20);
+    crash_seed("batch-whole", 0, batch_last, sizeof(batch_last), 0xffff);
+    crash_seed("batch-no-header", 0, batch_last, sizeof(batch_last), 0xfffe);
+    crash_seed("batch-half", 0, batch_last, sizeof(batch_last), 15);
+    crash_seed("batch-nothing", 0, batch_last, sizeof(batch_last), 0);
+    crash_seed("batch-half-pwrite", 1, batch_last, sizeof(batch_last), 15);
+    crash_seed("mixed-whole", 0, mixed, sizeof(mixed), 0xffff);
+    crash_seed("mixed-torn", 1, mixed, sizeof(mixed), 40);
+    crash_seed("big-batch-torn", 0, big, sizeof(big), 300);
+    crash_seed("big-batch-whole", 1, big, sizeof(big), 0xffff);
+    crash_seed("rolls-torn", 0, rolls, sizeof(rolls), 100);
+    crash_seed("rolls-whole", 1, rolls, sizeof(rolls), 0xffff);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: make-corpus OUTDIR (writes OUTDIR/recovery, resp, commands)\n");
+        fprintf(stderr, "usage: make-corpus OUTDIR (writes OUTDIR/recovery, crash, resp, commands)\n");
         return 2;
     }
     outdir = argv[1];
     mkdir(outdir, 0755);
     recovery_seeds();
+    crash_seeds();
     request_seeds();
     return 0;
 }
