@@ -153,6 +153,35 @@ static bool looks_unsynced(const struct kvs_segment *s, uint64_t off)
            all_zero(s->base + off, sector_end - off);
 }
 
+/*
+ * An unreadable record at off that is a batch a crash caught being written.
+ * The writer copies a record's payload before its header (record.h), and a
+ * batch's payload is records that verify on their own: a process killed
+ * between the two leaves a header of zeros followed by intact PUT, PUTX and
+ * DEL records (or some of them, if it died while copying them). Writes are
+ * serialised, so nothing is written after it: no record but those a batch
+ * holds may follow, within one batch's length. Anything else after a zero
+ * header (a SEAL, another batch, a record further away) is damage.
+ */
+static bool unwritten_batch(const struct kvs_segment *s, uint64_t off, uint64_t next,
+                            uint64_t end)
+{
+    if (end - off < KVS_REC_HEADER_SIZE || !all_zero(s->base + off, KVS_REC_HEADER_SIZE))
+        return false;
+    uint64_t limit = off + KVS_REC_HEADER_SIZE + KVS_REC_BATCH_MAX;
+    for (uint64_t p = next; p < end;) {
+        struct kvs_rec r;
+        if (kvs__rec_decode(s->base + p, end - p, &r) != KVS_REC_OK) {
+            p = kvs__seg_next_intact(s, p + 1, end);
+            continue;
+        }
+        if (!(kvs__rec_is_put(r.type) || r.type == KVS_REC_DEL) || p + r.size > limit)
+            return false;
+        p += r.size;
+    }
+    return true;
+}
+
 struct scan_result {
     uint64_t valid_end; /* end of the last intact record */
     bool sealed;        /* ended with a SEAL record */
@@ -163,8 +192,9 @@ struct scan_result {
 static int scan_bad_record(struct kvs *db, struct kvs_segment *s, uint64_t *off, uint64_t end)
 {
     uint64_t next = kvs__seg_next_intact(s, *off + 1, end);
-    uint64_t torn = nonzero_extent(s, *off, next == end ? end : next);
-    if (next == end || looks_unsynced(s, *off)) {
+    bool batch = next != end && unwritten_batch(s, *off, next, end);
+    uint64_t torn = nonzero_extent(s, *off, next == end || batch ? end : next);
+    if (next == end || batch || looks_unsynced(s, *off)) {
         if (torn) {
             kvs__stat_add(db, KVS_STAT_RECOVERY_TORN_BYTES, torn);
             kvs__log(db, KVS_LOG_WARN,

@@ -10,6 +10,9 @@ KVS_BUILD_PACKAGES="gcc libc6-dev meson ninja-build pkg-config libxxhash-dev lib
 # twemproxy for the cluster test, cffi and pytest for the Python binding.
 KVS_TEST_PACKAGES="g++ check doxygen redis-tools redis-server nutcracker \
 python3 python3-cffi python3-pytest python3-redis"
+# The fuzz targets (scripts/fuzz.sh): clang, and the runtimes of
+# -fsanitize=fuzzer,address,undefined (only recommended by clang).
+KVS_FUZZ_PACKAGES="clang libclang-rt-dev"
 # The benchmark peers. tkrzw's pkg-config file links -llzma, which
 # libtkrzw-dev does not pull in.
 KVS_BENCH_PACKAGES="liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev libtkrzw-dev \

@@ -245,6 +245,93 @@ START_TEST(torn_tail_with_garbage_bytes)
 }
 END_TEST
 
+/* Two values, then a batch of two more, then a crash. */
+static void write_two_and_a_batch(const char *dir)
+{
+    kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 0);
+    set_str(db, "alpha", "first value");
+    set_str(db, "beta", "second value");
+    kvs_batch_t *b;
+    ck_assert_kvs(kvs_batch_create(&b), KVS_OK);
+    ck_assert_kvs(kvs_batch_set(b, "gamma", 5, "in the batch", 12), KVS_OK);
+    ck_assert_kvs(kvs_batch_set(b, "delta", 5, "also in it", 10), KVS_OK);
+    ck_assert_kvs(kvs_batch_apply(db, b), KVS_OK);
+    kvs_batch_destroy(b);
+}
+
+/*
+ * A process killed while it writes a batch: the payload (records that
+ * verify on their own) was copied, the batch's header not yet, or only part
+ * of the payload. That is a torn tail like any other, not damage: the store
+ * opens without repair, without the batch (found by fuzz-recovery).
+ */
+START_TEST(batch_without_its_header_is_a_torn_tail)
+{
+    char *pristine = tu_tmpdir();
+    in_crashing_child(write_two_and_a_batch, pristine);
+    char *seg = tu_last_file(pristine, ".log");
+    ck_assert_ptr_nonnull(seg);
+    const char *name = strrchr(seg, '/') + 1;
+    uint64_t batch_off = KVS_SEG_HEADER_SIZE + kvs__rec_size(5, 11) + kvs__rec_size(4, 12);
+    uint64_t inner = batch_off + KVS_REC_HEADER_SIZE;
+    /* bytes never written: [from, to) */
+    uint64_t unwritten[][2] = {
+        {batch_off, inner},                   /* header only */
+        {batch_off, inner + 6},               /* and the start of the first record */
+        {batch_off, inner + kvs__rec_size(5, 12) + 3}, /* and all but one record */
+    };
+    for (size_t v = 0; v < sizeof(unwritten) / sizeof(unwritten[0]); v++) {
+        char *work = tu_tmpdir();
+        char *copy = tu_path(work, name);
+        copy_file(seg, copy);
+        int fd = open(copy, O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        uint8_t zeros[64] = {0};
+        size_t n = (size_t)(unwritten[v][1] - unwritten[v][0]);
+        ck_assert_uint_le(n, sizeof(zeros));
+        ck_assert_int_eq(pwrite(fd, zeros, n, (off_t)unwritten[v][0]), (ssize_t)n);
+        close(fd);
+        kvs_t *db = tu_open(work, KVS_SYNC_NONE, 0);
+        expect_value(db, "alpha", "first value");
+        expect_value(db, "beta", "second value");
+        expect_value(db, "gamma", NULL);
+        expect_value(db, "delta", NULL);
+        uint64_t torn;
+        ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_TORN_BYTES, &torn), KVS_OK);
+        ck_assert_uint_gt(torn, 0);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        db = tu_open(work, KVS_SYNC_NONE, 0);
+        expect_value(db, "beta", "second value");
+        expect_value(db, "delta", NULL);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        free(copy);
+        tu_rmdir(work);
+    }
+    free(seg);
+    tu_rmdir(pristine);
+}
+END_TEST
+
+/* The same zero header in a sealed segment (a SEAL follows the batch's
+ * records) is damage: something was written after it. */
+START_TEST(zero_header_before_a_seal_is_damage)
+{
+    in_crashing_child(write_two_and_a_batch, tu_dir);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0); /* seals the crashed segment */
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    tu_remove_files(tu_dir, ".hint");
+    char *seg = tu_path(tu_dir, "0000000001.log");
+    uint64_t batch_off = KVS_SEG_HEADER_SIZE + kvs__rec_size(5, 11) + kvs__rec_size(4, 12);
+    int fd = open(seg, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t zeros[KVS_REC_HEADER_SIZE] = {0};
+    ck_assert_int_eq(pwrite(fd, zeros, sizeof(zeros), (off_t)batch_off), (ssize_t)sizeof(zeros));
+    close(fd);
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    free(seg);
+}
+END_TEST
+
 /* ---- damaged bytes ---- */
 
 static void write_many(const char *dir, int n)
@@ -875,6 +962,8 @@ static Suite *recovery_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, torn_tail_at_every_offset);
     tcase_add_test(tc, torn_tail_with_garbage_bytes);
+    tcase_add_test(tc, batch_without_its_header_is_a_torn_tail);
+    tcase_add_test(tc, zero_header_before_a_seal_is_damage);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("damage");
