@@ -97,7 +97,7 @@ static size_t compile_one(struct glob *g, const uint8_t *p, size_t len, size_t i
         if (i + 1 < len)
             return push(g, GLOB_BYTE, p[i + 1], 0) == 0 ? i + 2 : 0;
         /* a lone '\' at the end is itself */
-        /* fall through */
+        return push(g, GLOB_BYTE, p[i], 0) == 0 ? i + 1 : 0;
     default:
         return push(g, GLOB_BYTE, p[i], 0) == 0 ? i + 1 : 0;
     }

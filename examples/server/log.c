@@ -42,7 +42,8 @@ const char *log_level_name(enum log_level level)
     return level >= LL_ERROR && level <= LL_DEBUG ? level_names[level] : "notice";
 }
 
-static void vlog(enum log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(enum log_level level, const char *fmt,
+                                                       va_list ap)
 {
     if ((int)level > atomic_load_explicit(&current_level, memory_order_relaxed))
         return;
