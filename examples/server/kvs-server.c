@@ -22,6 +22,7 @@
 #include "scan_cursors.h"
 #include "server.h"
 #include "worker.h"
+#include "write_gate.h"
 
 /* Descriptors beyond the clients': store segments, epoll and event fds, stdio. */
 #define FD_RESERVE 128u
@@ -221,8 +222,15 @@ int main(int argc, char **argv)
     if (srv.wake_fd < 0 || !srv.cursors || open_store(&cfg, &srv.db) != 0)
         return 1;
     log_msg(LL_ALWAYS, "data directory: %s", cfg.dir_abs ? cfg.dir_abs : cfg.dir);
+    srv.gate = write_gate_create(cfg.threads);
+    if (!srv.gate) {
+        log_msg(LL_ERROR, "out of memory");
+        kvs_close(srv.db);
+        return 1;
+    }
 
     int rc = serve(&srv, &sigs);
+    write_gate_destroy(srv.gate);
     int crc = kvs_close(srv.db);
     if (crc != KVS_OK)
         log_msg(LL_ERROR, "closing the store: %s", kvs_strerror(crc));

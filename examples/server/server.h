@@ -38,6 +38,7 @@ struct server_config {
 
 struct worker;
 struct scan_cursors;
+struct write_gate;
 
 struct server {
     const struct server_config *cfg;
@@ -53,6 +54,7 @@ struct server {
     atomic_bool shutdown_requested;
     struct scan_cursors *cursors;   /* where SCANs go on (scan_cursors.h) */
     atomic_ullong keys_examined;    /* by SCAN and KEYS */
+    struct write_gate *gate;        /* writes pass it; MSETNX and FLUSHALL close it */
 };
 
 /* Ask the main thread to shut the server down (SHUTDOWN command; any thread). */
