@@ -1,5 +1,5 @@
 /*
- * Commands on keys: GET SET DEL EXISTS MGET MSET STRLEN DBSIZE.
+ * Commands on keys: GET DEL EXISTS MGET MSET STRLEN DBSIZE.
  *
  * libkvs keys are 1 to KVS_KEY_MAX bytes. A key outside that range cannot
  * exist, so reads treat it as absent; writes refuse it with an error.
@@ -53,65 +53,6 @@ void cmd_mget(struct session *s, size_t argc, const struct resp_arg *argv)
     resp_add_array(s->out, argc - 1);
     for (size_t i = 1; i < argc; i++)
         add_value(s, &argv[i]); /* a failed key shows as an error element */
-}
-
-struct set_options {
-    unsigned flags; /* KVS_SET_IF_ABSENT / KVS_SET_IF_PRESENT */
-    bool keepttl, expiry, get;
-};
-
-/* SET's options, Redis syntax; false on a syntax error. */
-static bool parse_set_options(size_t argc, const struct resp_arg *argv, struct set_options *o)
-{
-    *o = (struct set_options){0};
-    for (size_t i = 3; i < argc; i++) {
-        const struct resp_arg *a = &argv[i];
-        if (arg_is(a, "nx") && !(o->flags & KVS_SET_IF_PRESENT)) {
-            o->flags |= KVS_SET_IF_ABSENT;
-        } else if (arg_is(a, "xx") && !(o->flags & KVS_SET_IF_ABSENT)) {
-            o->flags |= KVS_SET_IF_PRESENT;
-        } else if (arg_is(a, "keepttl") && !o->expiry) {
-            o->keepttl = true;
-        } else if (arg_is(a, "get")) {
-            o->get = true;
-        } else if ((arg_is(a, "ex") || arg_is(a, "px") || arg_is(a, "exat") ||
-                    arg_is(a, "pxat")) && !o->expiry && !o->keepttl && i + 1 < argc) {
-            o->expiry = true;
-            i++;
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
-void cmd_set(struct session *s, size_t argc, const struct resp_arg *argv)
-{
-    struct set_options o;
-    if (!parse_set_options(argc, argv, &o)) {
-        resp_add_error(s->out, "ERR syntax error");
-        return;
-    }
-    /* libkvs has no expiry and no atomic get-and-set: refuse rather than pretend. */
-    if (o.expiry) {
-        resp_add_error(s->out, "ERR kvs-server does not support key expiry (EX, PX, EXAT, PXAT)");
-        return;
-    }
-    if (o.get) {
-        resp_add_error(s->out, "ERR kvs-server does not support SET with GET");
-        return;
-    }
-    if (!check_key(s, &argv[1]))
-        return;
-    int rc = kvs_set_ex(s->srv->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len, o.flags);
-    if (rc == KVS_OK) {
-        s->wrote = true;
-        resp_add_simple(s->out, "OK");
-    } else if (rc == KVS_EXISTS || rc == KVS_NOT_FOUND) {
-        resp_add_null(s->out); /* NX / XX condition not met */
-    } else {
-        reply_storage_error(s, rc);
-    }
 }
 
 void cmd_mset(struct session *s, size_t argc, const struct resp_arg *argv)

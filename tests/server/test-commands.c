@@ -138,11 +138,11 @@ START_TEST(set_options)
     expect_error(run("SET", "k", "1", "BOGUS", NULL), "ERR syntax error");
     expect_error(run("SET", "k", "1", "EX", NULL), "ERR syntax error");
     expect_error(run("SET", "k", "1", "EX", "10", "PX", "5", NULL), "ERR syntax error");
-    expect_error_prefix(run("SET", "k", "1", "EX", "10", NULL), "ERR kvs-server does not support key expiry");
-    expect_error_prefix(run("SET", "k", "1", "px", "10", NULL), "ERR kvs-server does not support key expiry");
-    expect_error_prefix(run("SET", "k", "1", "GET", NULL), "ERR kvs-server does not support SET with GET");
+    expect_error(run("SET", "k", "1", "EX", "0", NULL), "ERR invalid expire time in 'set' command");
     expect_str(run("GET", "k", NULL), "3"); /* refused SETs wrote nothing */
     expect_status(run("SET", "k", "4", "KEEPTTL", NULL), "OK");
+    expect_str(run("SET", "k", "5", "GET", NULL), "4");
+    expect_status(run("SET", "k", "6", "EX", "100", NULL), "OK");
     expect_error(run("SET", "k", NULL), "ERR wrong number of arguments for 'set' command");
 }
 END_TEST
