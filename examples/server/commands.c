@@ -38,6 +38,7 @@ static const struct command table[] = {
     {"getset", 3, WF, 1, 1, 1, cmd_getset},
     {"getdel", 2, WFAST, 1, 1, 1, cmd_getdel},
     {"getex", -2, WFAST, 1, 1, 1, cmd_getex},
+    {"msetnx", -3, W | CMD_EXCLUSIVE, 1, -1, 2, cmd_msetnx},
     {"expireat", -3, WFAST, 1, 1, 1, cmd_expireat},
     {"pexpireat", -3, WFAST, 1, 1, 1, cmd_pexpireat},
     {"expiretime", 2, RO, 1, 1, 1, cmd_expiretime},
