@@ -58,6 +58,9 @@ static const struct command table[] = {
     {"info", -1, ANYTIME, 0, 0, 0, cmd_info},
     {"command", -1, ANYTIME, 0, 0, 0, cmd_command},
     {"config", -2, CMD_ADMIN | ANYTIME, 0, 0, 0, cmd_config},
+    {"bgsave", -1, CMD_ADMIN, 0, 0, 0, cmd_bgsave},
+    {"save", 1, CMD_ADMIN, 0, 0, 0, cmd_save},
+    {"lastsave", 1, CMD_FAST | ANYTIME, 0, 0, 0, cmd_lastsave},
     {"shutdown", -1, CMD_ADMIN | ANYTIME, 0, 0, 0, cmd_shutdown},
 };
 

@@ -352,6 +352,8 @@ START_TEST(info)
                             "kvs_server_version:" KVS_PROJECT_VERSION,
                             "process_id:", "tcp_port:", "# Clients\r\n", "connected_clients:1\r\n",
                             "# Persistence\r\n", "loading:0\r\n", "kvs_sync:interval",
+                            "rdb_bgsave_in_progress:0\r\n", "rdb_last_bgsave_status:ok\r\n",
+                            "rdb_last_save_time:", "kvs_backup_dir:\r\n",
                             "# Stats\r\n", "total_commands_processed:", "kvs_keys:1\r\n",
                             "kvs_sets:1\r\n", "kvs_syncs:", "# Keyspace\r\n",
                             "db0:keys=1,expires=0,avg_ttl=0\r\n"};
