@@ -58,6 +58,8 @@ static const struct command table[] = {
     {"info", -1, ANYTIME, 0, 0, 0, cmd_info},
     {"command", -1, ANYTIME, 0, 0, 0, cmd_command},
     {"config", -2, CMD_ADMIN | ANYTIME, 0, 0, 0, cmd_config},
+    {"flushdb", -1, CMD_WRITE | CMD_EXCLUSIVE, 0, 0, 0, cmd_flushdb},
+    {"flushall", -1, CMD_WRITE | CMD_EXCLUSIVE, 0, 0, 0, cmd_flushall},
     {"bgsave", -1, CMD_ADMIN, 0, 0, 0, cmd_bgsave},
     {"save", 1, CMD_ADMIN, 0, 0, 0, cmd_save},
     {"lastsave", 1, CMD_FAST | ANYTIME, 0, 0, 0, cmd_lastsave},
