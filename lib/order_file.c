@@ -96,7 +96,6 @@ static int write_file(struct kvs *db, const struct kvs_run *run, const uint32_t 
     if (rc == KVS_OK) {
         uint8_t t[8];
         kvs__store64(t, kvs__digest_final(sum));
-        sum = NULL;
         rc = kvs__io_pwrite_all(fd, t, sizeof(t), off) == 0 ? KVS_OK : KVS_EIO;
     }
     kvs__digest_free(sum);

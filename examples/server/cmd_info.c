@@ -5,6 +5,7 @@
  * kvs_<kvs_stat_name()>, discovered at run time so that statistics a newer
  * libkvs adds show up without a change here.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "saver.h"
 #include "scan_cursors.h"
 #include "worker.h"
 
@@ -20,7 +22,7 @@ static void line(struct buf *b, const char *fmt, ...) __attribute__((format(prin
 
 static void line(struct buf *b, const char *fmt, ...)
 {
-    char tmp[512];
+    char tmp[PATH_MAX + 128]; /* room for a path */
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof(tmp) - 2, fmt, ap);
@@ -65,13 +67,24 @@ static void section_clients(struct buf *b, const struct server *srv)
     line(b, "blocked_clients:0");
 }
 
+/* Redis's rdb_* fields describe the backups (SAVE, BGSAVE), which stand in for RDB files. */
 static void section_persistence(struct buf *b, const struct server *srv)
 {
     static const char *const modes[] = {"none", "interval", "always"};
+    struct saver_status st;
+    saver_status(srv->saver, &st);
     line(b, "# Persistence");
     line(b, "loading:0");
+    line(b, "rdb_bgsave_in_progress:%d", st.in_progress);
+    line(b, "rdb_last_save_time:%lld", (long long)st.last_save);
+    line(b, "rdb_last_bgsave_status:%s", st.last_ok ? "ok" : "err");
+    line(b, "rdb_last_bgsave_time_sec:%lld", st.last_secs);
+    line(b, "rdb_current_bgsave_time_sec:%lld", st.current_secs);
+    line(b, "rdb_saves:%llu", (unsigned long long)st.saves);
     line(b, "kvs_dir:%s", srv->cfg->dir_abs ? srv->cfg->dir_abs : srv->cfg->dir);
     line(b, "kvs_sync:%s", modes[srv->cfg->sync]);
+    line(b, "kvs_backup_dir:%s", srv->cfg->backup_dir_abs ? srv->cfg->backup_dir_abs : "");
+    line(b, "kvs_last_backup:%s", st.last_path);
 }
 
 static void section_stats(struct buf *b, const struct server *srv)

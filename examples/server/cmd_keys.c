@@ -1,144 +1,72 @@
 /*
- * Commands on keys: GET SET DEL EXISTS MGET MSET STRLEN DBSIZE.
+ * Reading and removing keys: GET MGET DEL EXISTS STRLEN DBSIZE.
  *
  * libkvs keys are 1 to KVS_KEY_MAX bytes. A key outside that range cannot
- * exist, so reads treat it as absent; writes refuse it with an error.
+ * exist, so these treat it as absent.
  */
 #include <kvs.h>
 
 #include "commands.h"
 
-static bool storable(const struct resp_arg *key)
+/* Append a value read with rc (bulk or null), or an error reply. */
+static void add_read(struct session *s, int rc, void *val, size_t len)
 {
-    return key->len >= 1 && key->len <= KVS_KEY_MAX;
-}
-
-static bool check_key(struct session *s, const struct resp_arg *key)
-{
-    if (key->len == 0)
-        resp_add_error(s->out, "ERR empty keys are not supported by kvs-server");
-    else if (key->len > KVS_KEY_MAX)
-        resp_add_errorf(s->out, "ERR key too long: kvs-server keys are at most %u bytes",
-                        KVS_KEY_MAX);
-    return storable(key);
-}
-
-/* Append the value of key (bulk or null), or an error reply; false on a storage error. */
-static bool add_value(struct session *s, const struct resp_arg *key)
-{
-    void *val;
-    size_t len;
-    int rc = storable(key) ? kvs_get(s->srv->db, key->ptr, key->len, &val, &len) : KVS_NOT_FOUND;
     if (rc == KVS_OK) {
         resp_add_bulk(s->out, val, len);
         kvs_free(val);
-        return true;
-    }
-    if (rc == KVS_NOT_FOUND) {
+    } else if (rc == KVS_NOT_FOUND) {
         resp_add_null(s->out);
-        return true;
-    }
-    reply_storage_error(s, rc);
-    return false;
-}
-
-void cmd_get(struct session *s, size_t argc, const struct resp_arg *argv)
-{
-    (void)argc;
-    add_value(s, &argv[1]);
-}
-
-void cmd_mget(struct session *s, size_t argc, const struct resp_arg *argv)
-{
-    resp_add_array(s->out, argc - 1);
-    for (size_t i = 1; i < argc; i++)
-        add_value(s, &argv[i]); /* a failed key shows as an error element */
-}
-
-struct set_options {
-    unsigned flags; /* KVS_SET_IF_ABSENT / KVS_SET_IF_PRESENT */
-    bool keepttl, expiry, get;
-};
-
-/* SET's options, Redis syntax; false on a syntax error. */
-static bool parse_set_options(size_t argc, const struct resp_arg *argv, struct set_options *o)
-{
-    *o = (struct set_options){0};
-    for (size_t i = 3; i < argc; i++) {
-        const struct resp_arg *a = &argv[i];
-        if (arg_is(a, "nx") && !(o->flags & KVS_SET_IF_PRESENT)) {
-            o->flags |= KVS_SET_IF_ABSENT;
-        } else if (arg_is(a, "xx") && !(o->flags & KVS_SET_IF_ABSENT)) {
-            o->flags |= KVS_SET_IF_PRESENT;
-        } else if (arg_is(a, "keepttl") && !o->expiry) {
-            o->keepttl = true;
-        } else if (arg_is(a, "get")) {
-            o->get = true;
-        } else if ((arg_is(a, "ex") || arg_is(a, "px") || arg_is(a, "exat") ||
-                    arg_is(a, "pxat")) && !o->expiry && !o->keepttl && i + 1 < argc) {
-            o->expiry = true;
-            i++;
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
-void cmd_set(struct session *s, size_t argc, const struct resp_arg *argv)
-{
-    struct set_options o;
-    if (!parse_set_options(argc, argv, &o)) {
-        resp_add_error(s->out, "ERR syntax error");
-        return;
-    }
-    /* libkvs has no expiry and no atomic get-and-set: refuse rather than pretend. */
-    if (o.expiry) {
-        resp_add_error(s->out, "ERR kvs-server does not support key expiry (EX, PX, EXAT, PXAT)");
-        return;
-    }
-    if (o.get) {
-        resp_add_error(s->out, "ERR kvs-server does not support SET with GET");
-        return;
-    }
-    if (!check_key(s, &argv[1]))
-        return;
-    int rc = kvs_set_ex(s->srv->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len, o.flags);
-    if (rc == KVS_OK) {
-        s->wrote = true;
-        resp_add_simple(s->out, "OK");
-    } else if (rc == KVS_EXISTS || rc == KVS_NOT_FOUND) {
-        resp_add_null(s->out); /* NX / XX condition not met */
     } else {
         reply_storage_error(s, rc);
     }
 }
 
-void cmd_mset(struct session *s, size_t argc, const struct resp_arg *argv)
+void cmd_get(struct session *s, size_t argc, const struct resp_arg *argv)
 {
-    if ((argc - 1) % 2 != 0) {
-        reply_arity(s, "mset");
-        return;
-    }
-    for (size_t i = 1; i < argc; i += 2)
-        if (!check_key(s, &argv[i]))
-            return; /* nothing written */
-    for (size_t i = 1; i < argc; i += 2) {
-        int rc = kvs_set(s->srv->db, argv[i].ptr, argv[i].len, argv[i + 1].ptr, argv[i + 1].len);
+    (void)argc;
+    void *val = NULL;
+    size_t len = 0;
+    const struct resp_arg *key = &argv[1];
+    int rc = key_storable(key) ? kvs_get(s->srv->db, key->ptr, key->len, &val, &len)
+                               : KVS_NOT_FOUND;
+    add_read(s, rc, val, len);
+}
+
+/*
+ * MGET of several keys reads them all as of one moment, through a libkvs
+ * snapshot, as Redis's MGET does: a reader never sees half of an MSET (a
+ * batch), nor a later write without an earlier one, which a get per key
+ * could straddle. A snapshot lookup searches the key order, so this costs
+ * more than a get per key (doc/SERVER.md); one key needs no snapshot.
+ */
+void cmd_mget(struct session *s, size_t argc, const struct resp_arg *argv)
+{
+    kvs_snapshot_t *snap = NULL;
+    if (argc > 2) {
+        int rc = kvs_snapshot_create(s->srv->db, &snap);
         if (rc != KVS_OK) {
             reply_storage_error(s, rc);
             return;
         }
-        s->wrote = true;
     }
-    resp_add_simple(s->out, "OK");
+    resp_add_array(s->out, argc - 1);
+    for (size_t i = 1; i < argc; i++) {
+        void *val = NULL;
+        size_t len = 0;
+        const struct resp_arg *key = &argv[i];
+        int rc = !key_storable(key) ? KVS_NOT_FOUND
+                 : snap ? kvs_snapshot_get(snap, key->ptr, key->len, &val, &len)
+                        : kvs_get(s->srv->db, key->ptr, key->len, &val, &len);
+        add_read(s, rc, val, len); /* a failed key shows as an error element */
+    }
+    kvs_snapshot_release(snap);
 }
 
 void cmd_del(struct session *s, size_t argc, const struct resp_arg *argv)
 {
     long long removed = 0;
     for (size_t i = 1; i < argc; i++) {
-        if (!storable(&argv[i]))
+        if (!key_storable(&argv[i]))
             continue;
         int rc = kvs_remove(s->srv->db, argv[i].ptr, argv[i].len);
         if (rc == KVS_OK) {
@@ -156,7 +84,7 @@ void cmd_exists(struct session *s, size_t argc, const struct resp_arg *argv)
 {
     long long found = 0;
     for (size_t i = 1; i < argc; i++) {
-        if (!storable(&argv[i]))
+        if (!key_storable(&argv[i]))
             continue;
         int rc = kvs_exists(s->srv->db, argv[i].ptr, argv[i].len);
         if (rc == KVS_OK) {
@@ -174,8 +102,8 @@ void cmd_strlen(struct session *s, size_t argc, const struct resp_arg *argv)
     (void)argc;
     void *val;
     size_t len = 0;
-    int rc = storable(&argv[1]) ? kvs_get(s->srv->db, argv[1].ptr, argv[1].len, &val, &len)
-                                : KVS_NOT_FOUND;
+    int rc = key_storable(&argv[1]) ? kvs_get(s->srv->db, argv[1].ptr, argv[1].len, &val, &len)
+                                    : KVS_NOT_FOUND;
     if (rc == KVS_OK)
         kvs_free(val);
     if (rc == KVS_OK || rc == KVS_NOT_FOUND)

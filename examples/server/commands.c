@@ -1,21 +1,49 @@
 /* The command table and dispatcher; see commands.h. */
 #include "commands.h"
 
+#include <kvs.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "write_gate.h"
+
 #define RO (CMD_READONLY | CMD_FAST)
 #define ANYTIME (CMD_LOADING | CMD_STALE)
+#define W (CMD_WRITE | CMD_DENYOOM)
+#define WF (CMD_WRITE | CMD_DENYOOM | CMD_FAST)
+#define WFAST (CMD_WRITE | CMD_FAST)
 
 /* Most frequent commands first: lookup is a short linear scan. */
 static const struct command table[] = {
     {"get", 2, RO, 1, 1, 1, cmd_get},
-    {"set", -3, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_set},
+    {"set", -3, W, 1, 1, 1, cmd_set},
     {"mget", -2, RO, 1, -1, 1, cmd_mget},
-    {"mset", -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 2, cmd_mset},
+    {"mset", -3, W, 1, -1, 2, cmd_mset},
+    {"incr", 2, WF, 1, 1, 1, cmd_incr},
     {"del", -2, CMD_WRITE, 1, -1, 1, cmd_del},
     {"exists", -2, RO, 1, -1, 1, cmd_exists},
+    {"expire", -3, WFAST, 1, 1, 1, cmd_expire},
+    {"ttl", 2, RO, 1, 1, 1, cmd_ttl},
+    {"pexpire", -3, WFAST, 1, 1, 1, cmd_pexpire},
+    {"pttl", 2, RO, 1, 1, 1, cmd_pttl},
+    {"decr", 2, WF, 1, 1, 1, cmd_decr},
+    {"incrby", 3, WF, 1, 1, 1, cmd_incrby},
+    {"decrby", 3, WF, 1, 1, 1, cmd_decrby},
+    {"incrbyfloat", 3, WF, 1, 1, 1, cmd_incrbyfloat},
+    {"append", 3, WF, 1, 1, 1, cmd_append},
+    {"setex", 4, W, 1, 1, 1, cmd_setex},
+    {"psetex", 4, W, 1, 1, 1, cmd_psetex},
+    {"setnx", 3, WF, 1, 1, 1, cmd_setnx},
+    {"getset", 3, WF, 1, 1, 1, cmd_getset},
+    {"getdel", 2, WFAST, 1, 1, 1, cmd_getdel},
+    {"getex", -2, WFAST, 1, 1, 1, cmd_getex},
+    {"msetnx", -3, W | CMD_EXCLUSIVE, 1, -1, 2, cmd_msetnx},
+    {"expireat", -3, WFAST, 1, 1, 1, cmd_expireat},
+    {"pexpireat", -3, WFAST, 1, 1, 1, cmd_pexpireat},
+    {"expiretime", 2, RO, 1, 1, 1, cmd_expiretime},
+    {"pexpiretime", 2, RO, 1, 1, 1, cmd_pexpiretime},
+    {"persist", 2, WFAST, 1, 1, 1, cmd_persist},
     {"strlen", 2, RO, 1, 1, 1, cmd_strlen},
     {"ping", -1, CMD_FAST, 0, 0, 0, cmd_ping},
     {"echo", 2, CMD_FAST, 0, 0, 0, cmd_echo},
@@ -30,6 +58,11 @@ static const struct command table[] = {
     {"info", -1, ANYTIME, 0, 0, 0, cmd_info},
     {"command", -1, ANYTIME, 0, 0, 0, cmd_command},
     {"config", -2, CMD_ADMIN | ANYTIME, 0, 0, 0, cmd_config},
+    {"flushdb", -1, CMD_WRITE | CMD_EXCLUSIVE, 0, 0, 0, cmd_flushdb},
+    {"flushall", -1, CMD_WRITE | CMD_EXCLUSIVE, 0, 0, 0, cmd_flushall},
+    {"bgsave", -1, CMD_ADMIN, 0, 0, 0, cmd_bgsave},
+    {"save", 1, CMD_ADMIN, 0, 0, 0, cmd_save},
+    {"lastsave", 1, CMD_FAST | ANYTIME, 0, 0, 0, cmd_lastsave},
     {"shutdown", -1, CMD_ADMIN | ANYTIME, 0, 0, 0, cmd_shutdown},
 };
 
@@ -80,6 +113,31 @@ void reply_storage_error(struct session *s, int rc)
     resp_add_errorf(s->out, "ERR storage error: %s", kvs_strerror(rc));
 }
 
+void reply_syntax_error(struct session *s)
+{
+    resp_add_error(s->out, "ERR syntax error");
+}
+
+void reply_not_integer(struct session *s)
+{
+    resp_add_error(s->out, "ERR value is not an integer or out of range");
+}
+
+bool key_storable(const struct resp_arg *key)
+{
+    return key->len >= 1 && key->len <= KVS_KEY_MAX;
+}
+
+bool key_check(struct session *s, const struct resp_arg *key)
+{
+    if (key->len == 0)
+        resp_add_error(s->out, "ERR empty keys are not supported by kvs-server");
+    else if (key->len > KVS_KEY_MAX)
+        resp_add_errorf(s->out, "ERR key too long: kvs-server keys are at most %u bytes",
+                        KVS_KEY_MAX);
+    return key_storable(key);
+}
+
 /* Redis's text: the name, then up to 128 bytes of quoted arguments. */
 void reply_unknown_command(struct session *s, size_t argc, const struct resp_arg *argv)
 {
@@ -92,6 +150,20 @@ void reply_unknown_command(struct session *s, size_t argc, const struct resp_arg
         used += (size_t)snprintf(args + used, sizeof(args) - used, "'%s' ", word);
     }
     resp_add_errorf(s->out, "ERR unknown command '%s', with args beginning with: %s", name, args);
+}
+
+/* Writes pass the write gate (write_gate.h); CMD_EXCLUSIVE handlers close it themselves. */
+static void run(const struct command *cmd, struct session *s, size_t argc,
+                const struct resp_arg *argv)
+{
+    struct write_gate *gate = s->srv->gate;
+    if ((cmd->flags & (CMD_WRITE | CMD_EXCLUSIVE)) == CMD_WRITE) {
+        write_gate_enter(gate, s->worker);
+        cmd->fn(s, argc, argv);
+        write_gate_leave(gate, s->worker);
+    } else {
+        cmd->fn(s, argc, argv);
+    }
 }
 
 void commands_execute(struct session *s, const struct resp_request *req)
@@ -111,5 +183,5 @@ void commands_execute(struct session *s, const struct resp_request *req)
         resp_add_error(s->out, "NOAUTH Authentication required.");
         return;
     }
-    cmd->fn(s, req->argc, argv);
+    run(cmd, s, req->argc, argv);
 }

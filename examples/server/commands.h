@@ -24,6 +24,9 @@ enum command_flags {
     CMD_NOAUTH = 1u << 5, /* allowed before AUTH */
     CMD_LOADING = 1u << 6,
     CMD_STALE = 1u << 7,
+    /* Not reported by COMMAND: the handler closes the write gate itself
+     * (write_gate.h) for the part that must not see other writes. */
+    CMD_EXCLUSIVE = 1u << 8,
 };
 
 typedef void command_fn(struct session *s, size_t argc, const struct resp_arg *argv);
@@ -65,8 +68,25 @@ void reply_unknown_command(struct session *s, size_t argc, const struct resp_arg
 /* A libkvs error as an error reply. */
 void reply_storage_error(struct session *s, int rc);
 
+/* "-ERR syntax error" and "-ERR value is not an integer or out of range". */
+void reply_syntax_error(struct session *s);
+void reply_not_integer(struct session *s);
+
+/* A key libkvs can hold: 1 to KVS_KEY_MAX bytes. Reads treat others as absent. */
+bool key_storable(const struct resp_arg *key);
+
+/* key_storable(), or append the error reply for writing such a key and return false. */
+bool key_check(struct session *s, const struct resp_arg *key);
+
 /* ---- handlers (cmd_*.c) ---- */
-command_fn cmd_get, cmd_set, cmd_del, cmd_exists, cmd_mget, cmd_mset, cmd_strlen, cmd_dbsize;
+command_fn cmd_get, cmd_del, cmd_exists, cmd_mget, cmd_strlen, cmd_dbsize;
+command_fn cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset;
+command_fn cmd_append, cmd_getdel, cmd_getex;
+command_fn cmd_mset, cmd_msetnx;
+command_fn cmd_incr, cmd_decr, cmd_incrby, cmd_decrby, cmd_incrbyfloat;
+command_fn cmd_expire, cmd_pexpire, cmd_expireat, cmd_pexpireat, cmd_persist;
+command_fn cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime;
+command_fn cmd_save, cmd_bgsave, cmd_lastsave, cmd_flushdb, cmd_flushall;
 command_fn cmd_ping, cmd_echo, cmd_select, cmd_auth, cmd_quit, cmd_client;
 command_fn cmd_shutdown, cmd_config, cmd_command, cmd_info;
 command_fn cmd_scan, cmd_keys, cmd_hello;

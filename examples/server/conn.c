@@ -41,6 +41,7 @@ struct conn *conn_create(struct worker *w, int fd)
     c->sess = (struct session){
         .srv = srv,
         .out = &c->out,
+        .worker = w->index,
         .id = atomic_fetch_add(&srv->next_client_id, 1),
         .fd = fd,
         .created = time(NULL),

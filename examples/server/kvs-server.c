@@ -19,9 +19,11 @@
 
 #include "acceptor.h"
 #include "options.h"
+#include "saver.h"
 #include "scan_cursors.h"
 #include "server.h"
 #include "worker.h"
+#include "write_gate.h"
 
 /* Descriptors beyond the clients': store segments, epoll and event fds, stdio. */
 #define FD_RESERVE 128u
@@ -30,6 +32,9 @@
  * calls (of all clients), or sooner if their keys pass the byte budget. */
 #define SCAN_CURSOR_SLOTS 16384u
 #define SCAN_CURSOR_BYTES ((size_t)16 << 20)
+
+/* How long shutdown waits for a running backup (it cannot be interrupted). */
+#define BACKUP_SHUTDOWN_WAIT_MS 60000
 
 void server_request_shutdown(struct server *srv)
 {
@@ -187,8 +192,53 @@ static int serve(struct server *srv, const sigset_t *sigs)
         rc = acceptor_run(srv, lfd, sigs);
     }
     close(lfd); /* stop accepting before the workers wind down */
+    saver_interrupt(srv->saver); /* no new backup; a SAVE stops waiting */
     stop_workers(srv);
     return rc;
+}
+
+/* The gate and the saver, once the store is open. */
+static int prepare(struct server *srv, struct server_config *cfg)
+{
+    if (cfg->backup_dir) {
+        cfg->backup_dir_abs = saver_prepare_dir(cfg->backup_dir, cfg->dir_abs);
+        if (!cfg->backup_dir_abs)
+            return -1;
+    }
+    srv->gate = write_gate_create(cfg->threads);
+    srv->saver = saver_create(srv->db, cfg->backup_dir_abs, srv->started);
+    if (!srv->gate || !srv->saver) {
+        log_msg(LL_ERROR, "out of memory");
+        return -1;
+    }
+    if (cfg->backup_dir_abs)
+        log_msg(LL_ALWAYS, "backups (SAVE, BGSAVE) go to: %s", cfg->backup_dir_abs);
+    return 0;
+}
+
+/*
+ * Wait (bounded) for a running backup, then close the store. If the backup
+ * is still running, the store cannot be closed under it: sync it and leave
+ * at once (every acknowledged write is then on disk, as after a kill -9
+ * without the torn tail); the backup's temporary directory stays behind.
+ */
+static int finish(struct server *srv)
+{
+    if (!saver_finish(srv->saver, BACKUP_SHUTDOWN_WAIT_MS)) {
+        int rc = kvs_sync(srv->db);
+        log_msg(LL_ERROR, "a backup is still running after %d s: exiting without closing the "
+                          "store (sync: %s); its temporary directory in %s is left behind",
+                BACKUP_SHUTDOWN_WAIT_MS / 1000, kvs_strerror(rc), srv->cfg->backup_dir_abs);
+        if (srv->cfg->port_file)
+            unlink(srv->cfg->port_file);
+        _exit(1);
+    }
+    saver_destroy(srv->saver);
+    write_gate_destroy(srv->gate);
+    int crc = kvs_close(srv->db);
+    if (crc != KVS_OK)
+        log_msg(LL_ERROR, "closing the store: %s", kvs_strerror(crc));
+    return crc;
 }
 
 int main(int argc, char **argv)
@@ -221,16 +271,21 @@ int main(int argc, char **argv)
     if (srv.wake_fd < 0 || !srv.cursors || open_store(&cfg, &srv.db) != 0)
         return 1;
     log_msg(LL_ALWAYS, "data directory: %s", cfg.dir_abs ? cfg.dir_abs : cfg.dir);
+    if (prepare(&srv, &cfg) != 0) {
+        saver_destroy(srv.saver);
+        write_gate_destroy(srv.gate);
+        kvs_close(srv.db);
+        return 1;
+    }
 
     int rc = serve(&srv, &sigs);
-    int crc = kvs_close(srv.db);
-    if (crc != KVS_OK)
-        log_msg(LL_ERROR, "closing the store: %s", kvs_strerror(crc));
+    int crc = finish(&srv);
     if (cfg.port_file)
         unlink(cfg.port_file);
     close(srv.wake_fd);
     scan_cursors_destroy(srv.cursors);
     free(cfg.dir_abs);
+    free(cfg.backup_dir_abs);
     log_msg(LL_INFO, "stopped");
     return rc == 0 && crc == KVS_OK ? 0 : 1;
 }

@@ -35,6 +35,7 @@ static void usage(FILE *f)
             "  --max-bulk SIZE        largest string argument, e.g. 64k, 1m (default 512m)\n"
             "  --port-file PATH       write the bound port number to PATH once listening\n"
             "  --repair               open a damaged store anyway, skipping damaged records\n"
+            "  --backup-dir PATH      SAVE and BGSAVE make backups in PATH (created if missing)\n"
             "  -V, --version          print the version and exit\n"
             "  -h, --help             print this help and exit\n",
             DEFAULT_MAX_CLIENTS);
@@ -121,7 +122,7 @@ static void set_defaults(struct server_config *cfg)
 }
 
 enum { OPT_ADDR = 256, OPT_DIR, OPT_THREADS, OPT_SYNC, OPT_PASS, OPT_UNSAFE, OPT_LOG,
-       OPT_MAXCLIENTS, OPT_MAXBULK, OPT_PORTFILE, OPT_REPAIR };
+       OPT_MAXCLIENTS, OPT_MAXBULK, OPT_PORTFILE, OPT_REPAIR, OPT_BACKUPDIR };
 
 static const struct option long_opts[] = {
     {"addr", required_argument, NULL, OPT_ADDR},
@@ -135,6 +136,7 @@ static const struct option long_opts[] = {
     {"max-bulk", required_argument, NULL, OPT_MAXBULK},
     {"port-file", required_argument, NULL, OPT_PORTFILE},
     {"repair", no_argument, NULL, OPT_REPAIR},
+    {"backup-dir", required_argument, NULL, OPT_BACKUPDIR},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -178,6 +180,13 @@ static int apply(int opt, const char *arg, struct server_config *cfg)
         return 0;
     case OPT_PORTFILE: cfg->port_file = arg; return 0;
     case OPT_REPAIR: cfg->repair = true; return 0;
+    case OPT_BACKUPDIR:
+        if (!*arg) {
+            fprintf(stderr, "kvs-server: --backup-dir: the path must not be empty\n");
+            return OPTIONS_USAGE;
+        }
+        cfg->backup_dir = arg;
+        return 0;
     case 'V': printf("kvs-server %s (libkvs %s)\n", KVS_VERSION_STRING, kvs_version()); return OPTIONS_EXIT;
     case 'h': usage(stdout); return OPTIONS_EXIT;
     default: usage(stderr); return OPTIONS_USAGE;

@@ -34,10 +34,14 @@ struct server_config {
     size_t max_bulk;         /* largest bulk string in a request */
     const char *port_file;   /* write the bound port here once listening */
     bool repair;             /* open a damaged store, skipping damaged records */
+    const char *backup_dir;  /* --backup-dir: where SAVE and BGSAVE put backups; NULL: none */
+    char *backup_dir_abs;    /* backup_dir made absolute (allocated) */
 };
 
 struct worker;
 struct scan_cursors;
+struct write_gate;
+struct saver;
 
 struct server {
     const struct server_config *cfg;
@@ -53,6 +57,8 @@ struct server {
     atomic_bool shutdown_requested;
     struct scan_cursors *cursors;   /* where SCANs go on (scan_cursors.h) */
     atomic_ullong keys_examined;    /* by SCAN and KEYS */
+    struct write_gate *gate;        /* writes pass it; MSETNX and FLUSHALL close it */
+    struct saver *saver;            /* SAVE and BGSAVE (saver.h) */
 };
 
 /* Ask the main thread to shut the server down (SHUTDOWN command; any thread). */

@@ -17,6 +17,7 @@ struct session {
     struct buf *out;             /* replies are appended here */
     bool wrote;                  /* a write since the last flush: under --sync always the
                                     worker syncs before sending this connection's replies */
+    unsigned worker;             /* index of the worker thread serving it (write gate slot) */
     uint64_t id;                 /* CLIENT ID */
     int fd;                      /* for CLIENT INFO */
     time_t created;

@@ -21,8 +21,10 @@
 
 #include "commands.h"
 #include "fuzz.h"
+#include "saver.h"
 #include "scan_cursors.h"
 #include "server.h"
+#include "write_gate.h"
 
 /* kvs-server reopens nothing; here the store is replaced now and then so
  * that the files of removed keys do not pile up. */
@@ -154,6 +156,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          .next_client_id = 1, .wake_fd = -1};
     srv.cursors = scan_cursors_create(64, 1u << 20, 1);
     FUZZ_CHECK(srv.cursors != NULL);
+    /* the write gate (MSETNX, FLUSHALL) and the saver (no --backup-dir:
+     * SAVE and BGSAVE answer an error), as kvs-server.c prepares them */
+    srv.gate = write_gate_create(cfg.threads);
+    srv.saver = saver_create(db, NULL, srv.started);
+    FUZZ_CHECK(srv.gate != NULL && srv.saver != NULL);
     shutdown_requested = false;
 
     struct buf out;
@@ -211,6 +218,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(s.lib_name);
     free(s.lib_ver);
     scan_cursors_destroy(srv.cursors);
+    saver_destroy(srv.saver);
+    write_gate_destroy(srv.gate);
     remove_all();
     return 0;
 }

@@ -138,11 +138,11 @@ START_TEST(set_options)
     expect_error(run("SET", "k", "1", "BOGUS", NULL), "ERR syntax error");
     expect_error(run("SET", "k", "1", "EX", NULL), "ERR syntax error");
     expect_error(run("SET", "k", "1", "EX", "10", "PX", "5", NULL), "ERR syntax error");
-    expect_error_prefix(run("SET", "k", "1", "EX", "10", NULL), "ERR kvs-server does not support key expiry");
-    expect_error_prefix(run("SET", "k", "1", "px", "10", NULL), "ERR kvs-server does not support key expiry");
-    expect_error_prefix(run("SET", "k", "1", "GET", NULL), "ERR kvs-server does not support SET with GET");
+    expect_error(run("SET", "k", "1", "EX", "0", NULL), "ERR invalid expire time in 'set' command");
     expect_str(run("GET", "k", NULL), "3"); /* refused SETs wrote nothing */
     expect_status(run("SET", "k", "4", "KEEPTTL", NULL), "OK");
+    expect_str(run("SET", "k", "5", "GET", NULL), "4");
+    expect_status(run("SET", "k", "6", "EX", "100", NULL), "OK");
     expect_error(run("SET", "k", NULL), "ERR wrong number of arguments for 'set' command");
 }
 END_TEST
@@ -352,6 +352,8 @@ START_TEST(info)
                             "kvs_server_version:" KVS_PROJECT_VERSION,
                             "process_id:", "tcp_port:", "# Clients\r\n", "connected_clients:1\r\n",
                             "# Persistence\r\n", "loading:0\r\n", "kvs_sync:interval",
+                            "rdb_bgsave_in_progress:0\r\n", "rdb_last_bgsave_status:ok\r\n",
+                            "rdb_last_save_time:", "kvs_backup_dir:\r\n",
                             "# Stats\r\n", "total_commands_processed:", "kvs_keys:1\r\n",
                             "kvs_sets:1\r\n", "kvs_syncs:", "# Keyspace\r\n",
                             "db0:keys=1,expires=0,avg_ttl=0\r\n"};

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -453,15 +454,16 @@ struct writer {
     uint16_t port;
     atomic_bool stop;
     atomic_bool scanning; /* set by the scanner after its first page */
-    atomic_long sets, removes; /* read by the scanner while the writer runs */
+    atomic_bool finished; /* set by the writer as it returns */
+    long sets;
+    atomic_long removes;  /* read by the scanner while the writer counts */
     char error[256];
 };
 
 /* Remove k:i for every i = 3 (mod 7) in a scattered order, and add keys that sort
  * between the old ones; pipelined in batches; until told to stop or all are done. */
-static void *writer_main(void *p)
+static void *writer_loop(struct writer *w)
 {
-    struct writer *w = p;
     struct timeval tv = {.tv_sec = 20};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", w->port, tv);
     if (!c || c->err) {
@@ -489,13 +491,21 @@ static void *writer_main(void *p)
                 return NULL;
             }
             if (r->type == REDIS_REPLY_INTEGER)
-                w->removes += r->integer;
+                atomic_fetch_add(&w->removes, r->integer);
             else
                 w->sets++;
             freeReplyObject(r);
         }
     }
     redisFree(c);
+    return NULL;
+}
+
+static void *writer_main(void *p)
+{
+    struct writer *w = p;
+    writer_loop(w);
+    atomic_store(&w->finished, true);
     return NULL;
 }
 
@@ -533,6 +543,11 @@ START_TEST(concurrent_writes)
     do {
         cursor = scan_page(ctx, cursor, opts, big_count, t, NULL);
         atomic_store(&w.scanning, true); /* every write comes after the scan began */
+        /* and enough of them come before it ends, however the threads are scheduled:
+         * after the first page, wait (bounded) for the writer's first 1001 removes */
+        for (long long end = now_ms() + 20000; calls == 0 && atomic_load(&w.removes) <= 1000 &&
+                                               !atomic_load(&w.finished) && now_ms() < end;)
+            usleep(1000);
     } while (cursor != 0 && ++calls < 100000);
     long removes_during = atomic_load(&w.removes);
     atomic_store(&w.stop, true);
@@ -540,9 +555,9 @@ START_TEST(concurrent_writes)
     ck_assert_msg(w.error[0] == '\0', "writer: %s", w.error);
     ck_assert_uint_eq(cursor, 0);
     /* the writes really overlapped the scan */
-    ck_assert_msg(removes_during > 100, "only %ld removes during the scan", removes_during);
+    ck_assert_msg(removes_during > 1000, "only %ld removes during the scan", removes_during);
     fprintf(stderr, "scan: %ld calls, %ld keys (%ld new) while %ld removes and %ld sets\n",
-            calls + 1, t->total, t->new_keys, atomic_load(&w.removes), atomic_load(&w.sets));
+            calls + 1, t->total, t->new_keys, atomic_load(&w.removes), w.sets);
     ck_assert_int_eq(t->bad, 0);
     for (int i = 0; i < BIG_N; i++) {
         if (i % 7 == 3)
