@@ -34,6 +34,9 @@ struct server_config {
     size_t max_bulk;         /* largest bulk string in a request */
     const char *port_file;   /* write the bound port here once listening */
     bool repair;             /* open a damaged store, skipping damaged records */
+    /* Hardening limits (options.c: apply_limit). */
+    unsigned timeout;        /* close clients idle this many seconds; 0: never */
+    size_t client_output_limit; /* most unsent reply bytes per client; 0: no limit */
 };
 
 struct worker;
