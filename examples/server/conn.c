@@ -116,18 +116,21 @@ static void execute(struct conn *c, const struct resp_request *req)
 {
     struct worker *w = c->w;
     bool was_authed = c->sess.authed;
+    size_t before = c->out.len;
     limit_output(c);
     commands_execute(&c->sess, req);
     stat_add(&w->stats.commands, 1);
     if (!was_authed && c->sess.authed)
         resp_parser_set_limits(&c->parser, &w->limits);
     if (buf_failed(&c->out)) {
-        /* A reply did not fit (output limit or ENOMEM): the stream is broken,
-         * so the client is dropped, as Redis drops one past its hard limit. */
+        /* A reply did not fit (output limit or ENOMEM). As Redis past its hard
+         * limit, the client is dropped; first it gets the replies to its
+         * earlier requests (less than CONN_OUT_SOFT_LIMIT), none for this one. */
         log_msg(LL_WARN, "client %llu: replies over the output limit (%zu bytes) or out of "
                          "memory: closing it", (unsigned long long)c->sess.id, w->output_limit);
         stat_add(&w->stats.output_closed, 1);
-        c->flags |= CONN_DISCARD;
+        buf_truncate(&c->out, before);
+        c->out.failed = false;
         c->sess.close_after_reply = true;
     }
 }

@@ -142,12 +142,20 @@ START_TEST(reply_past_limit_disconnects)
         ck_assert(r->type == REDIS_REPLY_STRING && r->len == BIG);
         freeReplyObject(r);
     }
-    /* one reply of 3 MiB: past the limit, the client is dropped without it */
+    /* one reply of 3 MiB: past the limit, the client is dropped without it,
+     * after the replies to its earlier requests; later ones are not run */
     int fd = tcp_connect(srv.port);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(send_all(fd, "MGET big big big\r\n", 18), 0);
+    const char req[] = "SET before 1\r\nMGET big big big\r\nSET after 1\r\n";
+    ck_assert_int_eq(send_all(fd, req, sizeof(req) - 1), 0);
+    char got[16];
+    ck_assert_uint_eq(recv_exact(fd, got, 5, 10000), 5);
+    ck_assert_str_eq(got, "+OK\r\n");
     ck_assert(wait_closed(fd, 10000));
     close(fd);
+    redisReply *r = redisCommand(c, "EXISTS before after");
+    ck_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    freeReplyObject(r);
     get_big(c); /* everyone else carries on */
     redisFree(c);
     ck_assert_int_eq(server_stop(&srv, SIGTERM, 10000), 0);
