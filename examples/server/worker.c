@@ -141,14 +141,14 @@ static bool stopped(struct worker *w, long long *deadline)
     return w->nconns == 0 || w->now >= *deadline;
 }
 
-/* How long epoll_wait may sleep; closes idle clients first (--timeout). */
+/* How long epoll_wait may sleep; closes idle clients first (--timeout),
+ * also when the loop is busy. */
 static int wait_ms(struct worker *w)
 {
+    int idle = idle_sweep(w);
     if (w->pending)
         return 0;
-    if (w->stopping)
-        return 50;
-    return idle_sweep(w);
+    return w->stopping ? 50 : idle;
 }
 
 static void *worker_main(void *arg)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "loadgen.h"
 
 static struct server_proc srv;
 
@@ -375,6 +376,95 @@ START_TEST(idle_timeout)
 }
 END_TEST
 
+struct busy {
+    struct loadgen_config cfg;
+    struct loadgen_stats st;
+    int rc;
+    atomic_bool stop;
+    char error[96];
+};
+
+#define STREAM_VALUE 100000
+#define STREAM_DEPTH 64
+
+/*
+ * Pipelines GETs of a 100 KB value and reads them: every reply passes the
+ * 64 KiB soft output limit, so the connection is paused and resumed in
+ * every loop iteration and the worker never runs out of work.
+ */
+static void *stream_main(void *arg)
+{
+    struct busy *b = arg;
+    static char reply[STREAM_VALUE + 64];
+    int fd = tcp_connect(srv.port);
+    char hdr[32];
+    int hl = snprintf(hdr, sizeof(hdr), "$%d\r\n", STREAM_VALUE);
+    while (fd >= 0 && !atomic_load(&b->stop)) {
+        static const char gets[] = "GET big\r\nGET big\r\nGET big\r\nGET big\r\n";
+        for (int i = 0; i < STREAM_DEPTH / 4; i++)
+            if (send_all(fd, gets, sizeof(gets) - 1) != 0)
+                break;
+        for (int i = 0; i < STREAM_DEPTH; i++) {
+            size_t want = (size_t)hl + STREAM_VALUE + 2;
+            if (recv_exact(fd, reply, want, 10000) != want || memcmp(reply, hdr, (size_t)hl)) {
+                snprintf(b->error, sizeof(b->error), "streaming client: bad or missing reply");
+                close(fd);
+                return NULL;
+            }
+        }
+    }
+    if (fd < 0)
+        snprintf(b->error, sizeof(b->error), "streaming client: connect failed");
+    else
+        close(fd);
+    return NULL;
+}
+
+static void *busy_main(void *arg)
+{
+    struct busy *b = arg;
+    b->rc = loadgen_run(&b->cfg, &b->st);
+    return NULL;
+}
+
+/* The sweep also runs while the worker never runs out of work; busy clients stay. */
+START_TEST(idle_timeout_under_load)
+{
+    start((const char *[]){"--timeout", "1", "--threads", "1", NULL});
+    int fd = tcp_connect(srv.port);
+    char *set = malloc(STREAM_VALUE + 64);
+    ck_assert(fd >= 0 && set);
+    int h = snprintf(set, 64, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n", STREAM_VALUE);
+    memset(set + h, 'b', STREAM_VALUE);
+    memcpy(set + h + STREAM_VALUE, "\r\n", 2);
+    ck_assert_int_eq(send_all(fd, set, (size_t)h + STREAM_VALUE + 2), 0);
+    ck_assert_uint_eq(recv_exact(fd, set, 5, 5000), 5);
+    free(set);
+    close(fd);
+    int silent = tcp_connect(srv.port);
+    ck_assert_int_ge(silent, 0);
+    static struct busy b;
+    memset(&b, 0, sizeof(b));
+    b.cfg = (struct loadgen_config){.port = srv.port, .clients = 20, .depth = 8, .run_ms = 4000,
+                                    .drain_ms = 20000, .seed = test_seed()};
+    pthread_t t, ts;
+    ck_assert_int_eq(pthread_create(&ts, NULL, stream_main, &b), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, busy_main, &b), 0);
+    long long took = time_to_close(silent, 3500);
+    pthread_join(t, NULL);
+    atomic_store(&b.stop, true);
+    pthread_join(ts, NULL);
+    close(silent);
+    ck_assert_msg(b.error[0] == '\0', "%s", b.error);
+    ck_assert_msg(took >= 0, "silent client not closed within 3.5 s of load");
+    ck_assert_msg(b.rc == 0 && b.st.closed == 0 && b.st.mismatches == 0, "busy clients: %s",
+                  b.st.first_error);
+    ck_assert_uint_eq(b.st.replies, b.st.requests);
+    free(b.st.acked);
+    ck_assert_int_eq(server_stop(&srv, SIGTERM, 10000), 0);
+}
+END_TEST
+
 START_TEST(no_timeout_by_default)
 {
     start(NULL);
@@ -416,6 +506,7 @@ int main(void)
     tc = tcase_create("timeout");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, idle_timeout);
+    tcase_add_test(tc, idle_timeout_under_load);
     tcase_add_test(tc, no_timeout_by_default);
     tcase_add_test(tc, timeout_usage_errors);
     suite_add_tcase(s, tc);
