@@ -95,8 +95,7 @@ static int write_file(struct kvs *db, const struct kvs_run *run, const uint32_t 
         rc = write_entries(db, run, seg_of_slot, fd, &off, sum);
     if (rc == KVS_OK) {
         uint8_t t[8];
-        kvs__store64(t, kvs__digest_final(sum));
-        sum = NULL;
+        kvs__store64(t, kvs__digest_final(sum)); /* final does not free it */
         rc = kvs__io_pwrite_all(fd, t, sizeof(t), off) == 0 ? KVS_OK : KVS_EIO;
     }
     kvs__digest_free(sum);
