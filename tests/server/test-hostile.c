@@ -255,7 +255,8 @@ static void half_open(uint16_t port, bool reset)
 {
     int fd = tcp_connect(port);
     ck_assert_int_ge(fd, 0);
-    blast(fd, "*3\r\n$3\r\nSET\r\n$1\r\nk", 20);
+    const char half[] = "*3\r\n$3\r\nSET\r\n$1\r\nk";
+    blast(fd, half, sizeof(half) - 1);
     if (reset) {
         struct linger l = {.l_onoff = 1, .l_linger = 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
