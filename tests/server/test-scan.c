@@ -532,7 +532,11 @@ START_TEST(concurrent_writes)
     long calls = 0;
     do {
         cursor = scan_page(ctx, cursor, opts, big_count, t, NULL);
-        atomic_store(&w.scanning, true); /* every write comes after the scan began */
+        /* every write comes after the scan began; on a busy machine the scan
+         * could end before the writer ran at all, so let it start first */
+        if (!atomic_exchange(&w.scanning, true))
+            for (long long end = now_ms() + 10000; atomic_load(&w.removes) < 150 && now_ms() < end;)
+                usleep(1000);
     } while (cursor != 0 && ++calls < 100000);
     long removes_during = atomic_load(&w.removes);
     atomic_store(&w.stop, true);
