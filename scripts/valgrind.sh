@@ -57,7 +57,8 @@ addr=127.0.0.1:$port
 # shellcheck disable=SC2086
 {
     run $vg "$client" --addr "$addr" --timeout 30 set greeting hello
-    test "$($vg "$client" --addr "$addr" --timeout 30 get greeting)" = hello
+    got=$($vg "$client" --addr "$addr" --timeout 30 get greeting) # an error here stops the script
+    test "$got" = hello
     run $vg "$client" --addr "$addr" --timeout 30 rm greeting
 }
 cli() {
