@@ -17,6 +17,8 @@ KVS_FUZZ_PACKAGES="clang libclang-rt-dev"
 # libtkrzw-dev does not pull in.
 KVS_BENCH_PACKAGES="liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev libtkrzw-dev \
 liblzma-dev gnuplot-nox"
+# valgrind, for the memcheck step of .ci/run (scripts/valgrind.sh).
+KVS_TEST_PACKAGES="$KVS_TEST_PACKAGES valgrind"
 
 # stage TEXT: say what happens next, one line.
 stage() {

@@ -48,9 +48,10 @@ int buf_reserve(struct buf *b, size_t extra)
     size_t need = b->len + extra;
     if (need <= b->cap)
         return 0;
+    /* Double (amortised appends), but a large append that more than doubles
+     * the buffer gets exactly its size: a 1 MiB reply takes 1 MiB, not 2. */
     size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    cap = cap > SIZE_MAX / 2 || cap * 2 < need ? need : cap * 2;
     if (cap > b->limit)
         cap = b->limit;
     return grow_to(b, cap);

@@ -29,9 +29,10 @@ void buf_init(struct buf *b, size_t limit);
 void buf_free(struct buf *b);
 
 /*
- * Make room for extra more bytes. Grows by doubling (at least min_grow) so
- * appends are amortised O(1), but never past the limit. Returns 0, or -1 and
- * marks the buffer failed.
+ * Make room for extra more bytes. Grows by doubling so appends are amortised
+ * O(1), or to exactly the size needed when that is more than double (one big
+ * reply costs its size, not the next power of two), never past the limit.
+ * Returns 0, or -1 and marks the buffer failed.
  */
 int buf_reserve(struct buf *b, size_t extra);
 

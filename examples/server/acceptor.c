@@ -16,6 +16,11 @@
 #define BACKLOG 511
 /* Connections accepted per wakeup, so signals are still noticed under a flood. */
 #define ACCEPT_BATCH 128
+/* TCP keepalive, as Redis's default tcp-keepalive 300: a peer that vanished
+ * (half-open connection) is found after about 300 + 3 x 100 seconds. */
+#define KEEPALIVE_IDLE_S 300
+#define KEEPALIVE_INTERVAL_S 100
+#define KEEPALIVE_PROBES 3
 
 int acceptor_listen(const struct addr *a, struct addr *bound)
 {
@@ -65,6 +70,17 @@ struct acceptor {
     bool emfile_logged;
 };
 
+/* No Nagle delay; keepalive probes to find peers that vanished. */
+static void tune_socket(int fd)
+{
+    int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTERVAL_S, cnt = KEEPALIVE_PROBES;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 /* Accept one connection. Returns 1 if one was handled, 0 when none is waiting. */
 static int accept_one(struct acceptor *a)
 {
@@ -95,8 +111,7 @@ static int accept_one(struct acceptor *a)
         refuse(srv, fd);
         return 1;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    tune_socket(fd);
     struct worker *w = srv->workers[a->next++ % srv->nworkers];
     if (worker_hand_off(w, fd) != 0) {
         close(fd);

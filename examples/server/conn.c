@@ -4,6 +4,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "idle.h"
 #include "log.h"
 #include "worker.h"
 
@@ -36,7 +38,7 @@ struct conn *conn_create(struct worker *w, int fd)
     c->fd = fd;
     c->w = w;
     buf_init(&c->in, w->query_limit);
-    buf_init(&c->out, w->out_limit);
+    buf_init(&c->out, 0); /* its limit is set before each request: see execute() */
     resp_parser_init(&c->parser, need_auth ? &w->limits_unauth : &w->limits);
     c->sess = (struct session){
         .srv = srv,
@@ -54,10 +56,7 @@ struct conn *conn_create(struct worker *w, int fd)
         free(c);
         return NULL;
     }
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    idle_link(w, c);
     w->nconns++;
     stat_add(&w->stats.connections, 1);
     log_msg(LL_DEBUG, "client %llu connected (fd %d)", (unsigned long long)c->sess.id, fd);
@@ -77,12 +76,7 @@ void conn_close(struct conn *c)
     c->flags |= CONN_DEAD;
     log_msg(LL_DEBUG, "client %llu closed", (unsigned long long)c->sess.id);
     close(c->fd); /* also removes it from the epoll set */
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    idle_unlink(w, c);
     w->nconns--;
     atomic_fetch_sub(&w->srv->clients, 1);
     c->in.len = 0;
@@ -107,19 +101,37 @@ static void protocol_error(struct conn *c, const char *what)
     c->in_pos = c->in.len; /* the rest of the stream cannot be trusted */
 }
 
+/*
+ * The output limit (--client-output-limit) counts unsent bytes: the buffer
+ * may hold that many beyond what was already sent. Requests run only below
+ * CONN_OUT_SOFT_LIMIT unsent, which the limit is never below, so the new
+ * limit is never under what the buffer holds.
+ */
+static void limit_output(struct conn *c)
+{
+    size_t lim = c->w->output_limit;
+    c->out.limit = lim > SIZE_MAX - c->out_pos ? SIZE_MAX : c->out_pos + lim;
+}
+
 static void execute(struct conn *c, const struct resp_request *req)
 {
     struct worker *w = c->w;
     bool was_authed = c->sess.authed;
+    size_t before = c->out.len;
+    limit_output(c);
     commands_execute(&c->sess, req);
     stat_add(&w->stats.commands, 1);
     if (!was_authed && c->sess.authed)
         resp_parser_set_limits(&c->parser, &w->limits);
     if (buf_failed(&c->out)) {
-        /* A reply did not fit (output limit or ENOMEM): the stream is broken. */
-        log_msg(LL_WARN, "client %llu: reply too large or out of memory, closing",
-                (unsigned long long)c->sess.id);
-        c->flags |= CONN_DISCARD;
+        /* A reply did not fit (output limit or ENOMEM). As Redis past its hard
+         * limit, the client is dropped; first it gets the replies to its
+         * earlier requests (less than CONN_OUT_SOFT_LIMIT), none for this one. */
+        log_msg(LL_WARN, "client %llu: replies over the output limit (%zu bytes) or out of "
+                         "memory: closing it", (unsigned long long)c->sess.id, w->output_limit);
+        stat_add(&w->stats.output_closed, 1);
+        buf_truncate(&c->out, before);
+        c->out.failed = false;
         c->sess.close_after_reply = true;
     }
 }
@@ -214,6 +226,7 @@ static void conn_read(struct conn *c)
     if (n > 0) {
         c->in.len += (size_t)n;
         stat_add(&c->w->stats.net_in, (uint64_t)n);
+        idle_touch(c->w, c);
         process(c);
     } else if (n == 0) {
         c->flags |= CONN_EOF;
@@ -242,6 +255,7 @@ static int send_output(struct conn *c)
         if (n >= 0) {
             c->out_pos += (size_t)n;
             stat_add(&c->w->stats.net_out, (uint64_t)n);
+            idle_touch(c->w, c);
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return 0;
         } else if (errno != EINTR) {

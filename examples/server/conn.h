@@ -42,7 +42,8 @@ struct conn {
     struct buf out;
     size_t out_pos;            /* bytes of out already sent */
     struct session sess;
-    struct conn *prev, *next;  /* the worker's list of connections */
+    long long last_active;     /* worker clock (ms) of the last read or send (idle.h) */
+    struct conn *prev, *next;  /* the worker's connections, most recently active first */
     struct conn *pending_next;
 };
 

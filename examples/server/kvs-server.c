@@ -71,24 +71,33 @@ static int check_exposure(const struct server_config *cfg)
     return -1;
 }
 
-/* Each client needs a descriptor: raise the soft limit, or lower max clients to fit. */
+/*
+ * Each client needs a descriptor: raise the soft limit to the hard limit (as
+ * far as the kernel lets us), then lower max clients to what fits, and say so.
+ */
 static void fit_fd_limit(struct server_config *cfg)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
     rlim_t need = (rlim_t)cfg->max_clients + FD_RESERVE;
-    if (rl.rlim_cur >= need)
-        return;
-    rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur < need) {
-        unsigned fit = rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 16u;
-        log_msg(LL_WARN, "file descriptor limit is %llu: max clients lowered from %u to %u",
-                (unsigned long long)rl.rlim_cur, cfg->max_clients, fit);
-        cfg->max_clients = fit;
+    /* An infinite hard limit is refused past fs.nr_open: then ask for what we need. */
+    rlim_t targets[2] = {rl.rlim_max, need < rl.rlim_max ? need : rl.rlim_max};
+    for (int i = 0; i < 2 && rl.rlim_cur < targets[i]; i++) {
+        struct rlimit want = {.rlim_cur = targets[i], .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
     }
+    if (rl.rlim_cur >= need) {
+        log_msg(LL_INFO, "file descriptor limit %llu: room for %u clients",
+                (unsigned long long)rl.rlim_cur, cfg->max_clients);
+        return;
+    }
+    unsigned fit = rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 16u;
+    log_msg(LL_WARN, "file descriptor limit is %llu (hard %llu): max clients lowered from %u to %u",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, cfg->max_clients,
+            fit);
+    cfg->max_clients = fit;
 }
 
 static int open_store(struct server_config *cfg, kvs_t **db)
@@ -169,6 +178,19 @@ static void stop_workers(struct server *srv)
     srv->nworkers = 0;
 }
 
+/* The per-client limits in force, once at start. */
+static void log_limits(const struct server_config *cfg)
+{
+    char timeout[32] = "off", output[48] = "no limit";
+    if (cfg->timeout)
+        snprintf(timeout, sizeof(timeout), "%u s", cfg->timeout);
+    if (cfg->client_output_limit)
+        snprintf(output, sizeof(output), "%zu bytes", cfg->client_output_limit);
+    log_msg(LL_INFO, "limits: request %zu bytes, argument %zu bytes, unsent replies %s per "
+                     "client, idle timeout %s",
+            server_query_limit(cfg), cfg->max_bulk, output, timeout);
+}
+
 /* Listen, run the workers and the accept loop; returns when it is time to stop. */
 static int serve(struct server *srv, const sigset_t *sigs)
 {
@@ -189,6 +211,7 @@ static int serve(struct server *srv, const sigset_t *sigs)
                 cfg->sync == KVS_SYNC_ALWAYS ? "always" : cfg->sync == KVS_SYNC_NONE ? "none"
                                                                                      : "interval",
                 cfg->max_clients, cfg->requirepass ? ", password required" : "");
+        log_limits(cfg);
         rc = acceptor_run(srv, lfd, sigs);
     }
     close(lfd); /* stop accepting before the workers wind down */

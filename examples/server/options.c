@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,14 @@
 #include <unistd.h>
 
 #include "resp.h"
+
+/* Hardening limits: numbered apart from the other options (see apply_limit). */
+enum { OPT_TIMEOUT = 512, OPT_OUTPUT_LIMIT };
+/* client_output_limit until resolved: 64m, or room for one --max-bulk value. */
+#define OUTPUT_LIMIT_AUTO SIZE_MAX
+#define OUTPUT_LIMIT_MIN (64ull << 10)
+#define OUTPUT_LIMIT_FLOOR ((size_t)64 << 20)
+#define TIMEOUT_MAX 31536000ull /* a year */
 
 #define DEFAULT_ADDR "127.0.0.1:4000"
 #define DEFAULT_MAX_CLIENTS 10000u
@@ -33,6 +42,11 @@ static void usage(FILE *f)
             "  --log-level LEVEL      error, warn, info (default) or debug\n"
             "  --max-clients N        most simultaneous connections (default %u)\n"
             "  --max-bulk SIZE        largest string argument, e.g. 64k, 1m (default 512m)\n"
+            "  --timeout SECONDS      close a client idle that long (default 0: never)\n"
+            "  --client-output-limit SIZE\n"
+            "                         most unsent replies per client; past it the client\n"
+            "                         is disconnected (default 64m, or --max-bulk + 1m if\n"
+            "                         larger; 0: no limit)\n"
             "  --port-file PATH       write the bound port number to PATH once listening\n"
             "  --repair               open a damaged store anyway, skipping damaged records\n"
             "  --backup-dir PATH      SAVE and BGSAVE make backups in PATH (created if missing)\n"
@@ -119,6 +133,8 @@ static void set_defaults(struct server_config *cfg)
     cfg->log_level = LL_INFO;
     cfg->max_clients = DEFAULT_MAX_CLIENTS;
     cfg->max_bulk = RESP_DEFAULT_MAX_BULK;
+    cfg->timeout = 0;
+    cfg->client_output_limit = OUTPUT_LIMIT_AUTO;
 }
 
 enum { OPT_ADDR = 256, OPT_DIR, OPT_THREADS, OPT_SYNC, OPT_PASS, OPT_UNSAFE, OPT_LOG,
@@ -134,6 +150,8 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG},
     {"max-clients", required_argument, NULL, OPT_MAXCLIENTS},
     {"max-bulk", required_argument, NULL, OPT_MAXBULK},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"client-output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
     {"port-file", required_argument, NULL, OPT_PORTFILE},
     {"repair", no_argument, NULL, OPT_REPAIR},
     {"backup-dir", required_argument, NULL, OPT_BACKUPDIR},
@@ -193,15 +211,45 @@ static int apply(int opt, const char *arg, struct server_config *cfg)
     }
 }
 
+/* --timeout and --client-output-limit; returns 0 or OPTIONS_USAGE. */
+static int apply_limit(int opt, const char *arg, struct server_config *cfg)
+{
+    unsigned long long v;
+    if (opt == OPT_TIMEOUT) {
+        if (arg[strspn(arg, "0123456789")] != '\0' ||
+            parse_range("--timeout", arg, 0, TIMEOUT_MAX, &v))
+            return OPTIONS_USAGE;
+        cfg->timeout = (unsigned)v;
+        return 0;
+    }
+    if (parse_size(arg, &v) != 0 || (v != 0 && v < OUTPUT_LIMIT_MIN) || v >= SIZE_MAX) {
+        fprintf(stderr, "kvs-server: --client-output-limit: '%s' is not 0 or a size of at "
+                        "least 64k\n", arg);
+        return OPTIONS_USAGE;
+    }
+    cfg->client_output_limit = (size_t)v;
+    return 0;
+}
+
+/* The default output limit depends on --max-bulk, known only at the end. */
+static void resolve_limits(struct server_config *cfg)
+{
+    if (cfg->client_output_limit != OUTPUT_LIMIT_AUTO)
+        return;
+    size_t room = cfg->max_bulk + ((size_t)1 << 20);
+    cfg->client_output_limit = room > OUTPUT_LIMIT_FLOOR ? room : OUTPUT_LIMIT_FLOOR;
+}
+
 enum options_result options_parse(int argc, char **argv, struct server_config *cfg)
 {
     set_defaults(cfg);
     int opt;
     while ((opt = getopt_long(argc, argv, "Vh", long_opts, NULL)) != -1) {
-        int r = apply(opt, optarg, cfg);
+        int r = opt >= OPT_TIMEOUT ? apply_limit(opt, optarg, cfg) : apply(opt, optarg, cfg);
         if (r)
             return (enum options_result)r;
     }
+    resolve_limits(cfg);
     if (optind < argc && set_addr(cfg, argv[optind++]) != 0)
         return OPTIONS_USAGE;
     if (optind < argc) {

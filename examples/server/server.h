@@ -36,6 +36,9 @@ struct server_config {
     bool repair;             /* open a damaged store, skipping damaged records */
     const char *backup_dir;  /* --backup-dir: where SAVE and BGSAVE put backups; NULL: none */
     char *backup_dir_abs;    /* backup_dir made absolute (allocated) */
+    /* Hardening limits (options.c: apply_limit). */
+    unsigned timeout;        /* close clients idle this many seconds; 0: never */
+    size_t client_output_limit; /* most unsent reply bytes per client; 0: no limit */
 };
 
 struct worker;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "idle.h"
 #include "log.h"
 
 /* Events taken from the kernel per epoll_wait. */
@@ -132,6 +133,24 @@ static void teardown(struct worker *w)
     take_handoff(w);
 }
 
+/* Stopping: true once every client is gone or the grace period is over. */
+static bool stopped(struct worker *w, long long *deadline)
+{
+    if (!*deadline)
+        *deadline = w->now + SHUTDOWN_GRACE_MS;
+    return w->nconns == 0 || w->now >= *deadline;
+}
+
+/* How long epoll_wait may sleep; closes idle clients first (--timeout),
+ * also when the loop is busy. */
+static int wait_ms(struct worker *w)
+{
+    int idle = idle_sweep(w);
+    if (w->pending)
+        return 0;
+    return w->stopping ? 50 : idle;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -139,18 +158,15 @@ static void *worker_main(void *arg)
     long long deadline = 0;
     bool always = w->srv->cfg->sync == KVS_SYNC_ALWAYS;
     for (;;) {
-        if (w->stopping) {
-            if (!deadline)
-                deadline = now_ms() + SHUTDOWN_GRACE_MS;
-            if (w->nconns == 0 || now_ms() >= deadline)
-                break;
-        }
-        int timeout = w->pending ? 0 : w->stopping ? 50 : -1;
-        int n = epoll_wait(w->epfd, evs, MAX_EVENTS, timeout);
+        w->now = now_ms();
+        if (w->stopping && stopped(w, &deadline))
+            break;
+        int n = epoll_wait(w->epfd, evs, MAX_EVENTS, wait_ms(w));
         if (n < 0 && errno != EINTR) {
             log_msg(LL_ERROR, "worker %u: epoll_wait: %s", w->index, strerror(errno));
             break;
         }
+        w->now = now_ms();
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == NULL)
                 on_wakeup(w);
@@ -177,7 +193,7 @@ static void init_limits(struct worker *w, const struct server_config *cfg)
     w->limits_unauth.unauthenticated = true;
     w->query_limit = server_query_limit(cfg);
     /* Room for the largest value twice (MGET of big values) plus slack. */
-    w->out_limit = 2 * (size_t)KVS_VALUE_MAX + 1024u * 1024u;
+    w->output_limit = cfg->client_output_limit ? cfg->client_output_limit : SIZE_MAX;
 }
 
 int worker_start(struct worker *w, struct server *srv, unsigned index)

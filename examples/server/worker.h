@@ -28,6 +28,8 @@ struct worker_stats {
     _Atomic uint64_t net_in;      /* bytes read */
     _Atomic uint64_t net_out;     /* bytes written */
     _Atomic uint64_t protocol_errors;
+    _Atomic uint64_t idle_closed;   /* closed by --timeout */
+    _Atomic uint64_t output_closed; /* closed past --client-output-limit */
 };
 
 /* Single-writer increment: a plain load and store, no locked instruction. */
@@ -56,14 +58,16 @@ struct worker {
 
     /* Owned by the worker thread. */
     bool stopping;                /* finishing in-flight requests */
-    struct conn *conns;           /* every open connection */
+    long long now;                /* monotonic ms, read once per loop iteration */
+    struct conn *conns;           /* every open connection, most recently active first */
+    struct conn *conns_tail;      /* the least recently active (idle.h) */
     unsigned nconns;
     struct conn *pending;         /* to flush (and maybe resume) this iteration */
     struct bufpool pool;
     struct resp_limits limits;        /* request limits of authenticated clients */
     struct resp_limits limits_unauth; /* before AUTH, when a password is set */
     size_t query_limit;           /* largest buffered request */
-    size_t out_limit;             /* largest unsent output of one connection */
+    size_t output_limit;          /* most unsent output of one connection; SIZE_MAX: none */
     struct worker_stats stats;
 };
 
