@@ -64,7 +64,7 @@ static size_t config_params(const struct server *srv, struct param *p, size_t ma
     PARAM("databases", "%s", "1");
     PARAM("maxclients", "%u", cfg->max_clients);
     PARAM("proto-max-bulk-len", "%zu", cfg->max_bulk);
-    PARAM("timeout", "%s", "0");
+    PARAM("timeout", "%u", cfg->timeout);
     PARAM("maxmemory", "%s", "0");
     PARAM("loglevel", "%s", log_level_name(cfg->log_level));
 #undef PARAM

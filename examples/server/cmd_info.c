@@ -89,7 +89,7 @@ static void section_persistence(struct buf *b, const struct server *srv)
 
 static void section_stats(struct buf *b, const struct server *srv)
 {
-    uint64_t conns = 0, cmds = 0, in = 0, out = 0, perr = 0;
+    uint64_t conns = 0, cmds = 0, in = 0, out = 0, perr = 0, idle = 0, over = 0;
     for (unsigned i = 0; i < srv->nworkers; i++) {
         struct worker_stats *st = &srv->workers[i]->stats;
         conns += stat_get(&st->connections);
@@ -97,6 +97,8 @@ static void section_stats(struct buf *b, const struct server *srv)
         in += stat_get(&st->net_in);
         out += stat_get(&st->net_out);
         perr += stat_get(&st->protocol_errors);
+        idle += stat_get(&st->idle_closed);
+        over += stat_get(&st->output_closed);
     }
     line(b, "# Stats");
     line(b, "total_connections_received:%llu", (unsigned long long)conns);
@@ -105,6 +107,8 @@ static void section_stats(struct buf *b, const struct server *srv)
     line(b, "total_net_output_bytes:%llu", (unsigned long long)out);
     line(b, "rejected_connections:%llu", (unsigned long long)atomic_load(&srv->rejected));
     line(b, "total_error_replies_protocol:%llu", (unsigned long long)perr);
+    line(b, "kvs_clients_closed_idle:%llu", (unsigned long long)idle);
+    line(b, "client_output_buffer_limit_disconnections:%llu", (unsigned long long)over);
     struct scan_cursors_stats sc;
     scan_cursors_stats(srv->cursors, &sc);
     line(b, "scan_cursors:%llu", (unsigned long long)sc.live);

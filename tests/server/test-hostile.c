@@ -373,6 +373,15 @@ START_TEST(idle_timeout)
     close(silent);
     close(partial);
     close(busy);
+    /* the setting is what CONFIG GET reports */
+    int asker = tcp_connect(srv.port);
+    ck_assert_int_ge(asker, 0);
+    static const char want[] = "*2\r\n$7\r\ntimeout\r\n$1\r\n1\r\n";
+    char reply[sizeof(want)] = {0};
+    ck_assert_int_eq(send_all(asker, "CONFIG GET timeout\r\n", 20), 0);
+    ck_assert_uint_eq(recv_exact(asker, reply, sizeof(want) - 1, 5000), sizeof(want) - 1);
+    ck_assert_str_eq(reply, want);
+    close(asker);
     ck_assert_int_eq(server_stop(&srv, SIGTERM, 10000), 0);
 }
 END_TEST
