@@ -155,20 +155,31 @@ static bool looks_unsynced(const struct kvs_segment *s, uint64_t off)
 
 /*
  * An unreadable record at off that is a batch a crash caught being written.
- * The writer copies a record's payload before its header (record.h), and a
- * batch's payload is records that verify on their own: a process killed
- * between the two leaves a header of zeros followed by intact PUT, PUTX and
- * DEL records (or some of them, if it died while copying them). Writes are
- * serialised, so nothing is written after it: no record but those a batch
- * holds may follow, within one batch's length. Anything else after a zero
- * header (a SEAL, another batch, a record further away) is damage.
+ * A batch's payload is records that verify on their own. Through the file
+ * mapping the writer copies the payload before the header (record.h): a
+ * process killed between the two leaves a header of zeros followed by
+ * intact PUT, PUTX and DEL records (or some of them). Through pwritev
+ * (write-through segments) the header goes first: a write cut short leaves
+ * the batch's header and part of its records. Writes are serialised, so
+ * nothing is written after it: no record but those a batch holds may
+ * follow, within the batch's length (as its header says, or the most a
+ * batch may be when the header is zeros). Anything else after it (a SEAL,
+ * another batch, a record further away) is damage.
  */
 static bool unwritten_batch(const struct kvs_segment *s, uint64_t off, uint64_t next,
                             uint64_t end)
 {
-    if (end - off < KVS_REC_HEADER_SIZE || !all_zero(s->base + off, KVS_REC_HEADER_SIZE))
+    if (end - off < KVS_REC_HEADER_SIZE)
         return false;
-    uint64_t limit = off + KVS_REC_HEADER_SIZE + KVS_REC_BATCH_MAX;
+    const uint8_t *h = s->base + off;
+    uint64_t limit;
+    if (all_zero(h, KVS_REC_HEADER_SIZE))
+        limit = off + KVS_REC_HEADER_SIZE + KVS_REC_BATCH_MAX;
+    else if (kvs__rec_type_at(h) == KVS_REC_BATCH && kvs__rec_klen_at(h) == 0 &&
+             kvs__rec_vlen_at(h) <= KVS_REC_BATCH_MAX)
+        limit = off + KVS_REC_HEADER_SIZE + kvs__rec_vlen_at(h);
+    else
+        return false;
     for (uint64_t p = next; p < end;) {
         struct kvs_rec r;
         if (kvs__rec_decode(s->base + p, end - p, &r) != KVS_REC_OK) {

@@ -312,6 +312,68 @@ START_TEST(batch_without_its_header_is_a_torn_tail)
 }
 END_TEST
 
+/*
+ * The same crash through pwritev (write-through segments, the default of
+ * KVS_SYNC_ALWAYS): the header goes first, so a write cut short leaves the
+ * batch's header and only part of its records. Also a torn tail (found by
+ * the batch kill -9 test under CI).
+ */
+START_TEST(batch_cut_after_its_header_is_a_torn_tail)
+{
+    char *pristine = tu_tmpdir();
+    in_crashing_child(write_two_and_a_batch, pristine);
+    char *seg = tu_last_file(pristine, ".log");
+    ck_assert_ptr_nonnull(seg);
+    const char *name = strrchr(seg, '/') + 1;
+    uint64_t batch_off = KVS_SEG_HEADER_SIZE + kvs__rec_size(5, 11) + kvs__rec_size(4, 12);
+    uint64_t inner = batch_off + KVS_REC_HEADER_SIZE;
+    uint64_t batch_end = inner + kvs__rec_size(5, 12) + kvs__rec_size(5, 10);
+    uint64_t written[] = {inner, inner + 6, inner + kvs__rec_size(5, 12), batch_end - 1};
+    for (size_t v = 0; v < sizeof(written) / sizeof(written[0]); v++) {
+        char *work = tu_tmpdir();
+        char *copy = tu_path(work, name);
+        copy_file(seg, copy);
+        int fd = open(copy, O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        uint8_t zeros[64] = {0};
+        size_t n = (size_t)(batch_end - written[v]);
+        ck_assert_uint_le(n, sizeof(zeros));
+        ck_assert_int_eq(pwrite(fd, zeros, n, (off_t)written[v]), (ssize_t)n);
+        close(fd);
+        kvs_t *db = tu_open(work, KVS_SYNC_NONE, 0);
+        expect_value(db, "beta", "second value");
+        expect_value(db, "gamma", NULL);
+        expect_value(db, "delta", NULL);
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+        free(copy);
+        tu_rmdir(work);
+    }
+    free(seg);
+    tu_rmdir(pristine);
+}
+END_TEST
+
+/* A whole batch damaged with a record after it is damage, not a tail. */
+static void write_batch_then_one(const char *dir)
+{
+    write_two_and_a_batch(dir);
+}
+
+START_TEST(damaged_batch_before_a_record_is_damage)
+{
+    in_crashing_child(write_batch_then_one, tu_dir);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    set_str(db, "epsilon", "after the batch");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    tu_remove_files(tu_dir, ".hint");
+    char *seg = tu_path(tu_dir, "0000000001.log");
+    uint64_t batch_off = KVS_SEG_HEADER_SIZE + kvs__rec_size(5, 11) + kvs__rec_size(4, 12);
+    tu_flip_byte(seg, (long)(batch_off + KVS_REC_HEADER_SIZE + 14)); /* in a value */
+    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    free(seg);
+}
+END_TEST
+
 /* The same zero header in a sealed segment (a SEAL follows the batch's
  * records) is damage: something was written after it. */
 START_TEST(zero_header_before_a_seal_is_damage)
@@ -963,6 +1025,8 @@ static Suite *recovery_suite(void)
     tcase_add_test(tc, torn_tail_at_every_offset);
     tcase_add_test(tc, torn_tail_with_garbage_bytes);
     tcase_add_test(tc, batch_without_its_header_is_a_torn_tail);
+    tcase_add_test(tc, batch_cut_after_its_header_is_a_torn_tail);
+    tcase_add_test(tc, damaged_batch_before_a_record_is_damage);
     tcase_add_test(tc, zero_header_before_a_seal_is_damage);
     suite_add_tcase(s, tc);
 
