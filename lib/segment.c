@@ -341,7 +341,7 @@ void kvs__seg_unref(struct kvs_segment *s)
 uint64_t kvs__seg_next_intact(const struct kvs_segment *s, uint64_t from, uint64_t end)
 {
     for (uint64_t p = from; p + KVS_REC_HEADER_SIZE <= end; p++) {
-        uint8_t t = s->base[p + 4];
+        uint8_t t = kvs__rec_type_at(s->base + p);
         if (t != KVS_REC_PUT && t != KVS_REC_DEL && t != KVS_REC_SEAL && t != KVS_REC_PUTX &&
             t != KVS_REC_BATCH)
             continue;
