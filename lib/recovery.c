@@ -4,7 +4,6 @@
  * cut off a torn tail, and seal what a crash left open. The rules are written
  * out in doc/FORMAT.md, "Recovery".
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -272,26 +271,21 @@ static int cmp_u32(const void *a, const void *b)
 /* Segment ids in the directory; also removes leftover temporary files. */
 static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
 {
-    int fd = dup(db->dirfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    struct kvs_io_dir *d = kvs__io_dir_open(db->dirfd);
+    if (!d)
         return KVS_EIO;
-    }
-    rewinddir(d);
     uint32_t *ids = NULL;
     size_t n = 0, cap = 0;
     int rc = KVS_OK;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    const char *name;
+    while ((name = kvs__io_dir_next(d)) != NULL) {
         uint32_t id;
-        size_t len = strlen(de->d_name);
-        if (!db->opts.read_only && len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
-            kvs__io_unlinkat(db->dirfd, de->d_name);
+        size_t len = strlen(name);
+        if (!db->opts.read_only && len > 4 && strcmp(name + len - 4, ".tmp") == 0) {
+            kvs__io_unlinkat(db->dirfd, name);
             continue;
         }
-        if (!kvs__seg_parse_name(de->d_name, "log", &id))
+        if (!kvs__seg_parse_name(name, "log", &id))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -304,7 +298,7 @@ static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
         }
         ids[n++] = id;
     }
-    closedir(d);
+    kvs__io_dir_close(d);
     if (rc != KVS_OK) {
         free(ids);
         return rc;
@@ -397,7 +391,7 @@ static int open_segments(struct kvs *db, const uint32_t *ids, size_t n,
             struct stat st;
             kvs__seg_name(name, ids[i], "log");
             kvs__log(db, KVS_LOG_ERROR, "segment %u: damaged header, skipped", ids[i]);
-            if (fstatat(db->dirfd, name, &st, 0) == 0)
+            if (kvs__io_stat(db->dirfd, name, &st) == 0)
                 kvs__stat_add(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, (uint64_t)st.st_size);
             rc = KVS_OK;
             continue;
