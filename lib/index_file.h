@@ -15,8 +15,12 @@ struct kvs;
  * file (at least 64 KiB) would be large next to the data. */
 #define KVS_INDEX_FILE_MIN_KEYS 50000u
 
+/* The threshold in use: KVS_INDEX_FILE_MIN_KEYS, lowered by tests that want
+ * a small store to save its index. */
+extern unsigned kvs__index_file_min_keys;
+
 /* Save the index of a store whose segments are all sealed and synced, if it
- * holds at least KVS_INDEX_FILE_MIN_KEYS keys. */
+ * holds at least kvs__index_file_min_keys keys. */
 int kvs__index_file_write(struct kvs *db);
 
 /* Load the index saved at the last close into db, whose segments are open
