@@ -455,7 +455,7 @@ static int copy_segment(struct kvs *db, struct compaction *c, size_t input)
             return KVS_OK;
         struct kvs_rec r;
         if (kvs__rec_decode(s->base + off, s->tail - off, &r) != KVS_REC_OK) {
-            off = kvs__seg_next_intact(s, off + 1, s->tail);
+            off = kvs__seg_skip_bad(s, off, s->tail);
             continue;
         }
         if (r.type == KVS_REC_SEAL)

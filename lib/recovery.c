@@ -161,7 +161,7 @@ struct scan_result {
  * on scanning, KVS_NOT_FOUND to stop there (tail), or KVS_ECORRUPT. */
 static int scan_bad_record(struct kvs *db, struct kvs_segment *s, uint64_t *off, uint64_t end)
 {
-    uint64_t next = kvs__seg_next_intact(s, *off + 1, end);
+    uint64_t next = kvs__seg_skip_bad(s, *off, end);
     uint64_t torn = nonzero_extent(s, *off, next == end ? end : next);
     if (next == end || looks_unsynced(s, *off)) {
         if (torn) {
