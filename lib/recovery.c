@@ -140,16 +140,25 @@ static uint64_t nonzero_extent(const struct kvs_segment *s, uint64_t off, uint64
 }
 
 /*
- * An unreadable record at off with intact records after it is either a hole
- * that a power cut left in data that was never synced (the bytes from off to
- * the end of their 512-byte sector are all zero: whole sectors are lost) or
- * damage.
+ * An unreadable record at off with an intact one at next is either a hole
+ * that a power cut left in data that was never synced, or damage. A power
+ * cut loses whole 512-byte sectors, which read back as zeros (the file was
+ * grown with zeros ahead of the writer), and pages are written back in any
+ * order: so it is a hole if the bytes from off to the end of its sector are
+ * all zero (the record's start was lost) or any whole sector between off and
+ * next is (a sector lost from the middle of the record, or of the records
+ * after it, while a later one made it).
  */
-static bool looks_unsynced(const struct kvs_segment *s, uint64_t off)
+static bool looks_unsynced(const struct kvs_segment *s, uint64_t off, uint64_t next)
 {
     uint64_t sector_end = (off | 511u) + 1;
-    return s->base[off + 4 < sector_end ? off + 4 : off] == 0 &&
-           all_zero(s->base + off, sector_end - off);
+    if (s->base[off + 4 < sector_end ? off + 4 : off] == 0 &&
+        all_zero(s->base + off, sector_end - off))
+        return true;
+    for (uint64_t p = sector_end; p + 512 <= next; p += 512)
+        if (all_zero(s->base + p, 512))
+            return true;
+    return false;
 }
 
 struct scan_result {
@@ -163,7 +172,7 @@ static int scan_bad_record(struct kvs *db, struct kvs_segment *s, uint64_t *off,
 {
     uint64_t next = kvs__seg_skip_bad(s, *off, end);
     uint64_t torn = nonzero_extent(s, *off, next == end ? end : next);
-    if (next == end || looks_unsynced(s, *off)) {
+    if (next == end || looks_unsynced(s, *off, next)) {
         if (torn) {
             kvs__stat_add(db, KVS_STAT_RECOVERY_TORN_BYTES, torn);
             kvs__log(db, KVS_LOG_WARN,
