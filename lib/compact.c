@@ -7,7 +7,8 @@
  *   1. copy live records into an output; remember each move;
  *   2. seal and fdatasync the output, write its hint, fsync the directory;
  *   3. point the index at the copies whose originals are still current;
- *   4. when every input holds no live record: write OBSOLETE (durably),
+ *   4. when every input holds no live record: sync every record written so
+ *      far (what superseded the inputs' records), write OBSOLETE (durably),
  *      unlink the inputs, fsync the directory, remove OBSOLETE.
  * Outputs get epochs just above every sealed segment and below the active
  * one, so replay puts the copies after their originals and before any newer
@@ -503,6 +504,22 @@ static void decide_deletions(struct compaction *c, bool *gone)
             gone[i] = false;
 }
 
+/*
+ * Before the inputs go, make every record written so far durable. Each
+ * record an input loses was superseded, by a newer value or a removal (or, for
+ * a tombstone left out, by the key's newer record); that newer record may
+ * still be only in the page cache, and a power cut after the inputs are gone
+ * would lose both: the key would vanish, or an older value come back. Records
+ * written from here on can only supersede the copies, which stay.
+ */
+static int sync_superseding(struct kvs *db)
+{
+    pthread_mutex_lock(&db->write_mutex);
+    uint64_t seq = db->write_seq;
+    pthread_mutex_unlock(&db->write_mutex);
+    return kvs__sync_upto(db, seq);
+}
+
 /* Delete the inputs that can go. The decision is taken once, so that the
  * OBSOLETE list and the files removed always agree. */
 static int delete_inputs(struct kvs *db, struct compaction *c)
@@ -519,10 +536,12 @@ static int delete_inputs(struct kvs *db, struct compaction *c)
     for (size_t i = 0; i < c->n; i++)
         if (gone[i])
             ids[n++] = c->in[i]->id;
-    int rc = n ? kvs__obsolete_write(db->dirfd, ids, n) : KVS_OK;
+    int rc = n ? sync_superseding(db) : KVS_OK;
+    if (rc == KVS_OK && n)
+        rc = kvs__obsolete_write(db->dirfd, ids, n);
     free(ids);
     if (rc != KVS_OK) {
-        kvs__log(db, KVS_LOG_ERROR, "compaction: cannot write OBSOLETE: %s", strerror(errno));
+        kvs__log(db, KVS_LOG_ERROR, "compaction: cannot commit: %s", strerror(errno));
         free(gone);
         return rc;
     }

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -244,6 +246,144 @@ START_TEST(page_lost_inside_a_record_is_a_hole)
 }
 END_TEST
 
+/* ---- compaction and writes not yet durable ---- */
+
+/* The last synced content of one file, kept by an observe hook: what a power
+ * cut leaves of it. */
+static struct synced_copy {
+    pthread_mutex_t mu;
+    ino_t ino;
+    uint8_t *bytes;
+    size_t len;
+} synced_copy = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void keep_synced(const struct kvs_io_call *c, enum kvs_io_phase ph, int result, int err,
+                        void *ctx)
+{
+    (void)result, (void)err, (void)ctx;
+    struct stat st;
+    if (c->op != KVS_IO_SYNC || ph != KVS_IO_BEFORE || fstat(c->fd, &st) != 0)
+        return;
+    pthread_mutex_lock(&synced_copy.mu);
+    if (st.st_ino == synced_copy.ino) {
+        /* what is in the page cache as the sync starts is on disk after it */
+        free(synced_copy.bytes);
+        synced_copy.len = (size_t)st.st_size;
+        synced_copy.bytes = malloc(synced_copy.len + 1);
+        ck_assert_int_eq(pread(c->fd, synced_copy.bytes, synced_copy.len, 0),
+                         (ssize_t)synced_copy.len);
+    }
+    pthread_mutex_unlock(&synced_copy.mu);
+}
+
+static void copy_dir(const char *from, const char *to)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/", from, to);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/*
+ * Found by the power-cut test: compaction deletes the input records that
+ * newer records superseded, and those newer records could still be only in
+ * the page cache. A removal made durable, the key written again, then a
+ * background compaction of the removal's segment alone (the old value's
+ * segment holds little garbage) drops the tombstone, "the key was written
+ * again"; a power cut then loses the new value and the old one comes back.
+ * The same for a value overwritten after the last sync: both records gone.
+ * Compaction now syncs what was written before its commit point.
+ */
+START_TEST(compaction_syncs_what_superseded_its_inputs)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    ck_assert_kvs(kvs_options_set_segment_size(o, 16384), KVS_OK);
+    ck_assert_kvs(kvs_options_set_compaction_trigger(o, 20), KVS_OK);
+    kvs_t *db = NULL;
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    /* segment 1: the old value of "gone" and live keys (1200-byte values:
+     * 13 records fill a 16 KiB segment) */
+    put(db, "gone", 1200, 1);
+    for (int i = 0; i < 12; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "live%02d", i);
+        put(db, k, 1200, i);
+    }
+    /* segment 2: the removal of "gone" and values overwritten later */
+    put(db, "over00", 1200, 100);
+    ck_assert_kvs(kvs_remove(db, "gone", 4), KVS_OK);
+    for (int i = 1; i < 13; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "over%02d", i);
+        put(db, k, 1200, 100 + i);
+    }
+    put(db, "next", 1200, 7);
+    ck_assert_kvs(kvs_sync(db), KVS_OK); /* the removal is durable */
+    /* from here on the active segment's synced content is what survives */
+    char *active = tu_last_file(tu_dir, ".log");
+    struct stat st;
+    ck_assert_int_eq(stat(active, &st), 0);
+    synced_copy.ino = st.st_ino;
+    synced_copy.len = (size_t)st.st_size; /* all synced just now */
+    synced_copy.bytes = malloc(synced_copy.len + 1);
+    FILE *f = fopen(active, "rb");
+    ck_assert_uint_eq(fread(synced_copy.bytes, 1, synced_copy.len, f), synced_copy.len);
+    fclose(f);
+    static const struct kvs_io_hooks hooks = {.observe = keep_synced};
+    kvs__io_set_hooks(&hooks);
+    put(db, "gone", 100, 2); /* written again, not synced */
+    for (int i = 0; i < 13; i++) {  /* segment 2 becomes all garbage */
+        char k[16];
+        snprintf(k, sizeof(k), "over%02d", i);
+        put(db, k, 16, 200 + i);
+    }
+    uint64_t done = 0;
+    for (int i = 0; i < 1000 && done == 0; i++) { /* the background thread, bounded */
+        usleep(10000);
+        ck_assert_kvs(kvs_stat(db, KVS_STAT_COMPACTIONS, &done), KVS_OK);
+    }
+    ck_assert_uint_eq(done, 1);
+    char *seg2 = tu_path(tu_dir, "0000000002.log"), *seg1 = tu_path(tu_dir, "0000000001.log");
+    ck_assert_msg(access(seg2, F_OK) != 0 && access(seg1, F_OK) == 0,
+                  "the compaction was to take segment 2 alone");
+    /* the power cut: the directory as it is, the active segment as synced */
+    char *cut = tu_tmpdir();
+    copy_dir(tu_dir, cut);
+    kvs__io_set_hooks(NULL);
+    char *copy = tu_path(cut, strrchr(active, '/') + 1);
+    pthread_mutex_lock(&synced_copy.mu);
+    f = fopen(copy, "wb");
+    ck_assert_uint_eq(fwrite(synced_copy.bytes, 1, synced_copy.len, f), synced_copy.len);
+    fclose(f);
+    pthread_mutex_unlock(&synced_copy.mu);
+    kvs_t *after = open_with(cut, KVS_SYNC_NONE, 0);
+    void *v;
+    size_t n;
+    int rc = kvs_get(after, "gone", 4, &v, &n);
+    if (rc == KVS_OK) {
+        ck_assert_msg(n == 100, "the removed value of \"gone\" came back");
+        kvs_free(v);
+    }
+    for (int i = 0; i < 13; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "over%02d", i);
+        rc = kvs_get(after, k, strlen(k), &v, &n);
+        ck_assert_msg(rc == KVS_OK, "%s, durable before the compaction, is gone", k);
+        kvs_free(v);
+    }
+    ck_assert_kvs(kvs_close(after), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(synced_copy.bytes);
+    synced_copy.bytes = NULL;
+    free(copy);
+    free(seg1);
+    free(seg2);
+    free(active);
+    tu_rmdir(cut);
+}
+END_TEST
+
 static Suite *found_suite(void)
 {
     Suite *s = suite_create("found");
@@ -253,6 +393,11 @@ static Suite *found_suite(void)
     tcase_add_test(tc, torn_batch_is_a_torn_tail);
     tcase_add_test(tc, repair_skips_a_damaged_batch_whole);
     tcase_add_test(tc, page_lost_inside_a_record_is_a_hole);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("compaction");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, compaction_syncs_what_superseded_its_inputs);
     suite_add_tcase(s, tc);
     return s;
 }
