@@ -277,7 +277,9 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Segment ids in the directory; also removes leftover temporary files. */
+/* Segment ids in the directory; also removes leftover temporary files. A
+ * listing that fails part way is KVS_EIO: opening without some segments
+ * would lose their records and let older ones come back. */
 static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
 {
     struct kvs_io_dir *d = kvs__io_dir_open(db->dirfd);
@@ -286,8 +288,15 @@ static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
     uint32_t *ids = NULL;
     size_t n = 0, cap = 0;
     int rc = KVS_OK;
-    const char *name;
-    while ((name = kvs__io_dir_next(d)) != NULL) {
+    for (;;) {
+        const char *name = kvs__io_dir_next(d);
+        if (!name) {
+            if (errno != 0) {
+                kvs__log(db, KVS_LOG_ERROR, "cannot list the directory: %s", strerror(errno));
+                rc = KVS_EIO;
+            }
+            break;
+        }
         uint32_t id;
         size_t len = strlen(name);
         if (!db->opts.read_only && len > 4 && strcmp(name + len - 4, ".tmp") == 0) {

@@ -384,6 +384,93 @@ START_TEST(compaction_syncs_what_superseded_its_inputs)
 }
 END_TEST
 
+/* ---- I/O errors ---- */
+
+/* Fail the n-th call of one kind of operation (1-based), once. */
+static struct nth_fault {
+    enum kvs_io_op op;
+    int n, err;
+    const char *name; /* only calls on this name, if set */
+    int seen, hit;
+} nth;
+
+static int fail_nth(const struct kvs_io_call *c, void *ctx)
+{
+    (void)ctx;
+    if (c->op != nth.op || (nth.name && (!c->name || strcmp(c->name, nth.name) != 0)))
+        return 0;
+    if (++nth.seen != nth.n)
+        return 0;
+    nth.hit = 1;
+    return nth.err;
+}
+
+static void arm(enum kvs_io_op op, int n, int err, const char *name)
+{
+    static const struct kvs_io_hooks hooks = {.inject = fail_nth};
+    nth = (struct nth_fault){.op = op, .n = n, .err = err, .name = name};
+    kvs__io_set_hooks(&hooks);
+}
+
+static void disarm(void)
+{
+    kvs__io_set_hooks(NULL);
+}
+
+/* Three closes: three sealed segments and their hints, plus INDEX; key
+ * "x<i>" holds a 200-byte value. */
+static void three_sessions(const char *dir)
+{
+    for (int s = 0; s < 3; s++) {
+        kvs_t *db = open_with(dir, KVS_SYNC_NONE, 0);
+        for (int i = 0; i < 20; i++) {
+            char k[16];
+            snprintf(k, sizeof(k), "x%d", s * 20 + i);
+            put(db, k, 200, s * 20 + i);
+        }
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+    }
+}
+
+/*
+ * Found by the I/O-fault test: a readdir that failed part way through the
+ * listing at open ended it as if the directory had no more names, and the
+ * store opened without the segments not yet listed: their records were
+ * missing, and older ones they had replaced came back. The open fails now.
+ */
+START_TEST(failed_listing_fails_the_open)
+{
+    three_sessions(tu_dir);
+    for (int n = 1; n < 20; n++) {
+        arm(KVS_IO_LIST, n, EIO, NULL);
+        kvs_options_t *o = kvs_options_create();
+        kvs_t *db = NULL;
+        errno = 0;
+        int rc = kvs_open(tu_dir, o, &db);
+        kvs_options_destroy(o);
+        int hit = nth.hit;
+        disarm();
+        if (!hit) {
+            ck_assert_kvs(rc, KVS_OK);
+            kvs_close(db);
+            break; /* past the listing */
+        }
+        if (rc == KVS_OK) {
+            /* the failure was not in the listing at open: all must be there */
+            for (int i = 0; i < 60; i++) {
+                char k[16];
+                snprintf(k, sizeof(k), "x%d", i);
+                expect(db, k, 200, i);
+            }
+            ck_assert_kvs(kvs_close(db), KVS_OK);
+            continue;
+        }
+        ck_assert_kvs(rc, KVS_EIO);
+        ck_assert_int_eq(errno, EIO);
+    }
+}
+END_TEST
+
 static Suite *found_suite(void)
 {
     Suite *s = suite_create("found");
@@ -398,6 +485,11 @@ static Suite *found_suite(void)
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, compaction_syncs_what_superseded_its_inputs);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("io-errors");
+    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, failed_listing_fails_the_open);
     suite_add_tcase(s, tc);
     return s;
 }
