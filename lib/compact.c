@@ -520,6 +520,21 @@ static int sync_superseding(struct kvs *db)
     return kvs__sync_upto(db, seq);
 }
 
+/* Delete a dead segment's files, the hint first (a hint must not outlive its
+ * segment). False if a file that exists could not be deleted. */
+static bool unlink_dead(struct kvs *db, uint32_t id)
+{
+    char name[KVS_SEG_NAME_MAX];
+    bool gone = true;
+    kvs__seg_name(name, id, "hint");
+    if (kvs__io_unlinkat(db->dirfd, name) < 0 && errno != ENOENT)
+        gone = false;
+    kvs__seg_name(name, id, "log");
+    if (kvs__io_unlinkat(db->dirfd, name) < 0 && errno != ENOENT)
+        gone = false;
+    return gone;
+}
+
 /* Delete the inputs that can go. The decision is taken once, so that the
  * OBSOLETE list and the files removed always agree. */
 static int delete_inputs(struct kvs *db, struct compaction *c)
@@ -536,9 +551,11 @@ static int delete_inputs(struct kvs *db, struct compaction *c)
     for (size_t i = 0; i < c->n; i++)
         if (gone[i])
             ids[n++] = c->in[i]->id;
+    uint32_t *listed = NULL;
+    size_t nlisted = 0;
     int rc = n ? sync_superseding(db) : KVS_OK;
     if (rc == KVS_OK && n)
-        rc = kvs__obsolete_write(db->dirfd, ids, n);
+        rc = kvs__obsolete_write_listed(db->dirfd, ids, n, &listed, &nlisted);
     free(ids);
     if (rc != KVS_OK) {
         kvs__log(db, KVS_LOG_ERROR, "compaction: cannot commit: %s", strerror(errno));
@@ -549,20 +566,25 @@ static int delete_inputs(struct kvs *db, struct compaction *c)
         if (gone[i])
             kvs__db_remove_segment(db, c->in[i]);
     quiesce_readers(db);
+    /* every segment OBSOLETE lists: these inputs, and any an earlier
+     * compaction could not delete */
+    bool all_gone = true;
+    for (size_t i = 0; i < nlisted; i++)
+        all_gone &= unlink_dead(db, listed[i]);
+    free(listed);
     for (size_t i = 0; i < c->n; i++) {
-        struct kvs_segment *s = c->in[i];
         if (!gone[i])
             continue;
-        char name[KVS_SEG_NAME_MAX];
-        kvs__seg_name(name, s->id, "log");
-        kvs__io_unlinkat(db->dirfd, name);
-        kvs__seg_name(name, s->id, "hint");
-        kvs__io_unlinkat(db->dirfd, name);
-        kvs__stat_add(db, KVS_STAT_COMPACTED_BYTES, s->tail);
-        kvs__seg_unref(s); /* the list's reference; ours goes in compaction_end */
+        kvs__stat_add(db, KVS_STAT_COMPACTED_BYTES, c->in[i]->tail);
+        kvs__seg_unref(c->in[i]); /* the list's reference; ours goes in compaction_end */
     }
     free(gone);
-    if (n && kvs__io_sync_dir(db->dirfd) == 0)
+    /* OBSOLETE goes once every file it lists is gone; else the next open
+     * deletes the rest (and later compactions keep them listed) */
+    if (!all_gone)
+        kvs__log(db, KVS_LOG_WARN, "compaction: cannot delete a replaced segment (%s); the "
+                 "next open will", strerror(errno));
+    else if (n && kvs__io_sync_dir(db->dirfd) == 0)
         kvs__obsolete_remove(db->dirfd);
     return KVS_OK;
 }

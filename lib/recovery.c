@@ -328,18 +328,31 @@ static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
     return KVS_OK;
 }
 
-static void unlink_segment_files(int dirfd, uint32_t id)
+/* Delete a segment's files, the hint first (a hint must not outlive its
+ * segment: a later segment of the same number would not match it). Returns
+ * 0, or -1 if a file that exists could not be deleted. */
+static int unlink_segment_files(int dirfd, uint32_t id)
 {
     char name[KVS_SEG_NAME_MAX];
-    kvs__seg_name(name, id, "log");
-    kvs__io_unlinkat(dirfd, name);
+    int rc = 0;
     kvs__seg_name(name, id, "hint");
-    kvs__io_unlinkat(dirfd, name);
+    if (kvs__io_unlinkat(dirfd, name) < 0 && errno != ENOENT)
+        rc = -1;
+    kvs__seg_name(name, id, "log");
+    if (kvs__io_unlinkat(dirfd, name) < 0 && errno != ENOENT)
+        rc = -1;
+    return rc;
 }
 
-/* Finish the deletions a compaction recorded in OBSOLETE before it died.
- * Read-only handles instead drop those ids from the list they open. */
-static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n)
+/*
+ * Finish the deletions a compaction recorded in OBSOLETE before it died.
+ * OBSOLETE is removed only once every file it lists is gone: if one cannot be
+ * deleted now, the next open tries again (and the store opens without it
+ * meanwhile). *max_id is raised to the highest id listed, so that no new
+ * segment takes the number of one still to be deleted. Read-only handles
+ * instead drop those ids from the list they open.
+ */
+static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n, uint32_t *max_id)
 {
     uint32_t *dead;
     size_t ndead;
@@ -355,21 +368,26 @@ static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n)
     if (ndead > 1)
         qsort(dead, ndead, sizeof(*dead), cmp_u32);
     size_t kept = 0;
-    for (size_t i = 0; i < *n; i++) {
-        if (bsearch(&ids[i], dead, ndead, sizeof(*dead), cmp_u32)) {
-            if (!db->opts.read_only)
-                unlink_segment_files(db->dirfd, ids[i]);
-            continue;
-        }
-        ids[kept++] = ids[i];
-    }
+    for (size_t i = 0; i < *n; i++)
+        if (!bsearch(&ids[i], dead, ndead, sizeof(*dead), cmp_u32))
+            ids[kept++] = ids[i];
     *n = kept;
+    bool all_gone = true;
+    for (size_t i = 0; i < ndead && !db->opts.read_only; i++) {
+        if (unlink_segment_files(db->dirfd, dead[i]) < 0) {
+            kvs__log(db, KVS_LOG_WARN, "cannot delete segment %u, replaced by a compaction: %s",
+                     dead[i], strerror(errno));
+            all_gone = false;
+        }
+    }
+    if (ndead > 0)
+        *max_id = KVS_MAX(*max_id, dead[ndead - 1]);
     free(dead);
     if (db->opts.read_only)
         return KVS_OK;
     if (kvs__io_sync_dir(db->dirfd) < 0)
         return KVS_EIO;
-    return kvs__obsolete_remove(db->dirfd);
+    return all_gone ? kvs__obsolete_remove(db->dirfd) : KVS_OK;
 }
 
 /* ---- opening the segments ---- */
@@ -597,7 +615,8 @@ int kvs__recover(struct kvs *db)
     if (rc != KVS_OK)
         return rc;
     uint32_t max_id = nids ? ids[nids - 1] : 0;
-    rc = apply_obsolete(db, ids, &nids);
+    uint32_t max_listed = max_id; /* also the ids OBSOLETE names */
+    rc = apply_obsolete(db, ids, &nids, &max_listed);
     if (rc == KVS_OK && max_id == 0 && !db->opts.create_if_missing)
         rc = KVS_ENOENT;
     struct kvs_segment **segs = NULL;
@@ -618,7 +637,7 @@ int kvs__recover(struct kvs *db)
     if (rc == KVS_OK)
         rc = rebuild_index(db, segs, nsegs);
     if (rc == KVS_OK)
-        set_next_numbers(db, max_id);
+        set_next_numbers(db, max_listed);
     free(segs);
     return rc;
 }

@@ -471,6 +471,113 @@ START_TEST(failed_listing_fails_the_open)
 }
 END_TEST
 
+/* Segment 1: "k" = v1 and filler; segment 2: the removal of "k" and filler
+ * that is overwritten later; segment 3 active. A compaction of everything
+ * then drops the tombstone (no older segment stays) and deletes 1 and 2. */
+static kvs_t *removal_over_two_segments(const char *dir)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    ck_assert_kvs(kvs_options_set_segment_size(o, 4096), KVS_OK);
+    ck_assert_kvs(kvs_options_set_compaction_trigger(o, 100), KVS_OK);
+    kvs_t *db = NULL;
+    ck_assert_kvs(kvs_open(dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    put(db, "k", 1000, 1);
+    put(db, "f1", 1000, 2);
+    put(db, "f2", 1000, 3);
+    put(db, "f3", 965, 4); /* segment 1: 4080 bytes, no room for the removal */
+    ck_assert_kvs(kvs_remove(db, "k", 1), KVS_OK);
+    put(db, "f1", 1000, 5);
+    put(db, "f2", 1000, 6);
+    put(db, "f3", 1000, 7);
+    put(db, "f4", 1000, 8); /* segment 3 */
+    char *two = tu_path(dir, "0000000003.log");
+    ck_assert_msg(access(two, F_OK) == 0, "the layout changed: no segment 3");
+    free(two);
+    return db;
+}
+
+static void expect_removed(const char *dir)
+{
+    kvs_t *db = open_with(dir, KVS_SYNC_NONE, 0);
+    expect_absent(db, "k");
+    expect(db, "f3", 1000, 7);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+
+/*
+ * Found by reading the code the I/O-fault test pointed at (the same bug at
+ * open, below): a compaction that could not delete one of its inputs still
+ * removed OBSOLETE, and the next open replayed the input: a value whose
+ * tombstone the compaction had dropped came back. OBSOLETE now stays until
+ * every file it lists is gone, and a later compaction keeps those ids listed.
+ */
+START_TEST(failed_unlink_in_compaction_keeps_the_deletion)
+{
+    kvs_t *db = removal_over_two_segments(tu_dir);
+    arm(KVS_IO_UNLINK, 1, EIO, "0000000001.log");
+    ck_assert_kvs(kvs_compact(db), KVS_OK); /* committed; one file left over */
+    ck_assert_int_eq(nth.hit, 1);
+    disarm();
+    expect_absent(db, "k");
+    /* another compaction writes its own OBSOLETE */
+    put(db, "f4", 100, 9);
+    put(db, "f4", 100, 10);
+    ck_assert_kvs(kvs_compact(db), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    expect_removed(tu_dir);
+    char *one = tu_path(tu_dir, "0000000001.log");
+    ck_assert_int_ne(access(one, F_OK), 0); /* deleted by that open */
+    free(one);
+}
+END_TEST
+
+static void compact_and_die_at_commit(const char *dir);
+
+/*
+ * Found by the I/O-fault test: an open finishing a compaction's deletions
+ * (OBSOLETE left by a crash) that could not delete one of them removed
+ * OBSOLETE anyway; the next open replayed the segment and a removed value
+ * came back.
+ */
+START_TEST(failed_unlink_at_open_keeps_the_deletion)
+{
+    crash_after(compact_and_die_at_commit, tu_dir);
+    char *marker = tu_path(tu_dir, "OBSOLETE");
+    ck_assert_int_eq(access(marker, F_OK), 0);
+    arm(KVS_IO_UNLINK, 1, EIO, "0000000001.log");
+    kvs_t *db = open_with(tu_dir, KVS_SYNC_NONE, 0);
+    ck_assert_int_eq(nth.hit, 1);
+    disarm();
+    expect_absent(db, "k");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_int_eq(access(marker, F_OK), 0); /* still to do */
+    expect_removed(tu_dir);
+    ck_assert_int_ne(access(marker, F_OK), 0);
+    free(marker);
+}
+END_TEST
+
+/* Die right after the compaction's commit point (OBSOLETE renamed). */
+static void die_at_commit(const struct kvs_io_call *c, enum kvs_io_phase ph, int result,
+                          int err, void *ctx)
+{
+    (void)err, (void)ctx;
+    if (c->op == KVS_IO_RENAME && ph == KVS_IO_AFTER && result == 0 &&
+        strcmp(c->name2, "OBSOLETE") == 0)
+        _exit(0);
+}
+
+static void compact_and_die_at_commit(const char *dir)
+{
+    kvs_t *db = removal_over_two_segments(dir);
+    static const struct kvs_io_hooks hooks = {.observe = die_at_commit};
+    kvs__io_set_hooks(&hooks);
+    kvs_compact(db);
+    _exit(1); /* the commit point was not reached */
+}
+
 static Suite *found_suite(void)
 {
     Suite *s = suite_create("found");
@@ -490,6 +597,8 @@ static Suite *found_suite(void)
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, failed_listing_fails_the_open);
+    tcase_add_test(tc, failed_unlink_in_compaction_keeps_the_deletion);
+    tcase_add_test(tc, failed_unlink_at_open_keeps_the_deletion);
     suite_add_tcase(s, tc);
     return s;
 }
