@@ -57,8 +57,11 @@ static void write_hint(struct kvs *db, struct kvs_segment *s)
     if (!atomic_load(&s->synced)) {
         kvs__stat_add(db, KVS_STAT_SYNCS, 1);
         if (kvs__io_datasync(s->fd) < 0) {
+            /* as in group commit: the kernel may have dropped the pages,
+             * and a later fdatasync of the file would succeed without them */
             kvs__log(db, KVS_LOG_ERROR, "fdatasync of segment %u failed: %s", s->id,
                      strerror(errno));
+            kvs__fail(db, errno);
             s->hint_failed = true;
             return;
         }
@@ -645,7 +648,7 @@ int kvs__compact_now(struct kvs *db)
     pthread_mutex_lock(&db->write_mutex);
     int rc = KVS_OK;
     if (atomic_load(&db->write_failed))
-        rc = KVS_EIO;
+        rc = kvs__refused(db);
     else if (db->active->tail > KVS_SEG_HEADER_SIZE)
         rc = kvs__db_roll(db, 0);
     pthread_mutex_unlock(&db->write_mutex);

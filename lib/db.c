@@ -264,7 +264,7 @@ int kvs_close(kvs_t *db)
         if (!atomic_load(&db->write_failed))
             rc = kvs__sync_upto(db, seq);
         else
-            rc = KVS_EIO;
+            rc = kvs__refused(db);
         if (rc == KVS_OK) {
             kvs__write_pending_hints(db);
             kvs__index_file_write(db);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,25 +392,39 @@ static struct nth_fault {
     enum kvs_io_op op;
     int n, err;
     const char *name; /* only calls on this name, if set */
-    int seen, hit;
+    const char *func; /* only calls made by this function, if set */
+    _Atomic int seen, hit;
 } nth;
 
 static int fail_nth(const struct kvs_io_call *c, void *ctx)
 {
     (void)ctx;
-    if (c->op != nth.op || (nth.name && (!c->name || strcmp(c->name, nth.name) != 0)))
+    if (c->op != nth.op || (nth.name && (!c->name || strcmp(c->name, nth.name) != 0)) ||
+        (nth.func && strcmp(c->func, nth.func) != 0))
         return 0;
-    if (++nth.seen != nth.n)
+    if (atomic_fetch_add(&nth.seen, 1) + 1 != nth.n)
         return 0;
-    nth.hit = 1;
+    atomic_store(&nth.hit, 1);
     return nth.err;
+}
+
+static void arm_in(enum kvs_io_op op, int n, int err, const char *name, const char *func)
+{
+    static const struct kvs_io_hooks hooks = {.inject = fail_nth};
+    kvs__io_set_hooks(NULL);
+    nth.op = op;
+    nth.n = n;
+    nth.err = err;
+    nth.name = name;
+    nth.func = func;
+    atomic_store(&nth.seen, 0);
+    atomic_store(&nth.hit, 0);
+    kvs__io_set_hooks(&hooks);
 }
 
 static void arm(enum kvs_io_op op, int n, int err, const char *name)
 {
-    static const struct kvs_io_hooks hooks = {.inject = fail_nth};
-    nth = (struct nth_fault){.op = op, .n = n, .err = err, .name = name};
-    kvs__io_set_hooks(&hooks);
+    arm_in(op, n, err, name, NULL);
 }
 
 static void disarm(void)
@@ -578,6 +593,80 @@ static void compact_and_die_at_commit(const char *dir)
     _exit(1); /* the commit point was not reached */
 }
 
+/*
+ * Found by the I/O-fault test: once a failed sync had made the handle refuse
+ * writes, kvs_compact and kvs_close returned KVS_EIO with errno 0 (kvs.h:
+ * errno says why). Every refusal now carries the errno of that sync.
+ */
+START_TEST(refusals_carry_the_failed_syncs_errno)
+{
+    kvs_t *db = open_with(tu_dir, KVS_SYNC_ALWAYS, 0);
+    put(db, "a", 10, 1);
+    arm(KVS_IO_SYNC, 1, ENOSPC, NULL);
+    errno = 0;
+    ck_assert_kvs(kvs_set(db, "b", 1, "x", 1), KVS_EIO);
+    ck_assert_int_eq(errno, ENOSPC);
+    disarm();
+    errno = 0;
+    ck_assert_kvs(kvs_set(db, "c", 1, "x", 1), KVS_EIO);
+    ck_assert_int_eq(errno, ENOSPC);
+    errno = 0;
+    ck_assert_kvs(kvs_sync(db), KVS_EIO);
+    ck_assert_int_eq(errno, ENOSPC);
+    errno = 0;
+    ck_assert_kvs(kvs_compact(db), KVS_EIO);
+    ck_assert_int_eq(errno, ENOSPC);
+    errno = 0;
+    ck_assert_kvs(kvs_close(db), KVS_EIO);
+    ck_assert_int_eq(errno, ENOSPC);
+    db = open_with(tu_dir, KVS_SYNC_NONE, 0);
+    expect(db, "a", 10, 1);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/*
+ * Found while fixing the above: a failed fdatasync of a sealed segment in
+ * the background thread (before its hint) only skipped the hint. Linux may
+ * drop the dirty pages of a failed fdatasync, and a later one of the same
+ * file succeeds without them: the next sync would have acknowledged as
+ * durable writes that were lost. It fails the handle now, as in group commit.
+ */
+START_TEST(failed_sync_before_a_hint_fails_the_handle)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    ck_assert_kvs(kvs_options_set_segment_size(o, 4096), KVS_OK);
+    kvs_t *db = NULL;
+    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
+    kvs_options_destroy(o);
+    arm_in(KVS_IO_SYNC, 1, EIO, NULL, "write_hint");
+    for (int i = 0; i < 8; i++) { /* two segments sealed */
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        put(db, k, 1000, i);
+    }
+    for (int i = 0; i < 1000 && !atomic_load(&nth.hit); i++) /* bounded wait */
+        usleep(10000);
+    ck_assert_int_eq(atomic_load(&nth.hit), 1);
+    disarm();
+    errno = 0;
+    ck_assert_kvs(kvs_set(db, "after", 5, "x", 1), KVS_EIO);
+    ck_assert_int_eq(errno, EIO);
+    uint64_t failed;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_WRITE_FAILED, &failed), KVS_OK);
+    ck_assert_uint_eq(failed, 1);
+    ck_assert_kvs(kvs_close(db), KVS_EIO);
+    db = open_with(tu_dir, KVS_SYNC_NONE, 0);
+    for (int i = 0; i < 8; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        expect(db, k, 1000, i);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 static Suite *found_suite(void)
 {
     Suite *s = suite_create("found");
@@ -599,6 +688,8 @@ static Suite *found_suite(void)
     tcase_add_test(tc, failed_listing_fails_the_open);
     tcase_add_test(tc, failed_unlink_in_compaction_keeps_the_deletion);
     tcase_add_test(tc, failed_unlink_at_open_keeps_the_deletion);
+    tcase_add_test(tc, refusals_carry_the_failed_syncs_errno);
+    tcase_add_test(tc, failed_sync_before_a_hint_fails_the_handle);
     suite_add_tcase(s, tc);
     return s;
 }
