@@ -194,9 +194,42 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n,
     return picked;
 }
 
-/* Fill c with the inputs (referenced) and the epoch bounds; 0 if nothing to do. */
-static size_t select_inputs(struct kvs *db, struct compaction *c, enum compact_mode mode)
+/*
+ * Outputs are written before any input is deleted, so a compaction needs
+ * free space for the copies of its inputs' live records. Keep, of the picked
+ * inputs (the most garbage first), those whose copies fit in avail bytes,
+ * with room for the outputs' last growth step; an input holding nothing live
+ * always fits. Their deletion frees space for the next round (kvs_compact
+ * runs rounds until every input was taken). Returns how many are kept, at
+ * the front of cand; *left receives how many did not fit.
+ */
+static size_t fit_free_space(struct kvs *db, struct kvs_segment **cand, size_t picked,
+                             uint64_t avail, size_t *left)
 {
+    uint64_t reserve = KVS_MIN((uint64_t)KVS_SEG_GROW_BYTES, db->opts.segment_bytes) +
+                       KVS_SEG_HEADER_SIZE + KVS_REC_HEADER_SIZE;
+    uint64_t need = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < picked; i++) {
+        uint64_t live = KVS_MIN(atomic_load(&cand[i]->live_bytes), cand[i]->tail);
+        if (live > 0 && need + live + reserve > avail) {
+            (*left)++;
+            continue;
+        }
+        need += live;
+        cand[kept++] = cand[i];
+    }
+    return kept;
+}
+
+/* Fill c with the inputs (referenced) and the epoch bounds; 0 if nothing to
+ * do. *left receives how many inputs were left for lack of free space. */
+static size_t select_inputs(struct kvs *db, struct compaction *c, enum compact_mode mode,
+                            size_t *left)
+{
+    uint64_t avail;
+    bool space_known = kvs__io_fs_avail(db->dirfd, &avail) == 0;
+    *left = 0;
     pthread_mutex_lock(&db->seg_mutex);
     struct kvs_segment **cand = malloc((db->nsegs ? db->nsegs : 1) * sizeof(*cand));
     size_t n = 0;
@@ -209,6 +242,8 @@ static size_t select_inputs(struct kvs *db, struct compaction *c, enum compact_m
         }
     }
     size_t picked = cand ? pick_inputs(db, cand, n, mode) : 0;
+    if (space_known)
+        picked = fit_free_space(db, cand, picked, avail, left);
     if (picked > 1)
         qsort(cand, picked, sizeof(*cand), cmp_epoch);
     c->min_other_epoch = UINT64_MAX;
@@ -540,7 +575,7 @@ static bool unlink_dead(struct kvs *db, uint32_t id)
 
 /* Delete the inputs that can go. The decision is taken once, so that the
  * OBSOLETE list and the files removed always agree. */
-static int delete_inputs(struct kvs *db, struct compaction *c)
+static int delete_inputs(struct kvs *db, struct compaction *c, size_t *deleted)
 {
     uint32_t *ids = malloc((c->n ? c->n : 1) * sizeof(*ids));
     bool *gone = calloc(c->n ? c->n : 1, sizeof(*gone));
@@ -554,6 +589,7 @@ static int delete_inputs(struct kvs *db, struct compaction *c)
     for (size_t i = 0; i < c->n; i++)
         if (gone[i])
             ids[n++] = c->in[i]->id;
+    *deleted = n;
     uint32_t *listed = NULL;
     size_t nlisted = 0;
     int rc = n ? sync_superseding(db) : KVS_OK;
@@ -602,11 +638,13 @@ static void compaction_end(struct compaction *c)
     free(c->relocs);
 }
 
-/* Run one compaction; caller holds compact_mutex. */
-static int compact(struct kvs *db, enum compact_mode mode)
+/* Run one compaction; caller holds compact_mutex. *left receives how many
+ * inputs it left for lack of free space, *deleted how many it deleted. */
+static int compact(struct kvs *db, enum compact_mode mode, size_t *left, size_t *deleted)
 {
     struct compaction c = {0};
-    if (select_inputs(db, &c, mode) == 0) {
+    *deleted = 0;
+    if (select_inputs(db, &c, mode, left) == 0) {
         compaction_end(&c);
         return KVS_OK;
     }
@@ -632,7 +670,7 @@ static int compact(struct kvs *db, enum compact_mode mode)
         rc = kvs__order_refresh(db, c.relocs, c.nrelocs);
     }
     if (rc == KVS_OK)
-        rc = delete_inputs(db, &c);
+        rc = delete_inputs(db, &c, deleted);
     if (rc == KVS_OK) {
         kvs__stat_add(db, KVS_STAT_COMPACTIONS, 1);
         kvs__log(db, KVS_LOG_INFO, "compaction of %zu segments into %u took %llu ms", c.n,
@@ -654,7 +692,21 @@ int kvs__compact_now(struct kvs *db)
     pthread_mutex_unlock(&db->write_mutex);
     if (rc == KVS_OK) {
         kvs__write_pending_hints(db);
-        rc = compact(db, COMPACT_ALL);
+        /* Rounds, when the free space cannot hold every copy at once: each
+         * deletes inputs and so frees space for the next. Bounded: every
+         * round deletes at least one segment or is the last. */
+        size_t rounds = 2 * db->nsegs + 1, left = 0, deleted = 1;
+        for (size_t r = 0; r < rounds && rc == KVS_OK && deleted > 0; r++) {
+            rc = compact(db, COMPACT_ALL, &left, &deleted);
+            if (left == 0)
+                break;
+        }
+        if (rc == KVS_OK && left > 0) {
+            kvs__log(db, KVS_LOG_WARN, "compaction: not enough free space to rewrite %zu segments",
+                     left);
+            errno = ENOSPC;
+            rc = KVS_EIO;
+        }
     }
     pthread_mutex_unlock(&db->compact_mutex);
     return rc;
@@ -779,8 +831,10 @@ static void *bg_main(void *arg)
             db->prefault_pending = false;
         }
         kvs__write_pending_hints(db);
+        size_t left, deleted;
         if (!atomic_load(&db->write_failed))
-            compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY);
+            compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY, &left,
+                    &deleted);
         pthread_mutex_unlock(&db->compact_mutex);
     }
     return NULL;

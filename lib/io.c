@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -375,6 +376,19 @@ int kvs__io_stat_at(KVS_IO_SITE, int dirfd, const char *name, struct stat *st)
     if (io_begin(&c_, &fault) < 0)
         return -1;
     return io_end(&c_, fstatat(dirfd, name, st, 0));
+}
+
+int kvs__io_fs_avail_at(KVS_IO_SITE, int fd, uint64_t *bytes)
+{
+    CALL(.op = KVS_IO_STAT, .fd = fd);
+    int fault;
+    if (io_begin(&c_, &fault) < 0)
+        return -1;
+    struct statvfs sv;
+    int rc = fstatvfs(fd, &sv);
+    if (rc == 0)
+        *bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    return io_end(&c_, rc);
 }
 
 int kvs__io_lock_at(KVS_IO_SITE, int fd)

@@ -31,7 +31,7 @@ enum kvs_io_op {
     KVS_IO_UNLINK,   /* unlink, and rmdir (backup) */
     KVS_IO_MAP,
     KVS_IO_LINK,     /* a hard link (backup) */
-    KVS_IO_STAT,     /* fstat / fstatat */
+    KVS_IO_STAT,     /* fstat / fstatat / fstatvfs */
     KVS_IO_LIST,     /* opendir, and each readdir */
     KVS_IO_LOCK,     /* flock of the LOCK file */
     KVS_IO_MKDIR,    /* mkdir, mkdtemp */
@@ -136,6 +136,9 @@ int kvs__io_file_size_at(KVS_IO_SITE, int fd, uint64_t *size);
 /* fstatat(dirfd, name) (dirfd AT_FDCWD: a path), following links. */
 int kvs__io_stat_at(KVS_IO_SITE, int dirfd, const char *name, struct stat *st);
 #define kvs__io_stat(...) kvs__io_stat_at(KVS_IO_HERE, __VA_ARGS__)
+/* Bytes free for an unprivileged user on the file system holding fd. */
+int kvs__io_fs_avail_at(KVS_IO_SITE, int fd, uint64_t *bytes);
+#define kvs__io_fs_avail(...) kvs__io_fs_avail_at(KVS_IO_HERE, __VA_ARGS__)
 /* flock(fd, LOCK_EX | LOCK_NB): EWOULDBLOCK when another holds it. */
 int kvs__io_lock_at(KVS_IO_SITE, int fd);
 #define kvs__io_lock(...) kvs__io_lock_at(KVS_IO_HERE, __VA_ARGS__)
