@@ -608,7 +608,8 @@ int kvs__order_refresh(struct kvs *db, struct kvs_reloc *relocs, size_t n)
     struct kvs_order *o = &db->order;
     if (o->off) /* set before compact_mutex was let go: no race */
         return KVS_OK;
-    qsort(relocs, n, sizeof(*relocs), cmp_reloc);
+    if (n > 1) /* a compaction that moved nothing passes no array at all */
+        qsort(relocs, n, sizeof(*relocs), cmp_reloc);
     /* Flushed first, so that the entries of every record copied are in the
      * runs merged: the pending writes point at records themselves. */
     pthread_mutex_lock(&o->flush_mutex);
