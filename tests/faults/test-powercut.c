@@ -93,6 +93,9 @@ static struct blob *blobs[BLOB_BUCKETS];
 
 static const struct blob *blob_get(const uint8_t *data, size_t len)
 {
+    static const uint8_t none[1];
+    if (!data)
+        data = none;
     while (len > 0 && data[len - 1] == 0)
         len--;
     uint64_t h = (len ? kvs__hash_sum(data, len) : 0) ^ (len * 0x9E3779B97F4A7C15ull);
@@ -268,7 +271,8 @@ static int find_dent(const struct dent *d, int n, const char *name)
 static int apply_ops(const struct dent *dur, int ndur, const struct dirop *ops, int k,
                      const int *create_ino, struct dent *out)
 {
-    memcpy(out, dur, (size_t)ndur * sizeof(*out));
+    if (ndur)
+        memcpy(out, dur, (size_t)ndur * sizeof(*out));
     int n = ndur;
     for (int i = 0; i < k; i++) {
         const struct dirop *o = &ops[i];
@@ -399,10 +403,12 @@ static void capture(struct recorder *r, const struct kvs_io_call *c)
     cp->bound = model_bound(r->m, synced);
     cp->ndur = r->ndur;
     cp->dur = malloc((size_t)(r->ndur ? r->ndur : 1) * sizeof(*cp->dur));
-    memcpy(cp->dur, r->dur, (size_t)r->ndur * sizeof(*cp->dur));
+    if (r->ndur)
+        memcpy(cp->dur, r->dur, (size_t)r->ndur * sizeof(*cp->dur));
     cp->nops = r->nops;
     cp->ops = malloc((size_t)(r->nops ? r->nops : 1) * sizeof(*cp->ops));
-    memcpy(cp->ops, r->ops, (size_t)r->nops * sizeof(*cp->ops));
+    if (r->nops)
+        memcpy(cp->ops, r->ops, (size_t)r->nops * sizeof(*cp->ops));
     cp->ninodes = r->ninodes;
     cp->durable = calloc((size_t)r->ninodes + 1, sizeof(*cp->durable));
     cp->current = calloc((size_t)r->ninodes + 1, sizeof(*cp->current));
