@@ -31,7 +31,12 @@
  * buffer of this many entries. */
 #define SNAP_CHUNK_ENTRIES 65536u
 
-unsigned kvs__index_file_min_keys = KVS_INDEX_FILE_MIN_KEYS;
+static _Atomic unsigned min_keys = KVS_INDEX_FILE_MIN_KEYS;
+
+void kvs__index_file_set_min_keys(unsigned keys)
+{
+    atomic_store(&min_keys, keys);
+}
 
 static const uint8_t snap_magic[8] = {0x89, 'K', 'V', 'S', 'I', 'D', 'X', '\n'};
 
@@ -185,7 +190,7 @@ int kvs__index_file_write(struct kvs *db)
 {
     uint64_t keys, bytes;
     kvs__index_usage(&db->index, &keys, &bytes);
-    if (keys < kvs__index_file_min_keys)
+    if (keys < atomic_load(&min_keys))
         return KVS_OK;
     for (size_t i = 0; i < db->nsegs; i++)
         if (!atomic_load(&db->segs[i]->sealed))

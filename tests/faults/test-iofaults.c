@@ -449,7 +449,7 @@ static void make_template(const char *dir, struct shared *sh)
 /* Every fault kind at every N over the workload from the template. */
 static void every_call(kvs_sync_t mode, const char *tag)
 {
-    kvs__index_file_min_keys = 8; /* the template saves its INDEX */
+    kvs__index_file_set_min_keys(8); /* the template saves its INDEX */
     struct shared *sh = shared_new();
     char *root = fast_tmpdir();
     char *tmpl = tu_path(root, "template"), *work = tu_path(root, "work"),

@@ -1071,7 +1071,7 @@ static void run_main(kvs_sync_t mode, const char *tag)
 {
     struct rlimit rl = {4096, 4096};
     setrlimit(RLIMIT_NOFILE, &rl);
-    kvs__index_file_min_keys = 8; /* small stores save their index too */
+    kvs__index_file_set_min_keys(8); /* small stores save their index too */
     struct model *m = model_new();
     ck_assert_ptr_nonnull(m);
     char *dir = fast_tmpdir();
