@@ -695,7 +695,9 @@ int kvs__compact_now(struct kvs *db)
         /* Rounds, when the free space cannot hold every copy at once: each
          * deletes inputs and so frees space for the next. Bounded: every
          * round deletes at least one segment or is the last. */
+        pthread_mutex_lock(&db->seg_mutex);
         size_t rounds = 2 * db->nsegs + 1, left = 0, deleted = 1;
+        pthread_mutex_unlock(&db->seg_mutex);
         for (size_t r = 0; r < rounds && rc == KVS_OK && deleted > 0; r++) {
             rc = compact(db, COMPACT_ALL, &left, &deleted);
             if (left == 0)
