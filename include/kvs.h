@@ -966,9 +966,14 @@ KVS_API int kvs_sync(kvs_t *db);
  * Seals the active segment, then rewrites every sealed segment that holds
  * any stale or damaged bytes and deletes the old files. Readers and writers
  * keep working meanwhile. If a background compaction is running, waits for
- * it first.
+ * it first. The copies are written before the old files are deleted: when
+ * the free space cannot hold them all at once, it works in rounds, the
+ * segments holding the most garbage first, each round freeing space for the
+ * next.
  * @param[in] db The handle.
- * @return #KVS_OK, #KVS_EINVAL, #KVS_EREADONLY, #KVS_EIO (the store is left as it was), #KVS_ENOMEM.
+ * @return #KVS_OK, #KVS_EINVAL, #KVS_EREADONLY, #KVS_ENOMEM, #KVS_EIO (nothing
+ *         is lost; with `errno` `ENOSPC` when the free space did not allow
+ *         rewriting every such segment, those it allowed were).
  */
 KVS_API int kvs_compact(kvs_t *db);
 

@@ -11,7 +11,6 @@
  * destination, synced, then renamed onto it: a backup that fails leaves no
  * directory that looks like a store.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,19 +32,23 @@ struct part {
 static int check_destination(const char *dest)
 {
     struct stat st;
-    if (stat(dest, &st) < 0)
+    if (kvs__io_stat(AT_FDCWD, dest, &st) < 0)
         return errno == ENOENT ? KVS_OK : KVS_EIO;
     if (!S_ISDIR(st.st_mode))
         return KVS_EEXIST;
-    DIR *d = opendir(dest);
-    if (!d)
-        return KVS_EIO;
-    int rc = KVS_OK;
-    struct dirent *e;
-    while (rc == KVS_OK && (e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+    int fd = kvs__io_open_dir(dest);
+    struct kvs_io_dir *d = fd >= 0 ? kvs__io_dir_open(fd) : NULL;
+    int rc = d ? KVS_OK : KVS_EIO;
+    if (d) {
+        errno = 0;
+        if (kvs__io_dir_next(d))
             rc = KVS_EEXIST;
-    closedir(d);
+        else if (errno)
+            rc = KVS_EIO;
+    }
+    kvs__io_dir_close(d);
+    if (fd >= 0)
+        kvs__io_close(fd);
     return rc;
 }
 
@@ -111,16 +114,16 @@ static int copy_part(struct kvs *db, int dirfd, const struct part *p)
 /* Remove a half-made temporary directory. */
 static void remove_tmp(const char *path)
 {
-    DIR *d = opendir(path);
-    if (d) {
-        int fd = dirfd(d);
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL)
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                unlinkat(fd, e->d_name, 0);
-        closedir(d);
-    }
-    rmdir(path);
+    int fd = kvs__io_open_dir(path);
+    struct kvs_io_dir *d = fd >= 0 ? kvs__io_dir_open(fd) : NULL;
+    const char *name;
+    /* bounded: each pass removes the name it read, or gives up */
+    while (d && (name = kvs__io_dir_next(d)) != NULL)
+        kvs__io_unlinkat(fd, name);
+    kvs__io_dir_close(d);
+    if (fd >= 0)
+        kvs__io_close(fd);
+    kvs__io_rmdir(path);
 }
 
 /* fsync the directory that holds path. */
@@ -131,10 +134,10 @@ static int sync_parent(const char *path)
         return KVS_ENOMEM;
     char *slash = strrchr(copy, '/');
     const char *parent = slash == copy ? "/" : slash ? (*slash = 0, copy) : ".";
-    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = kvs__io_open_dir(parent);
     int rc = fd >= 0 && kvs__io_sync_dir(fd) == 0 ? KVS_OK : KVS_EIO;
     if (fd >= 0)
-        close(fd);
+        kvs__io_close(fd);
     free(copy);
     return rc;
 }
@@ -142,7 +145,7 @@ static int sync_parent(const char *path)
 /* Copy the parts into the temporary directory tmp, make it durable. */
 static int fill(struct kvs *db, const char *tmp, const struct part *parts, size_t n)
 {
-    int dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dirfd = kvs__io_open_dir(tmp);
     if (dirfd < 0)
         return KVS_EIO;
     int rc = KVS_OK;
@@ -150,7 +153,7 @@ static int fill(struct kvs *db, const char *tmp, const struct part *parts, size_
         rc = copy_part(db, dirfd, &parts[i]);
     if (rc == KVS_OK && kvs__io_sync_dir(dirfd) < 0)
         rc = KVS_EIO;
-    close(dirfd);
+    kvs__io_close(dirfd);
     return rc;
 }
 
@@ -168,7 +171,7 @@ int kvs_backup(kvs_t *db, const char *dest)
     if (!tmp)
         return KVS_ENOMEM;
     snprintf(tmp, len + sizeof(".tmp-XXXXXX"), "%.*s.tmp-XXXXXX", (int)len, dest);
-    if (!mkdtemp(tmp)) {
+    if (kvs__io_mkdtemp(tmp) < 0) {
         free(tmp);
         return KVS_EIO;
     }
@@ -183,7 +186,7 @@ int kvs_backup(kvs_t *db, const char *dest)
     char *target = strndup(dest, len); /* without trailing slashes */
     if (rc == KVS_OK && !target)
         rc = KVS_ENOMEM;
-    if (rc == KVS_OK && rename(tmp, target) < 0)
+    if (rc == KVS_OK && kvs__io_renameat(AT_FDCWD, tmp, target) < 0)
         rc = errno == ENOTEMPTY || errno == EEXIST ? KVS_EEXIST : KVS_EIO;
     if (rc == KVS_OK)
         rc = sync_parent(target);

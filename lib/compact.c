@@ -7,7 +7,8 @@
  *   1. copy live records into an output; remember each move;
  *   2. seal and fdatasync the output, write its hint, fsync the directory;
  *   3. point the index at the copies whose originals are still current;
- *   4. when every input holds no live record: write OBSOLETE (durably),
+ *   4. when every input holds no live record: sync every record written so
+ *      far (what superseded the inputs' records), write OBSOLETE (durably),
  *      unlink the inputs, fsync the directory, remove OBSOLETE.
  * Outputs get epochs just above every sealed segment and below the active
  * one, so replay puts the copies after their originals and before any newer
@@ -56,8 +57,11 @@ static void write_hint(struct kvs *db, struct kvs_segment *s)
     if (!atomic_load(&s->synced)) {
         kvs__stat_add(db, KVS_STAT_SYNCS, 1);
         if (kvs__io_datasync(s->fd) < 0) {
+            /* as in group commit: the kernel may have dropped the pages,
+             * and a later fdatasync of the file would succeed without them */
             kvs__log(db, KVS_LOG_ERROR, "fdatasync of segment %u failed: %s", s->id,
                      strerror(errno));
+            kvs__fail(db, errno);
             s->hint_failed = true;
             return;
         }
@@ -191,9 +195,42 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n,
     return picked;
 }
 
-/* Fill c with the inputs (referenced) and the epoch bounds; 0 if nothing to do. */
-static size_t select_inputs(struct kvs *db, struct compaction *c, enum compact_mode mode)
+/*
+ * Outputs are written before any input is deleted, so a compaction needs
+ * free space for the copies of its inputs' live records. Keep, of the picked
+ * inputs (the most garbage first), those whose copies fit in avail bytes,
+ * with room for the outputs' last growth step; an input holding nothing live
+ * always fits. Their deletion frees space for the next round (kvs_compact
+ * runs rounds until every input was taken). Returns how many are kept, at
+ * the front of cand; *left receives how many did not fit.
+ */
+static size_t fit_free_space(struct kvs *db, struct kvs_segment **cand, size_t picked,
+                             uint64_t avail, size_t *left)
 {
+    uint64_t reserve = KVS_MIN((uint64_t)KVS_SEG_GROW_BYTES, db->opts.segment_bytes) +
+                       KVS_SEG_HEADER_SIZE + KVS_REC_HEADER_SIZE;
+    uint64_t need = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < picked; i++) {
+        uint64_t live = KVS_MIN(atomic_load(&cand[i]->live_bytes), cand[i]->tail);
+        if (live > 0 && need + live + reserve > avail) {
+            (*left)++;
+            continue;
+        }
+        need += live;
+        cand[kept++] = cand[i];
+    }
+    return kept;
+}
+
+/* Fill c with the inputs (referenced) and the epoch bounds; 0 if nothing to
+ * do. *left receives how many inputs were left for lack of free space. */
+static size_t select_inputs(struct kvs *db, struct compaction *c, enum compact_mode mode,
+                            size_t *left)
+{
+    uint64_t avail;
+    bool space_known = kvs__io_fs_avail(db->dirfd, &avail) == 0;
+    *left = 0;
     pthread_mutex_lock(&db->seg_mutex);
     struct kvs_segment **cand = malloc((db->nsegs ? db->nsegs : 1) * sizeof(*cand));
     size_t n = 0;
@@ -206,6 +243,8 @@ static size_t select_inputs(struct kvs *db, struct compaction *c, enum compact_m
         }
     }
     size_t picked = cand ? pick_inputs(db, cand, n, mode) : 0;
+    if (space_known)
+        picked = fit_free_space(db, cand, picked, avail, left);
     if (picked > 1)
         qsort(cand, picked, sizeof(*cand), cmp_epoch);
     c->min_other_epoch = UINT64_MAX;
@@ -435,7 +474,7 @@ static int copy_segment(struct kvs *db, struct compaction *c, size_t input)
             return KVS_OK;
         struct kvs_rec r;
         if (kvs__rec_decode(s->base + off, s->tail - off, &r) != KVS_REC_OK) {
-            off = kvs__seg_next_intact(s, off + 1, s->tail);
+            off = kvs__seg_skip_bad(s, off, s->tail);
             continue;
         }
         if (r.type == KVS_REC_SEAL)
@@ -483,9 +522,40 @@ static void decide_deletions(struct compaction *c, bool *gone)
             gone[i] = false;
 }
 
+/*
+ * Before the inputs go, make every record written so far durable. Each
+ * record an input loses was superseded, by a newer value or a removal (or, for
+ * a tombstone left out, by the key's newer record); that newer record may
+ * still be only in the page cache, and a power cut after the inputs are gone
+ * would lose both: the key would vanish, or an older value come back. Records
+ * written from here on can only supersede the copies, which stay.
+ */
+static int sync_superseding(struct kvs *db)
+{
+    pthread_mutex_lock(&db->write_mutex);
+    uint64_t seq = db->write_seq;
+    pthread_mutex_unlock(&db->write_mutex);
+    return kvs__sync_upto(db, seq);
+}
+
+/* Delete a dead segment's files, the hint first (a hint must not outlive its
+ * segment). False if a file that exists could not be deleted. */
+static bool unlink_dead(struct kvs *db, uint32_t id)
+{
+    char name[KVS_SEG_NAME_MAX];
+    bool gone = true;
+    kvs__seg_name(name, id, "hint");
+    if (kvs__io_unlinkat(db->dirfd, name) < 0 && errno != ENOENT)
+        gone = false;
+    kvs__seg_name(name, id, "log");
+    if (kvs__io_unlinkat(db->dirfd, name) < 0 && errno != ENOENT)
+        gone = false;
+    return gone;
+}
+
 /* Delete the inputs that can go. The decision is taken once, so that the
  * OBSOLETE list and the files removed always agree. */
-static int delete_inputs(struct kvs *db, struct compaction *c)
+static int delete_inputs(struct kvs *db, struct compaction *c, size_t *deleted)
 {
     uint32_t *ids = malloc((c->n ? c->n : 1) * sizeof(*ids));
     bool *gone = calloc(c->n ? c->n : 1, sizeof(*gone));
@@ -499,10 +569,15 @@ static int delete_inputs(struct kvs *db, struct compaction *c)
     for (size_t i = 0; i < c->n; i++)
         if (gone[i])
             ids[n++] = c->in[i]->id;
-    int rc = n ? kvs__obsolete_write(db->dirfd, ids, n) : KVS_OK;
+    *deleted = n;
+    uint32_t *listed = NULL;
+    size_t nlisted = 0;
+    int rc = n ? sync_superseding(db) : KVS_OK;
+    if (rc == KVS_OK && n)
+        rc = kvs__obsolete_write_listed(db->dirfd, ids, n, &listed, &nlisted);
     free(ids);
     if (rc != KVS_OK) {
-        kvs__log(db, KVS_LOG_ERROR, "compaction: cannot write OBSOLETE: %s", strerror(errno));
+        kvs__log(db, KVS_LOG_ERROR, "compaction: cannot commit: %s", strerror(errno));
         free(gone);
         return rc;
     }
@@ -510,20 +585,25 @@ static int delete_inputs(struct kvs *db, struct compaction *c)
         if (gone[i])
             kvs__db_remove_segment(db, c->in[i]);
     quiesce_readers(db);
+    /* every segment OBSOLETE lists: these inputs, and any an earlier
+     * compaction could not delete */
+    bool all_gone = true;
+    for (size_t i = 0; i < nlisted; i++)
+        all_gone &= unlink_dead(db, listed[i]);
+    free(listed);
     for (size_t i = 0; i < c->n; i++) {
-        struct kvs_segment *s = c->in[i];
         if (!gone[i])
             continue;
-        char name[KVS_SEG_NAME_MAX];
-        kvs__seg_name(name, s->id, "log");
-        kvs__io_unlinkat(db->dirfd, name);
-        kvs__seg_name(name, s->id, "hint");
-        kvs__io_unlinkat(db->dirfd, name);
-        kvs__stat_add(db, KVS_STAT_COMPACTED_BYTES, s->tail);
-        kvs__seg_unref(s); /* the list's reference; ours goes in compaction_end */
+        kvs__stat_add(db, KVS_STAT_COMPACTED_BYTES, c->in[i]->tail);
+        kvs__seg_unref(c->in[i]); /* the list's reference; ours goes in compaction_end */
     }
     free(gone);
-    if (n && kvs__io_sync_dir(db->dirfd) == 0)
+    /* OBSOLETE goes once every file it lists is gone; else the next open
+     * deletes the rest (and later compactions keep them listed) */
+    if (!all_gone)
+        kvs__log(db, KVS_LOG_WARN, "compaction: cannot delete a replaced segment (%s); the "
+                 "next open will", strerror(errno));
+    else if (n && kvs__io_sync_dir(db->dirfd) == 0)
         kvs__obsolete_remove(db->dirfd);
     return KVS_OK;
 }
@@ -537,11 +617,13 @@ static void compaction_end(struct compaction *c)
     free(c->moves);
 }
 
-/* Run one compaction; caller holds compact_mutex. */
-static int compact(struct kvs *db, enum compact_mode mode)
+/* Run one compaction; caller holds compact_mutex. *left receives how many
+ * inputs it left for lack of free space, *deleted how many it deleted. */
+static int compact(struct kvs *db, enum compact_mode mode, size_t *left, size_t *deleted)
 {
     struct compaction c = {0};
-    if (select_inputs(db, &c, mode) == 0) {
+    *deleted = 0;
+    if (select_inputs(db, &c, mode, left) == 0) {
         compaction_end(&c);
         return KVS_OK;
     }
@@ -567,7 +649,7 @@ static int compact(struct kvs *db, enum compact_mode mode)
         rc = kvs__order_refresh(db);
     }
     if (rc == KVS_OK)
-        rc = delete_inputs(db, &c);
+        rc = delete_inputs(db, &c, deleted);
     if (rc == KVS_OK) {
         kvs__stat_add(db, KVS_STAT_COMPACTIONS, 1);
         kvs__log(db, KVS_LOG_INFO, "compaction of %zu segments into %u took %llu ms", c.n,
@@ -583,13 +665,29 @@ int kvs__compact_now(struct kvs *db)
     pthread_mutex_lock(&db->write_mutex);
     int rc = KVS_OK;
     if (atomic_load(&db->write_failed))
-        rc = KVS_EIO;
+        rc = kvs__refused(db);
     else if (db->active->tail > KVS_SEG_HEADER_SIZE)
         rc = kvs__db_roll(db, 0);
     pthread_mutex_unlock(&db->write_mutex);
     if (rc == KVS_OK) {
         kvs__write_pending_hints(db);
-        rc = compact(db, COMPACT_ALL);
+        /* Rounds, when the free space cannot hold every copy at once: each
+         * deletes inputs and so frees space for the next. Bounded: every
+         * round deletes at least one segment or is the last. */
+        pthread_mutex_lock(&db->seg_mutex);
+        size_t rounds = 2 * db->nsegs + 1, left = 0, deleted = 1;
+        pthread_mutex_unlock(&db->seg_mutex);
+        for (size_t r = 0; r < rounds && rc == KVS_OK && deleted > 0; r++) {
+            rc = compact(db, COMPACT_ALL, &left, &deleted);
+            if (left == 0)
+                break;
+        }
+        if (rc == KVS_OK && left > 0) {
+            kvs__log(db, KVS_LOG_WARN, "compaction: not enough free space to rewrite %zu segments",
+                     left);
+            errno = ENOSPC;
+            rc = KVS_EIO;
+        }
     }
     pthread_mutex_unlock(&db->compact_mutex);
     return rc;
@@ -714,8 +812,10 @@ static void *bg_main(void *arg)
             db->prefault_pending = false;
         }
         kvs__write_pending_hints(db);
+        size_t left, deleted;
         if (!atomic_load(&db->write_failed))
-            compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY);
+            compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY, &left,
+                    &deleted);
         pthread_mutex_unlock(&db->compact_mutex);
     }
     return NULL;

@@ -72,7 +72,7 @@ static int make_dirs(const char *path)
         if (*p == '/' || *p == '\0') {
             char saved = *p;
             *p = '\0';
-            if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+            if (kvs__io_mkdir(copy) < 0 && errno != EEXIST) {
                 rc = errno == ENOENT ? KVS_ENOENT : KVS_EIO;
                 break;
             }
@@ -156,7 +156,7 @@ static int open_dir(struct kvs *db, const char *dir)
         if (rc != KVS_OK)
             return rc;
     }
-    db->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    db->dirfd = kvs__io_open_dir(dir);
     if (db->dirfd < 0)
         return errno == ENOENT ? KVS_ENOENT : KVS_EIO;
     return kvs__lock_dir(db->dirfd, db->opts.read_only, &db->lock_fd);
@@ -264,7 +264,7 @@ int kvs_close(kvs_t *db)
         if (!atomic_load(&db->write_failed))
             rc = kvs__sync_upto(db, seq);
         else
-            rc = KVS_EIO;
+            rc = kvs__refused(db);
         if (rc == KVS_OK) {
             kvs__write_pending_hints(db);
             kvs__index_file_write(db);

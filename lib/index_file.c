@@ -31,6 +31,13 @@
  * buffer of this many entries. */
 #define SNAP_CHUNK_ENTRIES 65536u
 
+static _Atomic unsigned min_keys = KVS_INDEX_FILE_MIN_KEYS;
+
+void kvs__index_file_set_min_keys(unsigned keys)
+{
+    atomic_store(&min_keys, keys);
+}
+
 static const uint8_t snap_magic[8] = {0x89, 'K', 'V', 'S', 'I', 'D', 'X', '\n'};
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -183,7 +190,7 @@ int kvs__index_file_write(struct kvs *db)
 {
     uint64_t keys, bytes;
     kvs__index_usage(&db->index, &keys, &bytes);
-    if (keys < KVS_INDEX_FILE_MIN_KEYS)
+    if (keys < atomic_load(&min_keys))
         return KVS_OK;
     for (size_t i = 0; i < db->nsegs; i++)
         if (!atomic_load(&db->segs[i]->sealed))

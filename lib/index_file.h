@@ -15,8 +15,13 @@ struct kvs;
  * file (at least 64 KiB) would be large next to the data. */
 #define KVS_INDEX_FILE_MIN_KEYS 50000u
 
+/* Tests that want a small store to save its index lower the threshold
+ * (KVS_INDEX_FILE_MIN_KEYS otherwise). A function, not a variable: no global
+ * data symbol (AddressSanitizer would export an indicator for one). */
+void kvs__index_file_set_min_keys(unsigned keys);
+
 /* Save the index of a store whose segments are all sealed and synced, if it
- * holds at least KVS_INDEX_FILE_MIN_KEYS keys. */
+ * holds at least that many keys. */
 int kvs__index_file_write(struct kvs *db);
 
 /* Load the index saved at the last close into db, whose segments are open

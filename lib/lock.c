@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 
 #include "io.h"
 #include "lock.h"
@@ -20,11 +19,7 @@ int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd)
         fd = kvs__io_openat(dirfd, "LOCK", O_RDONLY, 0);
     if (fd < 0)
         return KVS_EIO;
-    int rc;
-    do
-        rc = flock(fd, LOCK_EX | LOCK_NB);
-    while (rc < 0 && errno == EINTR);
-    if (rc < 0) {
+    if (kvs__io_lock(fd) < 0) {
         int busy = errno == EWOULDBLOCK;
         kvs__io_close(fd);
         return busy ? KVS_EBUSY : KVS_EIO;
@@ -35,6 +30,6 @@ int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd)
 
 void kvs__unlock_dir(int lock_fd)
 {
-    flock(lock_fd, LOCK_UN);
+    kvs__io_unlock(lock_fd);
     kvs__io_close(lock_fd);
 }

@@ -13,8 +13,13 @@
 
 #define KVS_OBSOLETE_NAME "OBSOLETE"
 
-/* Write the list durably (tmp file, fdatasync, rename, directory fsync). */
+/* Write the list durably (tmp file, fdatasync, rename, directory fsync).
+ * The ids an existing OBSOLETE lists stay listed (their files could not all
+ * be deleted yet). */
 int kvs__obsolete_write(int dirfd, const uint32_t *ids, size_t n);
+/* The same; *listed receives every id written (malloc'ed, *nlisted of them). */
+int kvs__obsolete_write_listed(int dirfd, const uint32_t *ids, size_t n, uint32_t **listed,
+                               size_t *nlisted);
 
 /* Read the list: KVS_OK (*ids malloc'ed), KVS_NOT_FOUND, KVS_ECORRUPT, KVS_EIO. */
 int kvs__obsolete_read(int dirfd, uint32_t **ids, size_t *n);

@@ -4,7 +4,6 @@
  * cut off a torn tail, and seal what a crash left open. The rules are written
  * out in doc/FORMAT.md, "Recovery".
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -141,26 +140,35 @@ static uint64_t nonzero_extent(const struct kvs_segment *s, uint64_t off, uint64
 }
 
 /*
- * An unreadable record at off with intact records after it is either a hole
- * that a power cut left in data that was never synced (the bytes from off to
- * the end of their 512-byte sector are all zero: whole sectors are lost) or
- * damage.
+ * An unreadable record at off with an intact one at next is either a hole
+ * that a power cut left in data that was never synced, or damage. A power
+ * cut loses whole 512-byte sectors, which read back as zeros (the file was
+ * grown with zeros ahead of the writer), and pages are written back in any
+ * order: so it is a hole if the bytes from off to the end of its sector are
+ * all zero (the record's start was lost) or any whole sector between off and
+ * next is (a sector lost from the middle of the record, or of the records
+ * after it, while a later one made it).
  */
-static bool looks_unsynced(const struct kvs_segment *s, uint64_t off)
+static bool looks_unsynced(const struct kvs_segment *s, uint64_t off, uint64_t next)
 {
     uint64_t sector_end = (off | 511u) + 1;
-    return s->base[off + 4 < sector_end ? off + 4 : off] == 0 &&
-           all_zero(s->base + off, sector_end - off);
+    if (s->base[off + 4 < sector_end ? off + 4 : off] == 0 &&
+        all_zero(s->base + off, sector_end - off))
+        return true;
+    for (uint64_t p = sector_end; p + 512 <= next; p += 512)
+        if (all_zero(s->base + p, 512))
+            return true;
+    return false;
 }
 
 /*
  * An unreadable record at off that is a batch a crash caught being written.
- * A batch's payload is records that verify on their own. Through the file
- * mapping the writer copies the payload before the header (record.h): a
- * process killed between the two leaves a header of zeros followed by
- * intact PUT, PUTX and DEL records (or some of them). Through pwritev
- * (write-through segments) the header goes first: a write cut short leaves
- * the batch's header and part of its records. Writes are serialised, so
+ * A batch's payload is records that verify on their own. The writer puts
+ * the header first (segment.c), so a write cut short leaves the header and
+ * part of the records; stores written by 1.1.0 development builds copied
+ * the payload first through the file mapping, so a process killed between
+ * the two left a header of zeros followed by intact PUT, PUTX and DEL
+ * records (or some of them). Writes are serialised, so
  * nothing is written after it: no record but those a batch holds may
  * follow, within the batch's length (as its header says, or the most a
  * batch may be when the header is zeros). Anything else after it (a SEAL,
@@ -202,10 +210,10 @@ struct scan_result {
  * on scanning, KVS_NOT_FOUND to stop there (tail), or KVS_ECORRUPT. */
 static int scan_bad_record(struct kvs *db, struct kvs_segment *s, uint64_t *off, uint64_t end)
 {
-    uint64_t next = kvs__seg_next_intact(s, *off + 1, end);
+    uint64_t next = kvs__seg_skip_bad(s, *off, end);
     bool batch = next != end && unwritten_batch(s, *off, next, end);
     uint64_t torn = nonzero_extent(s, *off, next == end || batch ? end : next);
-    if (next == end || batch || looks_unsynced(s, *off)) {
+    if (next == end || batch || looks_unsynced(s, *off, next)) {
         if (torn) {
             kvs__stat_add(db, KVS_STAT_RECOVERY_TORN_BYTES, torn);
             kvs__log(db, KVS_LOG_WARN,
@@ -310,29 +318,33 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Segment ids in the directory; also removes leftover temporary files. */
+/* Segment ids in the directory; also removes leftover temporary files. A
+ * listing that fails part way is KVS_EIO: opening without some segments
+ * would lose their records and let older ones come back. */
 static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
 {
-    int fd = dup(db->dirfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    struct kvs_io_dir *d = kvs__io_dir_open(db->dirfd);
+    if (!d)
         return KVS_EIO;
-    }
-    rewinddir(d);
     uint32_t *ids = NULL;
     size_t n = 0, cap = 0;
     int rc = KVS_OK;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    for (;;) {
+        const char *name = kvs__io_dir_next(d);
+        if (!name) {
+            if (errno != 0) {
+                kvs__log(db, KVS_LOG_ERROR, "cannot list the directory: %s", strerror(errno));
+                rc = KVS_EIO;
+            }
+            break;
+        }
         uint32_t id;
-        size_t len = strlen(de->d_name);
-        if (!db->opts.read_only && len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
-            kvs__io_unlinkat(db->dirfd, de->d_name);
+        size_t len = strlen(name);
+        if (!db->opts.read_only && len > 4 && strcmp(name + len - 4, ".tmp") == 0) {
+            kvs__io_unlinkat(db->dirfd, name);
             continue;
         }
-        if (!kvs__seg_parse_name(de->d_name, "log", &id))
+        if (!kvs__seg_parse_name(name, "log", &id))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -345,7 +357,7 @@ static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
         }
         ids[n++] = id;
     }
-    closedir(d);
+    kvs__io_dir_close(d);
     if (rc != KVS_OK) {
         free(ids);
         return rc;
@@ -357,18 +369,31 @@ static int list_segments(struct kvs *db, uint32_t **ids_out, size_t *n_out)
     return KVS_OK;
 }
 
-static void unlink_segment_files(int dirfd, uint32_t id)
+/* Delete a segment's files, the hint first (a hint must not outlive its
+ * segment: a later segment of the same number would not match it). Returns
+ * 0, or -1 if a file that exists could not be deleted. */
+static int unlink_segment_files(int dirfd, uint32_t id)
 {
     char name[KVS_SEG_NAME_MAX];
-    kvs__seg_name(name, id, "log");
-    kvs__io_unlinkat(dirfd, name);
+    int rc = 0;
     kvs__seg_name(name, id, "hint");
-    kvs__io_unlinkat(dirfd, name);
+    if (kvs__io_unlinkat(dirfd, name) < 0 && errno != ENOENT)
+        rc = -1;
+    kvs__seg_name(name, id, "log");
+    if (kvs__io_unlinkat(dirfd, name) < 0 && errno != ENOENT)
+        rc = -1;
+    return rc;
 }
 
-/* Finish the deletions a compaction recorded in OBSOLETE before it died.
- * Read-only handles instead drop those ids from the list they open. */
-static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n)
+/*
+ * Finish the deletions a compaction recorded in OBSOLETE before it died.
+ * OBSOLETE is removed only once every file it lists is gone: if one cannot be
+ * deleted now, the next open tries again (and the store opens without it
+ * meanwhile). *max_id is raised to the highest id listed, so that no new
+ * segment takes the number of one still to be deleted. Read-only handles
+ * instead drop those ids from the list they open.
+ */
+static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n, uint32_t *max_id)
 {
     uint32_t *dead;
     size_t ndead;
@@ -384,21 +409,26 @@ static int apply_obsolete(struct kvs *db, uint32_t *ids, size_t *n)
     if (ndead > 1)
         qsort(dead, ndead, sizeof(*dead), cmp_u32);
     size_t kept = 0;
-    for (size_t i = 0; i < *n; i++) {
-        if (bsearch(&ids[i], dead, ndead, sizeof(*dead), cmp_u32)) {
-            if (!db->opts.read_only)
-                unlink_segment_files(db->dirfd, ids[i]);
-            continue;
-        }
-        ids[kept++] = ids[i];
-    }
+    for (size_t i = 0; i < *n; i++)
+        if (!bsearch(&ids[i], dead, ndead, sizeof(*dead), cmp_u32))
+            ids[kept++] = ids[i];
     *n = kept;
+    bool all_gone = true;
+    for (size_t i = 0; i < ndead && !db->opts.read_only; i++) {
+        if (unlink_segment_files(db->dirfd, dead[i]) < 0) {
+            kvs__log(db, KVS_LOG_WARN, "cannot delete segment %u, replaced by a compaction: %s",
+                     dead[i], strerror(errno));
+            all_gone = false;
+        }
+    }
+    if (ndead > 0)
+        *max_id = KVS_MAX(*max_id, dead[ndead - 1]);
     free(dead);
     if (db->opts.read_only)
         return KVS_OK;
     if (kvs__io_sync_dir(db->dirfd) < 0)
         return KVS_EIO;
-    return kvs__obsolete_remove(db->dirfd);
+    return all_gone ? kvs__obsolete_remove(db->dirfd) : KVS_OK;
 }
 
 /* ---- opening the segments ---- */
@@ -438,7 +468,7 @@ static int open_segments(struct kvs *db, const uint32_t *ids, size_t n,
             struct stat st;
             kvs__seg_name(name, ids[i], "log");
             kvs__log(db, KVS_LOG_ERROR, "segment %u: damaged header, skipped", ids[i]);
-            if (fstatat(db->dirfd, name, &st, 0) == 0)
+            if (kvs__io_stat(db->dirfd, name, &st) == 0)
                 kvs__stat_add(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, (uint64_t)st.st_size);
             rc = KVS_OK;
             continue;
@@ -626,7 +656,8 @@ int kvs__recover(struct kvs *db)
     if (rc != KVS_OK)
         return rc;
     uint32_t max_id = nids ? ids[nids - 1] : 0;
-    rc = apply_obsolete(db, ids, &nids);
+    uint32_t max_listed = max_id; /* also the ids OBSOLETE names */
+    rc = apply_obsolete(db, ids, &nids, &max_listed);
     if (rc == KVS_OK && max_id == 0 && !db->opts.create_if_missing)
         rc = KVS_ENOENT;
     struct kvs_segment **segs = NULL;
@@ -647,7 +678,7 @@ int kvs__recover(struct kvs *db)
     if (rc == KVS_OK)
         rc = rebuild_index(db, segs, nsegs);
     if (rc == KVS_OK)
-        set_next_numbers(db, max_id);
+        set_next_numbers(db, max_listed);
     free(segs);
     return rc;
 }

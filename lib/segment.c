@@ -276,7 +276,17 @@ int kvs__seg_append_x(struct kvs_segment *s, enum kvs_rec_type type, uint64_t ex
         s->tail += size;
         return KVS_OK;
     }
-    kvs__rec_encode(s->base + s->tail, type, expire, key, klen, val, vlen);
+    if (type == KVS_REC_BATCH) {
+        /* The header first: a batch cut short by a crash then still says
+         * where it ends, so that recovery does not take the intact records
+         * inside it for records of their own (kvs__seg_skip_bad). Its
+         * checksum covers the whole batch, so it fails until the last byte
+         * is in place. */
+        kvs__rec_header(s->base + s->tail, type, expire, key, klen, val, vlen);
+        memcpy(s->base + s->tail + KVS_REC_HEADER_SIZE, val, vlen);
+    } else {
+        kvs__rec_encode(s->base + s->tail, type, expire, key, klen, val, vlen);
+    }
     s->tail += size;
     /* The next record goes right here: fetch its lines for writing now. */
     __builtin_prefetch(s->base + s->tail, 1);
@@ -336,6 +346,34 @@ void kvs__seg_unref(struct kvs_segment *s)
 {
     if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
         seg_free(s);
+}
+
+/* Where the records of a batch that does not verify as a whole stop: the
+ * end it claims, if the data reaches it (the records in it belong to it,
+ * damaged or not), else past those of its records that made it (a batch cut
+ * short by the end of the data). off + 1 if there is no batch header at off. */
+static uint64_t past_bad_batch(const struct kvs_segment *s, uint64_t off, uint64_t end)
+{
+    const uint8_t *h = s->base + off;
+    if (off + KVS_REC_HEADER_SIZE > end || h[4] != KVS_REC_BATCH || kvs__load16(h + 5) != 0)
+        return off + 1;
+    uint64_t vlen = kvs__load32(h + 7);
+    if (vlen < KVS_REC_HEADER_SIZE + 1 || vlen > KVS_REC_BATCH_MAX)
+        return off + 1;
+    uint64_t batch_end = off + KVS_REC_HEADER_SIZE + vlen;
+    if (batch_end <= end)
+        return batch_end;
+    uint64_t p = off + KVS_REC_HEADER_SIZE;
+    struct kvs_rec in;
+    while (p < end && kvs__rec_decode(s->base + p, end - p, &in) == KVS_REC_OK &&
+           (kvs__rec_is_put(in.type) || in.type == KVS_REC_DEL))
+        p += in.size;
+    return KVS_MAX(p, off + 1);
+}
+
+uint64_t kvs__seg_skip_bad(const struct kvs_segment *s, uint64_t off, uint64_t end)
+{
+    return kvs__seg_next_intact(s, past_bad_batch(s, off, end), end);
 }
 
 uint64_t kvs__seg_next_intact(const struct kvs_segment *s, uint64_t from, uint64_t end)

@@ -141,6 +141,16 @@ int kvs__seg_cut(struct kvs_segment *s, uint64_t len);
  * byte past damage), or end if there is none. */
 uint64_t kvs__seg_next_intact(const struct kvs_segment *s, uint64_t from, uint64_t end);
 
+/*
+ * The next intact record after the record at off, which does not verify, or
+ * end. A batch that does not verify (cut short by a crash or a power cut,
+ * or damaged) may hold intact records of its own: those are part of it,
+ * applied with it or not at all, so the search starts after them (at the
+ * end the batch's header claims, when the data reaches it). Anything intact
+ * found is then really a record of its own.
+ */
+uint64_t kvs__seg_skip_bad(const struct kvs_segment *s, uint64_t off, uint64_t end);
+
 static inline bool kvs__seg_has_room(const struct kvs_segment *s, uint64_t need)
 {
     return s->tail + need + KVS_REC_HEADER_SIZE <= s->map_bytes;

@@ -1,6 +1,7 @@
 /* kvs_stat(): counters kept as the store runs, gauges computed on demand. */
 #include <sys/stat.h>
 
+#include "io.h"
 #include "store.h"
 
 static const char *const stat_names[KVS_STAT_COUNT_] = {
@@ -43,10 +44,11 @@ static uint64_t disk_bytes(struct kvs *db)
     for (size_t i = 0; i < db->nsegs; i++) {
         struct stat st;
         char name[KVS_SEG_NAME_MAX];
-        if (fstat(db->segs[i]->fd, &st) == 0)
-            total += (uint64_t)st.st_size;
+        uint64_t size;
+        if (kvs__io_file_size(db->segs[i]->fd, &size) == 0)
+            total += size;
         kvs__seg_name(name, db->segs[i]->id, "hint");
-        if (fstatat(db->dirfd, name, &st, 0) == 0)
+        if (kvs__io_stat(db->dirfd, name, &st) == 0)
             total += (uint64_t)st.st_size;
     }
     pthread_mutex_unlock(&db->seg_mutex);

@@ -24,6 +24,7 @@
 #ifndef KVS_STORE_H
 #define KVS_STORE_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -67,6 +68,7 @@ struct kvs {
     _Atomic uint64_t batch_seq;
     uint64_t write_counts[2];   /* sets and removes that wrote, since open */
     _Atomic bool write_failed;  /* a sync failed: refuse writes (see kvs_set) */
+    _Atomic int failed_errno;   /* why (the errno of that sync) */
     _Atomic bool small_pages;   /* kvs_sync() was called: writer segments use small pages */
 
     pthread_mutex_t sync_mutex;
@@ -99,6 +101,22 @@ struct kvs {
 
     _Atomic uint64_t stats[KVS_STAT_COUNT_];
 };
+
+/* The handle refuses writes from now on: a sync failed with err. */
+static inline void kvs__fail(struct kvs *db, int err)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&db->failed_errno, &none, err ? err : EIO);
+    atomic_store(&db->write_failed, true);
+}
+
+/* KVS_EIO for a call refused because the handle failed, errno saying why. */
+static inline int kvs__refused(struct kvs *db)
+{
+    int err = atomic_load(&db->failed_errno);
+    errno = err ? err : EIO;
+    return KVS_EIO;
+}
 
 /* Logging through the user's callback (printf-style). */
 void kvs__log(struct kvs *db, kvs_log_level_t level, const char *fmt, ...)

@@ -44,9 +44,15 @@ int kvs__sync_dir_if_dirty(struct kvs *db)
     db->dir_dirty = false;
     pthread_mutex_unlock(&db->seg_mutex);
     if (dirty && kvs__io_sync_dir(db->dirfd) < 0) {
+        /* the names of new segments may not be durable, and a later fsync
+         * need not say so again: refuse writes, as for a failed fdatasync */
+        int err = errno;
+        kvs__log(db, KVS_LOG_ERROR, "fsync of the directory failed: %s", strerror(err));
+        kvs__fail(db, err);
         pthread_mutex_lock(&db->seg_mutex);
         db->dir_dirty = true;
         pthread_mutex_unlock(&db->seg_mutex);
+        errno = err;
         return KVS_EIO;
     }
     return KVS_OK;
@@ -146,7 +152,7 @@ static int lead_round(struct kvs *db)
     int rc = sync_pending(db, &target);
     int saved = errno;
     if (rc != KVS_OK)
-        atomic_store(&db->write_failed, true);
+        kvs__fail(db, saved);
     uint64_t took = kvs__now_us() - start;
 
     pthread_mutex_lock(&db->sync_mutex);
@@ -189,7 +195,7 @@ int kvs__sync_upto(struct kvs *db, uint64_t seq)
         pthread_cond_signal(&db->gather_cond);
     while (db->synced_seq < seq) {
         if (atomic_load(&db->write_failed)) {
-            rc = KVS_EIO;
+            rc = kvs__refused(db);
             break;
         }
         if (db->sync_leader) {

@@ -64,7 +64,7 @@ static void check_segment(struct verify *v, const struct kvs_segment *s, uint64_
                st == KVS_REC_TRUNCATED ? "record cut short by the end of the data"
                : st == KVS_REC_AT_END  ? "zero bytes before the segment's SEAL"
                                        : "record fails its checksum or format check");
-        off = kvs__seg_next_intact(s, off + 1, len);
+        off = kvs__seg_skip_bad(s, off, len);
     }
     if (sealed && !seal_seen)
         report(v, s->id, len, "sealed segment without its SEAL record");

@@ -18,8 +18,7 @@ int kvs__write_lock(struct kvs *db)
     pthread_mutex_lock(&db->write_mutex);
     if (atomic_load(&db->write_failed)) {
         pthread_mutex_unlock(&db->write_mutex);
-        errno = EIO;
-        return KVS_EIO;
+        return kvs__refused(db);
     }
     return KVS_OK;
 }
