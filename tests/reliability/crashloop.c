@@ -264,7 +264,7 @@ struct wrec {
     uint32_t len;
     int32_t rc;
     uint32_t counter;
-    uint32_t n;
+    uint32_t n;       /* batch: entries; ack: compactions finished since the open */
     uint64_t version;
     uint64_t expire;
     uint64_t t0, t1; /* the child's clock around the call (ms) */
@@ -328,6 +328,7 @@ static struct {
     uint32_t pend_n;
     bool pend_valid;
     bool opened;
+    bool recovered; /* the last check opened the store normally (not only read-only) */
     uint32_t seq;
     /* scratch */
     uint8_t *vbuf;
@@ -335,6 +336,8 @@ static struct {
     uint64_t acked, acked_op[OP_COUNT_], batch_entries;
     uint64_t kills[3], inflight_kills, inflight_batches, before_open, fresh;
     uint64_t new_seen, old_seen;
+    uint32_t cycle_compactions; /* compactions the child finished (as last acked) */
+    uint64_t compactions;
     uint64_t start_us, opened_us;
     uint64_t us_open, us_run, us_check; /* time spent, for the summary */
 } G;
@@ -534,6 +537,7 @@ struct child {
     uint32_t nout;
     struct wrec ack;
     bool ack_pending;
+    uint32_t compactions; /* finished by handles closed before this one */
     uint64_t st;
     uint64_t version;
     uint8_t *val;
@@ -595,6 +599,10 @@ static struct wrec *child_ack(struct child *c, uint8_t op)
     c->ack.type = R_ACK;
     c->ack.op = op;
     c->ack_pending = true;
+    uint64_t n = 0;
+    if (c->db)
+        kvs_stat(c->db, KVS_STAT_COMPACTIONS, &n);
+    c->ack.n = c->compactions + (uint32_t)n;
     return &c->ack;
 }
 
@@ -820,6 +828,9 @@ static void child_op(struct child *c, const char *dir, uint32_t nkeys)
         } else if (op == OP_SYNC) {
             rc = kvs_sync(c->db);
         } else {
+            uint64_t n = 0;
+            kvs_stat(c->db, KVS_STAT_COMPACTIONS, &n);
+            c->compactions += (uint32_t)n;
             rc = kvs_close(c->db);
             c->db = NULL;
             if (rc == KVS_OK)
@@ -1065,6 +1076,7 @@ static void consume(const struct wrec *r)
     case R_ACK:
         if (!G.pend_valid || r->op != G.pend.op || G.pend_n != G.pend.n)
             fail("cycle %u: ack without its intent", G.cycle);
+        G.cycle_compactions = r->n;
         apply_ack(&G.pend, G.pend_e, r);
         G.pend_valid = false;
         return;
@@ -1095,6 +1107,7 @@ static void run_child(void)
     G.child = pid;
     uint64_t t_start = mono_us(), last_data = t_start, acks = 0;
     G.opened = false;
+    G.cycle_compactions = 0;
     G.pend_valid = false;
     G.seq = 0;
     bool killed = false, done = false;
@@ -1170,6 +1183,7 @@ static void run_child(void)
              WIFSIGNALED(status) ? WTERMSIG(status) : -1, acks);
     }
     G.kills[G.cf.sync]++;
+    G.compactions += G.cycle_compactions;
     if (!G.opened)
         G.before_open++;
     /* an intent with only part of its batch entries was never acted on */
@@ -1330,14 +1344,13 @@ static void check_open(bool read_only, bool use_hints, unsigned *mask, struct vs
         if (!(mask[k] & mm))
             mismatch(k, read_only ? "kvs_get, read-only" : "kvs_get", &go);
         mask[k] &= mm;
-        if (!read_only) {
-            /* what the store holds now, for the next cycle's model */
-            seen[k] = (struct vstate){0};
-            if (go.present) {
-                const struct keymodel *m = &G.km[k];
-                unsigned bit = mask[k] & (0u - mask[k]);
-                seen[k] = bit == 1 ? m->cur : m->nw[__builtin_ctz(bit) - 1];
-            }
+        /* what the store holds, for the next cycle's model (every open of
+         * the check agrees on it, or mask would be empty) */
+        seen[k] = (struct vstate){0};
+        if (go.present) {
+            const struct keymodel *m = &G.km[k];
+            unsigned bit = mask[k] & (0u - mask[k]);
+            seen[k] = bit == 1 ? m->cur : m->nw[__builtin_ctz(bit) - 1];
         }
         kvs_free(v);
     }
@@ -1362,12 +1375,21 @@ static void check_store(uint64_t *st)
     }
     if (G.copy_crash)
         copy_dir(G.dir, G.crash);
+    /* Usually a normal open, which recovers the store. Sometimes a read-only
+     * open first, which must see the same; sometimes a second normal open
+     * (the recovered store must recover to the same state again). And
+     * sometimes only a read-only open, which changes nothing: the next
+     * child then opens the store as the kill left it, and is itself killed
+     * while it recovers it now and then. */
     bool hints = below(st, 5) != 0;
-    if (below(st, 10) == 0)
+    uint64_t how = below(st, 10);
+    G.recovered = how >= 3;
+    if (how <= 3)
         check_open(true, hints, mask, seen);
-    check_open(false, hints, mask, seen);
-    if (below(st, 10) == 0)
-        check_open(false, !hints, mask, seen); /* the recovered store recovers again */
+    if (how >= 3)
+        check_open(false, hints, mask, seen);
+    if (how == 4)
+        check_open(false, !hints, mask, seen);
 
     /* the in-flight op: all of it or none of it */
     bool all_old = true, all_new = true;
@@ -1443,12 +1465,14 @@ static void pick_conf(uint64_t *st)
     uint64_t w = below(st, 20);
     c->write_through = w < 12 ? -1 : w < 17 ? 1 : 0;
     c->interval_ms = (unsigned)logrnd(st, 2, 500);
+    /* Early, maybe while the child opens the store: more often when that
+     * open is the one that recovers it from the last kill. */
     uint64_t how = below(st, 20);
-    c->kill_early = how < 2;
+    c->kill_early = how < (G.recovered ? 2 : 6);
     c->kill_acks = 0;
-    if (how < 2) { /* early: maybe while the child opens (recovers) the store */
+    if (c->kill_early) {
         c->kill_us = below(st, 30000);
-    } else if (how < 11) {
+    } else if (how < 12) {
         c->kill_acks = logrnd(st, 1, c->sync == KVS_SYNC_ALWAYS ? 400 : 4000);
         c->kill_us = MAX_KILL_DELAY_US;
     } else {
@@ -1474,7 +1498,8 @@ static void summary(FILE *f)
             "crashloop: %u cycles in %.1f s, %" PRIu64 " operations acknowledged "
             "(sets %" PRIu64 ", removes %" PRIu64 ", expires %" PRIu64 ", updates %" PRIu64
             ", batches %" PRIu64 " of %" PRIu64 " entries, gets %" PRIu64 ", compactions %" PRIu64
-            ", syncs %" PRIu64 ", reopens %" PRIu64 "); kills: none %" PRIu64
+            ", syncs %" PRIu64 ", reopens %" PRIu64 "); compactions finished by the children %" PRIu64
+            "; kills: none %" PRIu64
             ", interval %" PRIu64 ", always %" PRIu64 "; op in flight %" PRIu64
             " (batches %" PRIu64 "; found done %" PRIu64 ", not done %" PRIu64
             "), before open finished %" PRIu64 "; fresh stores %" PRIu64 "; time in child opens "
@@ -1482,7 +1507,7 @@ static void summary(FILE *f)
             G.cycle, secs, G.acked, G.acked_op[OP_SET], G.acked_op[OP_REMOVE],
             G.acked_op[OP_EXPIRE], G.acked_op[OP_UPDATE], G.acked_op[OP_BATCH], G.batch_entries,
             G.acked_op[OP_GET], G.acked_op[OP_COMPACT], G.acked_op[OP_SYNC],
-            G.acked_op[OP_REOPEN], G.kills[0], G.kills[1], G.kills[2], G.inflight_kills,
+            G.acked_op[OP_REOPEN], G.compactions, G.kills[0], G.kills[1], G.kills[2], G.inflight_kills,
             G.inflight_batches, G.new_seen, G.old_seen, G.before_open, G.fresh,
             (double)G.us_open / 1e6, (double)G.us_run / 1e6, (double)G.us_check / 1e6, G.seed);
 }
