@@ -77,13 +77,18 @@ static void write_hint(struct kvs *db, struct kvs_segment *s)
     }
 }
 
-void kvs__write_pending_hints(struct kvs *db)
+bool kvs__write_pending_hints(struct kvs *db, size_t max)
 {
     struct kvs_segment *s;
-    while ((s = next_unhinted(db)) != NULL) {
+    for (size_t n = 0; (s = next_unhinted(db)) != NULL; n++) {
+        if (n == max) {
+            kvs__seg_unref(s);
+            return true;
+        }
         write_hint(db, s);
         kvs__seg_unref(s);
     }
+    return false;
 }
 
 /* ---- choosing what to compact ---- */
@@ -670,13 +675,16 @@ int kvs__compact_now(struct kvs *db)
         rc = kvs__db_roll(db, 0);
     pthread_mutex_unlock(&db->write_mutex);
     if (rc == KVS_OK) {
-        kvs__write_pending_hints(db);
         /* Rounds, when the free space cannot hold every copy at once: each
          * deletes inputs and so frees space for the next. Bounded: every
-         * round deletes at least one segment or is the last. */
+         * round deletes at least one segment or is the last. The hints
+         * first, bounded too, or a writer sealing segments faster than they
+         * are synced would keep this call from ever returning. */
         pthread_mutex_lock(&db->seg_mutex);
-        size_t rounds = 2 * db->nsegs + 1, left = 0, deleted = 1;
+        size_t nsegs = db->nsegs;
+        size_t rounds = 2 * nsegs + 1, left = 0, deleted = 1;
         pthread_mutex_unlock(&db->seg_mutex);
+        kvs__write_pending_hints(db, nsegs);
         for (size_t r = 0; r < rounds && rc == KVS_OK && deleted > 0; r++) {
             rc = compact(db, COMPACT_ALL, &left, &deleted);
             if (left == 0)
@@ -799,6 +807,14 @@ static uint64_t next_look_us(uint64_t last_us)
     return kvs__now_us() - last_us < 2 * IDLE_US ? IDLE_US / 4 : IDLE_US;
 }
 
+/*
+ * Hint files written per round. Each costs an fdatasync of its segment: a
+ * writer that seals segments faster than that kept the thread writing hints
+ * for as long as the writes went on, and compaction never got its turn
+ * (garbage without bound; test compaction_runs_while_hints_lag_behind).
+ */
+#define HINTS_PER_ROUND 8
+
 static void *bg_main(void *arg)
 {
     struct kvs *db = arg;
@@ -811,12 +827,14 @@ static void *bg_main(void *arg)
             prefault_segments(db);
             db->prefault_pending = false;
         }
-        kvs__write_pending_hints(db);
+        bool more_hints = kvs__write_pending_hints(db, HINTS_PER_ROUND);
         size_t left, deleted;
         if (!atomic_load(&db->write_failed))
             compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY, &left,
                     &deleted);
         pthread_mutex_unlock(&db->compact_mutex);
+        if (more_hints)
+            kvs__bg_kick(db); /* the next round at once */
     }
     return NULL;
 }

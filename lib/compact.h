@@ -6,6 +6,9 @@
 #ifndef KVS_COMPACT_H
 #define KVS_COMPACT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct kvs;
 
 int kvs__bg_start(struct kvs *db);
@@ -14,7 +17,8 @@ void kvs__bg_stop(struct kvs *db);
 void kvs__bg_kick(struct kvs *db);
 /* kvs_compact(): seal the active segment, compact every segment with garbage. */
 int kvs__compact_now(struct kvs *db);
-/* Write hint files for sealed segments that lack one. */
-void kvs__write_pending_hints(struct kvs *db);
+/* Write hint files for sealed segments that lack one, at most max of them;
+ * true if it stopped at max with more left. */
+bool kvs__write_pending_hints(struct kvs *db, size_t max);
 
 #endif

@@ -266,7 +266,7 @@ int kvs_close(kvs_t *db)
         else
             rc = kvs__refused(db);
         if (rc == KVS_OK) {
-            kvs__write_pending_hints(db);
+            kvs__write_pending_hints(db, SIZE_MAX);
             kvs__index_file_write(db);
             kvs__order_save(db);
         }
