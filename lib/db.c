@@ -4,6 +4,7 @@
  */
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "io.h"
 #include "lock.h"
 #include "recovery.h"
+#include "segment.h"
 #include "sync.h"
 
 /*
@@ -149,6 +151,35 @@ static void db_free(struct kvs *db)
     free(db);
 }
 
+/*
+ * KVS_OK if the directory holds a store, else KVS_ENOENT: a store has its
+ * LOCK file (created before anything else, never deleted) or a segment (a
+ * copy made without the LOCK). Segments alone do not tell: an empty store
+ * may have none (close deletes an active segment without records, open the
+ * empty ones, compaction those without live records).
+ */
+static int holds_store(int dirfd)
+{
+    struct stat st;
+    if (fstatat(dirfd, "LOCK", &st, 0) == 0)
+        return KVS_OK;
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return KVS_EIO;
+    }
+    int rc = KVS_ENOENT;
+    struct dirent *de;
+    uint32_t id;
+    while (rc == KVS_ENOENT && (de = readdir(d)) != NULL)
+        if (kvs__seg_parse_name(de->d_name, "log", &id))
+            rc = KVS_OK;
+    closedir(d);
+    return rc;
+}
+
 static int open_dir(struct kvs *db, const char *dir)
 {
     if (db->opts.create_if_missing && !db->opts.read_only) {
@@ -159,6 +190,11 @@ static int open_dir(struct kvs *db, const char *dir)
     db->dirfd = kvs__io_open_dir(dir);
     if (db->dirfd < 0)
         return errno == ENOENT ? KVS_ENOENT : KVS_EIO;
+    if (!db->opts.create_if_missing) {
+        int rc = holds_store(db->dirfd); /* before the LOCK file is created */
+        if (rc != KVS_OK)
+            return rc;
+    }
     return kvs__lock_dir(db->dirfd, db->opts.read_only, &db->lock_fd);
 }
 

@@ -658,8 +658,6 @@ int kvs__recover(struct kvs *db)
     uint32_t max_id = nids ? ids[nids - 1] : 0;
     uint32_t max_listed = max_id; /* also the ids OBSOLETE names */
     rc = apply_obsolete(db, ids, &nids, &max_listed);
-    if (rc == KVS_OK && max_id == 0 && !db->opts.create_if_missing)
-        rc = KVS_ENOENT;
     struct kvs_segment **segs = NULL;
     size_t nsegs = 0;
     if (rc == KVS_OK)

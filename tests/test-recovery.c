@@ -740,6 +740,84 @@ START_TEST(kill9_every_sync_mode)
 }
 END_TEST
 
+/* ---- a store with no data left ---- */
+
+static int open_existing_rc(const char *dir)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_create_if_missing(o, 0);
+    kvs_t *db = NULL;
+    int rc = kvs_open(dir, o, &db);
+    kvs_options_destroy(o);
+    if (rc == KVS_OK)
+        ck_assert_kvs(kvs_close(db), KVS_OK);
+    return rc;
+}
+
+/* An empty store keeps no segment file (close deletes an active segment
+ * without records, open drops empty segments, compaction deletes the ones
+ * without live records), yet it is a store: kvs_open without
+ * create_if_missing opens it. It answered KVS_ENOENT (found by the crash
+ * loop: a child killed while it reopened an empty store). */
+START_TEST(empty_store_opens_without_create)
+{
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_int_eq(tu_count_files(tu_dir, ".log"), 0);
+    ck_assert_kvs(open_existing_rc(tu_dir), KVS_OK);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    set_str(db, "gone", "soon");
+    ck_assert_kvs(kvs_remove(db, "gone", 4), KVS_OK);
+    ck_assert_kvs(kvs_compact(db), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_kvs(open_existing_rc(tu_dir), KVS_OK);
+    /* a directory that holds no store is still none, and is left alone */
+    char *other = tu_tmpdir();
+    ck_assert_kvs(open_existing_rc(other), KVS_ENOENT);
+    ck_assert_int_eq(tu_count_files(other, ""), 2); /* . and .. */
+    tu_rmdir(other);
+}
+END_TEST
+
+static void open_and_die(const char *dir)
+{
+    tu_open(dir, KVS_SYNC_NONE, 0); /* an active segment without records */
+}
+
+/* Dies at the first file created after a file was deleted. */
+static int kill_at_create_after_unlink(enum kvs_io_op op, void *ctx)
+{
+    bool *unlinked = ctx;
+    if (op == KVS_IO_UNLINK)
+        *unlinked = true;
+    if (op == KVS_IO_OPEN && *unlinked)
+        raise(SIGKILL);
+    return 0;
+}
+
+/* kill -9 while kvs_open replaces the only segment of an empty store: the
+ * empty one deleted, the new active one not created yet. The directory
+ * then holds no segment, and is still the store. */
+START_TEST(kill9_while_an_empty_store_opens)
+{
+    in_crashing_child(open_and_die, tu_dir);
+    ck_assert_int_eq(tu_count_files(tu_dir, ".log"), 1);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        static bool unlinked;
+        kvs__io_set_fault(kill_at_create_after_unlink, &unlinked);
+        tu_open(tu_dir, KVS_SYNC_NONE, 0);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    ck_assert_int_eq(tu_count_files(tu_dir, ".log"), 0);
+    ck_assert_kvs(open_existing_rc(tu_dir), KVS_OK);
+}
+END_TEST
+
 /* ---- the index saved at close ---- */
 
 enum { SNAP_KEYS = 60000 };
@@ -1059,6 +1137,8 @@ static Suite *recovery_suite(void)
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, kill9_every_sync_mode);
+    tcase_add_test(tc, empty_store_opens_without_create);
+    tcase_add_test(tc, kill9_while_an_empty_store_opens);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("faults");
