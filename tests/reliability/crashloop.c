@@ -43,6 +43,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -255,9 +256,15 @@ enum { U_KEEP = 1 };
 
 enum rtype { R_OPENED = 1, R_INTENT, R_ENTRY, R_ACK, R_DONE };
 
+/* The type byte carries the writer thread in its high nibble. */
+#define RTYPE(r) ((r)->type & 15u)
+#define RTHREAD(r) ((unsigned)(r)->type >> 4)
+enum { MAX_THREADS = 2 };
+
 /* One record on the pipe. Intents of a batch are followed by its entries
  * (R_ENTRY, op OP_SET or OP_REMOVE); everything one operation sends is one
- * write() of less than PIPE_BUF bytes, so it arrives whole or not at all. */
+ * write() of less than PIPE_BUF bytes, so it arrives whole or not at all,
+ * also when two writer threads share the pipe. */
 struct wrec {
     uint8_t type, op, flags, aux;
     uint32_t key;
@@ -286,7 +293,7 @@ struct keymodel {
     struct vstate cur;             /* after the last acknowledged op */
     struct vstate nw[NEW_MAX];     /* states the in-flight op may have written */
     uint8_t nnew;
-    uint8_t in_flight;             /* touched by the in-flight op */
+    uint8_t in_flight;             /* touched by the in-flight op of thread in_flight - 1 */
     struct hist h[HIST];
     uint32_t nh;
 };
@@ -295,6 +302,7 @@ struct keymodel {
 
 struct conf {
     kvs_sync_t sync;
+    unsigned threads;     /* writer threads; each owns the keys k % threads == its number */
     size_t seg;
     unsigned trigger;
     int write_through;
@@ -322,11 +330,11 @@ static struct {
     struct keymodel *km;
     uint32_t cycle;
     struct conf cf;
-    /* the in-flight op: its intent and entries */
-    struct wrec pend;
-    struct wrec pend_e[BATCH_MAX];
-    uint32_t pend_n;
-    bool pend_valid;
+    /* each thread's in-flight op: its intent and entries */
+    struct wrec pend[MAX_THREADS];
+    struct wrec pend_e[MAX_THREADS][BATCH_MAX];
+    uint32_t pend_n[MAX_THREADS];
+    bool pend_valid[MAX_THREADS];
     bool opened;
     bool recovered; /* the last check opened the store normally (not only read-only) */
     uint32_t seq;
@@ -346,9 +354,9 @@ static void print_conf(FILE *f)
 {
     static const char *const sync_names[] = {"none", "interval", "always"};
     fprintf(f,
-            "  cycle %u: sync %s, segment %zu bytes, trigger %u%%, write-through %d, "
+            "  cycle %u: %u thread%s, sync %s, segment %zu bytes, trigger %u%%, write-through %d, "
             "interval %u ms, keys %u, kill after %" PRIu64 " acks or %" PRIu64 " us %s\n",
-            G.cycle, sync_names[G.cf.sync], G.cf.seg, G.cf.trigger, G.cf.write_through,
+            G.cycle, G.cf.threads, G.cf.threads > 1 ? "s" : "", sync_names[G.cf.sync], G.cf.seg, G.cf.trigger, G.cf.write_through,
             G.cf.interval_ms, G.nkeys, G.cf.kill_acks, G.cf.kill_us,
             G.cf.kill_early ? "after the fork" : "after the open");
 }
@@ -533,6 +541,10 @@ struct child {
     kvs_t *db;
     kvs_options_t *opts;
     int fd;
+    unsigned thread, threads;
+    uint32_t nkeys;
+    const char *dir;
+    uint8_t sendbuf[(BATCH_MAX + 5) * sizeof(struct wrec)];
     struct wrec out[BATCH_MAX + 4];
     uint32_t nout;
     struct wrec ack;
@@ -560,7 +572,8 @@ static void child_die(const char *what, int rc)
  * in one write. The intent pushed stays valid until the next push. */
 static void child_flush(struct child *c)
 {
-    static uint8_t buf[sizeof(c->out) + sizeof(c->ack)];
+    uint8_t *buf = c->sendbuf;
+    _Static_assert(sizeof(c->sendbuf) >= sizeof(c->out) + sizeof(c->ack), "send buffer");
     size_t n = 0;
     if (c->ack_pending) {
         memcpy(buf, &c->ack, sizeof(c->ack));
@@ -586,7 +599,7 @@ static struct wrec *child_push(struct child *c, uint8_t type, uint8_t op)
 {
     struct wrec *r = &c->out[c->nout++];
     memset(r, 0, sizeof(*r));
-    r->type = type;
+    r->type = (uint8_t)(type | c->thread << 4);
     r->op = op;
     return r;
 }
@@ -596,7 +609,7 @@ static struct wrec *child_push(struct child *c, uint8_t type, uint8_t op)
 static struct wrec *child_ack(struct child *c, uint8_t op)
 {
     memset(&c->ack, 0, sizeof(c->ack));
-    c->ack.type = R_ACK;
+    c->ack.type = (uint8_t)(R_ACK | c->thread << 4);
     c->ack.op = op;
     c->ack_pending = true;
     uint64_t n = 0;
@@ -675,11 +688,18 @@ static void expect_rc(const char *what, int rc, int a, int b)
         child_die(what, rc);
 }
 
-static void child_op(struct child *c, const char *dir, uint32_t nkeys)
+/* A key of this thread's share: k % threads == thread. */
+static uint32_t pick_key(struct child *c)
+{
+    uint32_t share = (c->nkeys - c->thread + c->threads - 1) / c->threads;
+    return c->thread + c->threads * (uint32_t)below(&c->st, share);
+}
+
+static void child_op(struct child *c)
 {
     uint64_t *st = &c->st;
     uint64_t r = below(st, 1000);
-    uint32_t k = (uint32_t)below(st, nkeys);
+    uint32_t k = pick_key(c);
     char key[16];
     size_t kl = make_key(k, key);
     struct wrec *in;
@@ -772,7 +792,7 @@ static void child_op(struct child *c, const char *dir, uint32_t nkeys)
         in->n = n;
         kvs_batch_clear(c->batch);
         for (uint32_t i = 0; i < n; i++) {
-            uint32_t ek = (uint32_t)below(st, nkeys);
+            uint32_t ek = pick_key(c);
             char ekey[16];
             size_t ekl = make_key(ek, ekey);
             bool del = below(st, 4) == 0;
@@ -821,6 +841,8 @@ static void child_op(struct child *c, const char *dir, uint32_t nkeys)
         }
     } else {
         uint8_t op = r < 994 ? OP_COMPACT : r < 998 ? OP_SYNC : OP_REOPEN;
+        if (op == OP_REOPEN && c->threads > 1)
+            op = OP_SYNC; /* a close needs the other thread out of the store */
         child_push(c, R_INTENT, op);
         child_flush(c);
         if (op == OP_COMPACT) {
@@ -834,7 +856,7 @@ static void child_op(struct child *c, const char *dir, uint32_t nkeys)
             rc = kvs_close(c->db);
             c->db = NULL;
             if (rc == KVS_OK)
-                child_open(c, dir);
+                child_open(c, c->dir);
         }
         if (rc != KVS_OK)
             child_die(op_names[op], rc);
@@ -843,28 +865,50 @@ static void child_op(struct child *c, const char *dir, uint32_t nkeys)
     }
 }
 
+static void *child_thread(void *arg)
+{
+    struct child *c = arg;
+    for (uint32_t i = 0; i < CHILD_OP_CAP; i++)
+        child_op(c);
+    child_push(c, R_DONE, 0);
+    child_flush(c);
+    return NULL;
+}
+
 static void child_main(const char *dir, uint32_t nkeys, const struct conf *cf, int fd)
 {
-    static struct child c;
-    c.fd = fd;
-    c.st = cf->child_seed;
-    c.version = cf->vbase;
-    c.val = malloc(LARGE_MAX);
-    c.opts = kvs_options_create();
-    if (!c.val || !c.opts || kvs_batch_create(&c.batch) != KVS_OK)
+    static struct child cs[MAX_THREADS];
+    struct child *c = &cs[0];
+    for (unsigned t = 0; t < cf->threads; t++) {
+        cs[t].fd = fd;
+        cs[t].thread = t;
+        cs[t].threads = cf->threads;
+        cs[t].nkeys = nkeys;
+        cs[t].dir = dir;
+        cs[t].st = cf->child_seed + t * 0x5851F42D4C957F2Dull;
+        cs[t].version = cf->vbase + ((uint64_t)t << 31);
+        cs[t].val = malloc(LARGE_MAX);
+        if (!cs[t].val || kvs_batch_create(&cs[t].batch) != KVS_OK)
+            child_die("allocation", KVS_ENOMEM);
+    }
+    c->opts = kvs_options_create();
+    if (!c->opts)
         child_die("allocation", KVS_ENOMEM);
-    kvs_options_set_sync(c.opts, cf->sync);
-    kvs_options_set_segment_size(c.opts, cf->seg);
-    kvs_options_set_compaction_trigger(c.opts, cf->trigger);
-    kvs_options_set_write_through(c.opts, cf->write_through);
-    kvs_options_set_sync_interval_ms(c.opts, cf->interval_ms);
-    child_open(&c, dir);
-    child_push(&c, R_OPENED, 0);
-    child_flush(&c);
-    for (uint32_t i = 0; i < CHILD_OP_CAP; i++)
-        child_op(&c, dir, nkeys);
-    child_push(&c, R_DONE, 0);
-    child_flush(&c);
+    kvs_options_set_sync(c->opts, cf->sync);
+    kvs_options_set_segment_size(c->opts, cf->seg);
+    kvs_options_set_compaction_trigger(c->opts, cf->trigger);
+    kvs_options_set_write_through(c->opts, cf->write_through);
+    kvs_options_set_sync_interval_ms(c->opts, cf->interval_ms);
+    child_open(c, dir);
+    child_push(c, R_OPENED, 0);
+    child_flush(c);
+    for (unsigned t = 1; t < cf->threads; t++) {
+        cs[t].db = c->db; /* no reopen with more than one thread */
+        pthread_t th;
+        if (pthread_create(&th, NULL, child_thread, &cs[t]) != 0)
+            child_die("pthread_create", KVS_ENOMEM);
+    }
+    child_thread(c);
     alarm(STALL_SECONDS); /* the parent kills it long before */
     for (int i = 0; i < STALL_SECONDS; i++)
         sleep(1);
@@ -975,20 +1019,20 @@ static void apply_ack(const struct wrec *in, const struct wrec *e, const struct 
     }
 }
 
-static void add_new(uint32_t k, const struct vstate *s)
+static void add_new(unsigned t, uint32_t k, const struct vstate *s)
 {
     struct keymodel *m = &G.km[k];
-    m->in_flight = 1;
+    m->in_flight = (uint8_t)(t + 1);
     if (m->nnew < NEW_MAX)
         m->nw[m->nnew++] = *s;
-    add_hist(k, &G.pend, 0, 'F', s);
+    add_hist(k, &G.pend[t], 0, 'F', s);
 }
 
-/* The states the in-flight op may have left its keys in (besides the
+/* The states thread t's in-flight op may have left its keys in (besides the
  * acknowledged one). */
-static void model_in_flight(void)
+static void model_in_flight(unsigned t)
 {
-    const struct wrec *in = &G.pend;
+    const struct wrec *in = &G.pend[t];
     uint32_t k = in->key;
     struct vstate *cur = in->op <= OP_GET ? &G.km[k].cur : NULL;
     G.inflight_kills++;
@@ -998,39 +1042,39 @@ static void model_in_flight(void)
                            .expire = in->expire};
         if ((in->flags & F_KEEP) && cur->present && cur->expire) {
             s.expire = cur->expire;
-            add_new(k, &s);
+            add_new(t, k, &s);
             s.expire = 0;
         }
-        add_new(k, &s);
+        add_new(t, k, &s);
         return;
     }
     case OP_REMOVE:
-        add_new(k, &(struct vstate){0});
+        add_new(t, k, &(struct vstate){0});
         return;
     case OP_EXPIRE:
         if (cur->present) {
             struct vstate s = *cur;
             s.expire = in->expire;
-            add_new(k, &s);
+            add_new(t, k, &s);
         }
         return;
     case OP_UPDATE: {
         struct vstate s;
         if (cur->present) {
             update_result(cur, true, in, &s);
-            add_new(k, &s);
+            add_new(t, k, &s);
         }
         if (!cur->present || cur->expire) {
             update_result(cur, false, in, &s);
-            add_new(k, &s);
+            add_new(t, k, &s);
         }
         return;
     }
     case OP_BATCH: {
         G.inflight_batches++;
         /* the final state of each key: later entries win */
-        for (uint32_t i = 0; i < G.pend_n; i++) {
-            const struct wrec *e = &G.pend_e[i];
+        for (uint32_t i = 0; i < G.pend_n[t]; i++) {
+            const struct wrec *e = &G.pend_e[t][i];
             struct vstate s = {0};
             if (e->op == OP_SET)
                 s = (struct vstate){.present = 1, .len = e->len, .version = e->version,
@@ -1040,7 +1084,7 @@ static void model_in_flight(void)
                 m->nw[0] = s;
                 add_hist(e->key, e, 0, 'F', &s);
             } else {
-                add_new(e->key, &s);
+                add_new(t, e->key, &s);
             }
         }
         return;
@@ -1055,30 +1099,34 @@ static void model_in_flight(void)
 
 static void consume(const struct wrec *r)
 {
-    switch (r->type) {
+    unsigned t = RTHREAD(r);
+    if (t >= G.cf.threads)
+        fail("cycle %u: record of thread %u from the child", G.cycle, t);
+    switch (RTYPE(r)) {
     case R_OPENED:
         G.opened = true;
         G.opened_us = mono_us();
         return;
     case R_INTENT:
-        if (G.pend_valid)
+        if (G.pend_valid[t])
             fail("cycle %u: intent of op #%u without an ack of the one before", G.cycle, G.seq);
-        G.pend = *r;
-        G.pend_n = 0;
-        G.pend_valid = true;
+        G.pend[t] = *r;
+        G.pend_n[t] = 0;
+        G.pend_valid[t] = true;
         G.seq++;
         return;
     case R_ENTRY:
-        if (!G.pend_valid || G.pend.op != OP_BATCH || G.pend_n >= G.pend.n)
+        if (!G.pend_valid[t] || G.pend[t].op != OP_BATCH || G.pend_n[t] >= G.pend[t].n)
             fail("cycle %u: stray batch entry", G.cycle);
-        G.pend_e[G.pend_n++] = *r;
+        G.pend_e[t][G.pend_n[t]++] = *r;
         return;
     case R_ACK:
-        if (!G.pend_valid || r->op != G.pend.op || G.pend_n != G.pend.n)
+        if (!G.pend_valid[t] || r->op != G.pend[t].op || G.pend_n[t] != G.pend[t].n)
             fail("cycle %u: ack without its intent", G.cycle);
-        G.cycle_compactions = r->n;
-        apply_ack(&G.pend, G.pend_e, r);
-        G.pend_valid = false;
+        if (r->n > G.cycle_compactions)
+            G.cycle_compactions = r->n;
+        apply_ack(&G.pend[t], G.pend_e[t], r);
+        G.pend_valid[t] = false;
         return;
     case R_DONE:
         return;
@@ -1108,7 +1156,7 @@ static void run_child(void)
     uint64_t t_start = mono_us(), last_data = t_start, acks = 0;
     G.opened = false;
     G.cycle_compactions = 0;
-    G.pend_valid = false;
+    memset(G.pend_valid, 0, sizeof(G.pend_valid));
     G.seq = 0;
     bool killed = false, done = false;
     static uint8_t buf[1 << 16];
@@ -1160,9 +1208,9 @@ static void run_child(void)
         for (; fill - off >= sizeof(struct wrec); off += sizeof(struct wrec)) {
             struct wrec r;
             memcpy(&r, buf + off, sizeof(r));
-            if (r.type == R_ACK)
+            if (RTYPE(&r) == R_ACK)
                 acks++;
-            if (r.type == R_DONE)
+            if (RTYPE(&r) == R_DONE)
                 done = true;
             consume(&r);
         }
@@ -1187,9 +1235,9 @@ static void run_child(void)
     if (!G.opened)
         G.before_open++;
     /* an intent with only part of its batch entries was never acted on */
-    if (G.pend_valid && G.pend_n == G.pend.n)
-        model_in_flight();
-    G.pend_valid = false;
+    for (unsigned t = 0; t < G.cf.threads; t++)
+        if (G.pend_valid[t] && G.pend_n[t] == G.pend[t].n)
+            model_in_flight(t);
 }
 
 /* ---- the parent: checking the store ---- */
@@ -1391,33 +1439,35 @@ static void check_store(uint64_t *st)
     if (how == 4)
         check_open(false, !hints, mask, seen);
 
-    /* the in-flight op: all of it or none of it */
-    bool all_old = true, all_new = true;
-    uint32_t touched = 0;
-    for (uint32_t k = 0; k < G.nkeys; k++) {
-        struct keymodel *m = &G.km[k];
-        if (!m->in_flight)
-            continue;
-        touched++;
-        all_old &= (mask[k] & 1u) != 0;
-        all_new &= (mask[k] & ~1u) != 0;
+    /* each in-flight op: all of it or none of it */
+    for (unsigned t = 0; t < G.cf.threads; t++) {
+        bool all_old = true, all_new = true;
+        uint32_t touched = 0;
+        for (uint32_t k = 0; k < G.nkeys; k++) {
+            if (G.km[k].in_flight != t + 1)
+                continue;
+            touched++;
+            all_old &= (mask[k] & 1u) != 0;
+            all_new &= (mask[k] & ~1u) != 0;
+        }
+        if (touched && !all_old && !all_new) {
+            fprintf(stderr, "crashloop: the operation in flight at the kill (%s) left part of "
+                            "its keys:\n",
+                    op_names[G.pend[t].op]);
+            for (uint32_t k = 0; k < G.nkeys; k++)
+                if (G.km[k].in_flight == t + 1)
+                    fprintf(stderr, "  key %u: %s\n", k,
+                            (mask[k] & 1u) && (mask[k] & ~1u) ? "either"
+                            : (mask[k] & 1u)                   ? "old"
+                                                               : "new");
+            fail("cycle %u: the in-flight %s was applied in part", G.cycle,
+                 op_names[G.pend[t].op]);
+        }
+        if (touched && all_new && !all_old)
+            G.new_seen++;
+        if (touched && all_old && !all_new)
+            G.old_seen++;
     }
-    if (touched && !all_old && !all_new) {
-        fprintf(stderr, "crashloop: the operation in flight at the kill (%s) left part of its "
-                        "keys:\n",
-                op_names[G.pend.op]);
-        for (uint32_t k = 0; k < G.nkeys; k++)
-            if (G.km[k].in_flight)
-                fprintf(stderr, "  key %u: %s\n", k,
-                        (mask[k] & 1u) && (mask[k] & ~1u) ? "either"
-                        : (mask[k] & 1u)                   ? "old"
-                                                           : "new");
-        fail("cycle %u: the in-flight %s was applied in part", G.cycle, op_names[G.pend.op]);
-    }
-    if (touched && all_new && !all_old)
-        G.new_seen++;
-    if (touched && all_old && !all_new)
-        G.old_seen++;
 
     /* the model follows what the store holds */
     for (uint32_t k = 0; k < G.nkeys; k++) {
@@ -1460,6 +1510,7 @@ static void pick_conf(uint64_t *st)
 {
     struct conf *c = &G.cf;
     c->sync = (kvs_sync_t)below(st, 3);
+    c->threads = below(st, 3) == 0 ? 2 : 1;
     c->seg = (size_t)logrnd(st, 4096, 64 * 1024);
     c->trigger = 5 + (unsigned)below(st, 16);
     uint64_t w = below(st, 20);
@@ -1599,13 +1650,20 @@ int main(int argc, char **argv)
         uint64_t acked = G.acked, t0 = mono_us();
         run_child();
         uint64_t t1 = mono_us();
+        if (G.verbose) {
+            printf("    %" PRIu64 " acks, %s, child %.1f ms; in flight:", G.acked - acked,
+                   G.opened ? "opened" : "killed before the open finished",
+                   (double)(t1 - t0) / 1e3);
+            for (unsigned t = 0; t < G.cf.threads; t++)
+                printf(" %s", G.pend_valid[t] ? op_names[G.pend[t].op] : "nothing");
+            printf("\n");
+            fflush(stdout);
+        }
         check_store(&st);
         uint64_t t2 = mono_us();
         G.us_check += t2 - t1;
         if (G.verbose)
-            printf("    %" PRIu64 " acks, %s, child %.1f ms, check %.1f ms\n", G.acked - acked,
-                   G.opened ? "opened" : "killed before the open finished",
-                   (double)(t1 - t0) / 1e3, (double)(t2 - t1) / 1e3);
+            printf("    check %.1f ms\n", (double)(t2 - t1) / 1e3);
         if (now - last_report >= 60u * 1000000u) {
             last_report = now;
             summary(stdout);
