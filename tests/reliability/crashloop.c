@@ -33,7 +33,7 @@
  * against the model as they arrive too (conditional writes, update
  * callbacks and gets see what the model says they should).
  *
- * Usage: crashloop [--cycles N] [--seconds S] [--seed N] [--dir PATH]
+ * Usage: crashloop [--cycles N] [--seconds S] [--seed N] [--dir PATH] [--keys N]
  *                  [--no-copy] [--verbose]
  * KVS_TEST_SEED replays a seed (the operations and options; the kill moments
  * depend on timing). See doc/RELIABILITY.md.
@@ -63,7 +63,9 @@
 /* ---- parameters ---- */
 
 enum {
-    MAX_KEYS = 2000,         /* largest key space */
+    MAX_KEYS = 60000,        /* largest key space (a big store) */
+    BIG_KEYS = 55000,        /* keys a big store starts with: over the 50,000 that make
+                                kvs_close save the INDEX file */
     BATCH_MAX = 50,          /* entries per batch */
     VHDR = 24,               /* value header (when the value is long enough) */
     LARGE_MAX = 200 * 1024,  /* largest value: over 64 KiB for the large-value read path */
@@ -321,6 +323,7 @@ static struct {
     const char *base;
     bool copy_crash;
     bool verbose;
+    uint32_t keys_opt; /* --keys: every store has this many keys */
     pid_t child;      /* the running child, killed if the parent fails */
     char dir[4096];   /* the store */
     char crash[4096]; /* a copy of the store as the last kill left it */
@@ -342,7 +345,7 @@ static struct {
     uint8_t *vbuf;
     /* totals */
     uint64_t acked, acked_op[OP_COUNT_], batch_entries;
-    uint64_t kills[3], inflight_kills, inflight_batches, before_open, fresh;
+    uint64_t kills[3], kills_threaded, kills_big, big, index_loads, inflight_kills, inflight_batches, before_open, fresh;
     uint64_t new_seen, old_seen;
     uint32_t cycle_compactions; /* compactions the child finished (as last acked) */
     uint64_t compactions;
@@ -900,7 +903,9 @@ static void child_main(const char *dir, uint32_t nkeys, const struct conf *cf, i
     kvs_options_set_write_through(c->opts, cf->write_through);
     kvs_options_set_sync_interval_ms(c->opts, cf->interval_ms);
     child_open(c, dir);
-    child_push(c, R_OPENED, 0);
+    uint64_t loaded = 0;
+    kvs_stat(c->db, KVS_STAT_INDEX_SNAPSHOT_LOADED, &loaded);
+    child_push(c, R_OPENED, 0)->n = (uint32_t)loaded;
     child_flush(c);
     for (unsigned t = 1; t < cf->threads; t++) {
         cs[t].db = c->db; /* no reopen with more than one thread */
@@ -1106,6 +1111,7 @@ static void consume(const struct wrec *r)
     case R_OPENED:
         G.opened = true;
         G.opened_us = mono_us();
+        G.index_loads += r->n;
         return;
     case R_INTENT:
         if (G.pend_valid[t])
@@ -1231,6 +1237,8 @@ static void run_child(void)
              WIFSIGNALED(status) ? WTERMSIG(status) : -1, acks);
     }
     G.kills[G.cf.sync]++;
+    G.kills_threaded += G.cf.threads > 1;
+    G.kills_big += G.nkeys == MAX_KEYS;
     G.compactions += G.cycle_compactions;
     if (!G.opened)
         G.before_open++;
@@ -1322,6 +1330,9 @@ static void check_open(bool read_only, bool use_hints, unsigned *mask, struct vs
     memset(seen_it, 0, MAX_KEYS);
     kvs_iter_t *it;
     struct obs io = {.t0 = now_ms()};
+    uint64_t loaded = 0;
+    kvs_stat(db, KVS_STAT_INDEX_SNAPSHOT_LOADED, &loaded);
+    G.index_loads += loaded;
     rc = kvs_iter_create(db, NULL, &it);
     io.t1 = now_ms();
     if (rc != KVS_OK)
@@ -1497,13 +1508,58 @@ static void rm_store(const char *dir)
     rmdir(dir);
 }
 
+/* A big store: BIG_KEYS of the MAX_KEYS keys written in batches, then a
+ * close that saves the INDEX file, which the next open loads (and the one
+ * after must not, once the store changed). */
+static void fill_big_store(uint64_t *st)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_segment_size(o, 64 * 1024);
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    kvs_t *db = NULL;
+    kvs_batch_t *b = NULL;
+    int rc = kvs_open(G.dir, o, &db);
+    kvs_options_destroy(o);
+    if (rc != KVS_OK || kvs_batch_create(&b) != KVS_OK)
+        fail("creating a big store: %s", kvs_status_name(rc));
+    uint64_t version = (1ull << 63) | ((uint64_t)G.fresh << 32);
+    for (uint32_t k = 0; k < MAX_KEYS; k++) {
+        if (below(st, MAX_KEYS) >= BIG_KEYS)
+            continue;
+        struct vstate v = {.present = 1, .len = 8 + (uint32_t)below(st, 40),
+                           .version = version++};
+        char key[16];
+        size_t kl = make_key(k, key);
+        gen_value(k, v.version, v.len, 0, G.vbuf);
+        if (kvs_batch_set(b, key, kl, G.vbuf, v.len) != KVS_OK)
+            fail("kvs_batch_set");
+        G.km[k].cur = v;
+        if (kvs_batch_count(b) == 1000) {
+            if ((rc = kvs_batch_apply(db, b)) != KVS_OK)
+                fail("filling a big store: %s", kvs_status_name(rc));
+            kvs_batch_clear(b);
+        }
+    }
+    if ((rc = kvs_batch_apply(db, b)) != KVS_OK)
+        fail("filling a big store: %s", kvs_status_name(rc));
+    kvs_batch_destroy(b);
+    if ((rc = kvs_close(db)) != KVS_OK)
+        fail("closing the big store: %s", kvs_status_name(rc));
+}
+
 static void fresh_store(uint64_t *st)
 {
     rm_store(G.dir);
-    static const uint32_t sizes[] = {64, 200, 500, 1000, 2000};
+    static const uint32_t sizes[] = {64, 200, 500, 1000, 2000, MAX_KEYS};
     G.nkeys = sizes[below(st, sizeof(sizes) / sizeof(sizes[0]))];
+    if (G.keys_opt)
+        G.nkeys = G.keys_opt;
     memset(G.km, 0, sizeof(*G.km) * MAX_KEYS);
     G.fresh++;
+    if (G.nkeys == MAX_KEYS) {
+        G.big++;
+        fill_big_store(st);
+    }
 }
 
 static void pick_conf(uint64_t *st)
@@ -1536,30 +1592,35 @@ static void pick_conf(uint64_t *st)
 static void usage(void)
 {
     fprintf(stderr, "usage: crashloop [--cycles N] [--seconds S] [--seed N] [--dir PATH] "
-                    "[--no-copy] [--verbose]\n"
+                    "[--keys N] [--no-copy] [--verbose]\n"
                     "  stops after N cycles or S seconds, whichever comes first (0: no limit;\n"
-                    "  default 200 cycles); KVS_TEST_SEED=N is --seed N\n");
+                    "  default 200 cycles); KVS_TEST_SEED=N is --seed N; --keys N: every store\n"
+                    "  has N keys (2 to %d; %d: a big store, which saves its INDEX file)\n",
+            MAX_KEYS, MAX_KEYS);
     exit(2);
 }
 
 static void summary(FILE *f)
 {
     double secs = (double)(mono_us() - G.start_us) / 1e6;
-    fprintf(f,
-            "crashloop: %u cycles in %.1f s, %" PRIu64 " operations acknowledged "
-            "(sets %" PRIu64 ", removes %" PRIu64 ", expires %" PRIu64 ", updates %" PRIu64
-            ", batches %" PRIu64 " of %" PRIu64 " entries, gets %" PRIu64 ", compactions %" PRIu64
-            ", syncs %" PRIu64 ", reopens %" PRIu64 "); compactions finished by the children %" PRIu64
-            "; kills: none %" PRIu64
-            ", interval %" PRIu64 ", always %" PRIu64 "; op in flight %" PRIu64
-            " (batches %" PRIu64 "; found done %" PRIu64 ", not done %" PRIu64
-            "), before open finished %" PRIu64 "; fresh stores %" PRIu64 "; time in child opens "
-            "%.1f s, child runs %.1f s, checks %.1f s; seed %" PRIu64 "\n",
+    fprintf(f, "crashloop: %u cycles in %.1f s, %" PRIu64 " operations acknowledged (sets %" PRIu64
+               ", removes %" PRIu64 ", expires %" PRIu64 ", updates %" PRIu64 ", batches %" PRIu64
+               " of %" PRIu64 " entries, gets %" PRIu64 ", compactions %" PRIu64 ", syncs %" PRIu64
+               ", reopens %" PRIu64 "); ",
             G.cycle, secs, G.acked, G.acked_op[OP_SET], G.acked_op[OP_REMOVE],
             G.acked_op[OP_EXPIRE], G.acked_op[OP_UPDATE], G.acked_op[OP_BATCH], G.batch_entries,
             G.acked_op[OP_GET], G.acked_op[OP_COMPACT], G.acked_op[OP_SYNC],
-            G.acked_op[OP_REOPEN], G.compactions, G.kills[0], G.kills[1], G.kills[2], G.inflight_kills,
-            G.inflight_batches, G.new_seen, G.old_seen, G.before_open, G.fresh,
+            G.acked_op[OP_REOPEN]);
+    fprintf(f, "compactions finished by the children %" PRIu64 "; kills: none %" PRIu64
+               ", interval %" PRIu64 ", always %" PRIu64 " (with two writer threads %" PRIu64
+               ", of big stores %" PRIu64 "); ",
+            G.compactions, G.kills[0], G.kills[1], G.kills[2], G.kills_threaded, G.kills_big);
+    fprintf(f, "op in flight %" PRIu64 " (batches %" PRIu64 "; found done %" PRIu64
+               ", not done %" PRIu64 "), before open finished %" PRIu64 "; fresh stores %" PRIu64
+               " (big %" PRIu64 "), opens from a saved INDEX %" PRIu64 "; ",
+            G.inflight_kills, G.inflight_batches, G.new_seen, G.old_seen, G.before_open, G.fresh,
+            G.big, G.index_loads);
+    fprintf(f, "time in child opens %.1f s, child runs %.1f s, checks %.1f s; seed %" PRIu64 "\n",
             (double)G.us_open / 1e6, (double)G.us_run / 1e6, (double)G.us_check / 1e6, G.seed);
 }
 
@@ -1587,6 +1648,12 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--dir") == 0 && v) {
             G.base = v;
+            i++;
+        } else if (strcmp(a, "--keys") == 0 && v) {
+            unsigned long n = strtoul(v, NULL, 0);
+            if (n < 2 || n > MAX_KEYS)
+                usage();
+            G.keys_opt = (uint32_t)n;
             i++;
         } else if (strcmp(a, "--no-copy") == 0) {
             G.copy_crash = false;
