@@ -151,11 +151,15 @@ static int read_whole(struct kvs *db, uint8_t **buf, uint64_t *len)
  * the writer's new segment, created meanwhile, is not sealed and its
  * writes are pending, order.h). Caller holds compact_mutex: nothing else
  * seals or removes a segment meanwhile but a roll, and a roll makes the
- * list differ from the file's.
+ * list differ from the file's. Also counts the segments not sealed: besides
+ * the writer's new one, there can be one a crash left, which a read-only
+ * open keeps as it is; its records were replayed into the index but are in
+ * no file, so the file does not describe the store then.
  */
 struct sealed {
     struct kvs_segment **segs;
     size_t n;
+    size_t unsealed;
 };
 
 static int sealed_segments(struct kvs *db, struct sealed *out)
@@ -163,9 +167,13 @@ static int sealed_segments(struct kvs *db, struct sealed *out)
     pthread_mutex_lock(&db->seg_mutex);
     out->segs = malloc((db->nsegs ? db->nsegs : 1) * sizeof(*out->segs));
     out->n = 0;
-    for (size_t i = 0; out->segs && i < db->nsegs; i++)
+    out->unsealed = 0;
+    for (size_t i = 0; out->segs && i < db->nsegs; i++) {
         if (atomic_load(&db->segs[i]->sealed))
             out->segs[out->n++] = db->segs[i];
+        else
+            out->unsealed++;
+    }
     pthread_mutex_unlock(&db->seg_mutex);
     return out->segs ? KVS_OK : KVS_ENOMEM;
 }
@@ -220,7 +228,9 @@ int kvs__order_file_load(struct kvs *db, struct kvs_run **out)
     struct sealed ss;
     kvs_ref *refs = NULL;
     rc = sealed_segments(db, &ss);
-    if (rc == KVS_OK && (!file_matches(db, &ss, buf, len, &n) || n != keys || n == 0))
+    /* unsealed: none but the writer's (a read-only handle has none) */
+    if (rc == KVS_OK && (ss.unsealed > (db->opts.read_only ? 0u : 1u) ||
+                         !file_matches(db, &ss, buf, len, &n) || n != keys || n == 0))
         rc = KVS_NOT_FOUND;
     if (rc == KVS_OK && !(refs = kvs__big_alloc(n * sizeof(*refs))))
         rc = KVS_ENOMEM;
