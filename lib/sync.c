@@ -16,14 +16,15 @@
 #include "store.h"
 #include "sync.h"
 
-/* Next sealed segment that still needs an fdatasync (referenced), or NULL. */
-static struct kvs_segment *next_unsynced(struct kvs *db, bool *dir_dirty)
+/* Next sealed segment numbered up to max_id that still needs an fdatasync
+ * (referenced), or NULL. */
+static struct kvs_segment *next_unsynced(struct kvs *db, bool *dir_dirty, uint32_t max_id)
 {
     struct kvs_segment *found = NULL;
     pthread_mutex_lock(&db->seg_mutex);
     for (size_t i = 0; i < db->nsegs; i++) {
         struct kvs_segment *s = db->segs[i];
-        if (atomic_load(&s->sealed) && !atomic_load(&s->synced)) {
+        if (s->id <= max_id && atomic_load(&s->sealed) && !atomic_load(&s->synced)) {
             kvs__seg_ref(s);
             found = s;
             break;
@@ -72,7 +73,12 @@ static int datasync(struct kvs *db, struct kvs_segment *s)
 /*
  * Make every record appended so far durable; *target receives the sequence
  * number that covers. Sealed segments first (they hold older records), then
- * the active one, then the directory (new segment files).
+ * the active one, then the directory (new segment files). Only the segments
+ * numbered up to the active one: those sealed later hold later records
+ * (or a compaction's copies, which it syncs itself), and a writer sealing
+ * them faster than they are synced would keep this loop going for as long
+ * as it writes (kvs_sync, and compaction before it deletes its inputs,
+ * would not return).
  */
 static int sync_pending(struct kvs *db, uint64_t *target)
 {
@@ -83,9 +89,10 @@ static int sync_pending(struct kvs *db, uint64_t *target)
         kvs__seg_ref(active);
     pthread_mutex_unlock(&db->write_mutex);
 
+    uint32_t max_id = active ? active->id : UINT32_MAX;
     int rc = kvs__sync_dir_if_dirty(db);
     struct kvs_segment *s;
-    while (rc == KVS_OK && (s = next_unsynced(db, NULL)) != NULL) {
+    while (rc == KVS_OK && (s = next_unsynced(db, NULL, max_id)) != NULL) {
         rc = datasync(db, s);
         if (rc == KVS_OK)
             atomic_store(&s->synced, true);

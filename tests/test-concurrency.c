@@ -5,13 +5,16 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/testutil.h"
+#include "io.h"
 
 enum { THREADS = 8, KEYS_PER_THREAD = 400, OPS = 6000 };
 
@@ -304,6 +307,92 @@ START_TEST(same_keys_from_many_threads)
 }
 END_TEST
 
+/* ---- kvs_sync beside a writer that seals segments faster than they sync ---- */
+
+static int slow_data_sync(enum kvs_io_op op, void *ctx)
+{
+    (void)ctx;
+    if (op == KVS_IO_SYNC)
+        usleep(2000);
+    return 0;
+}
+
+struct roller {
+    kvs_t *db;
+    atomic_bool stop;
+    atomic_bool finished; /* stopped on its own: time is up or a set failed */
+    atomic_int sets;
+};
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sets 1 KB values over 200 keys until told to stop, for 20 s at most. */
+static void *roll_fast(void *arg)
+{
+    struct roller *r = arg;
+    char v[1000];
+    memset(v, 'r', sizeof(v));
+    double until = monotonic_seconds() + 20.0;
+    void *result = NULL;
+    for (int i = 0; !atomic_load(&r->stop); i++) {
+        if (i % 256 == 0 && monotonic_seconds() > until)
+            break;
+        char k[16];
+        int kl = snprintf(k, sizeof(k), "r%d", i % 200);
+        if (kvs_set(r->db, k, (size_t)kl, v, sizeof(v)) != KVS_OK) {
+            result = (void *)1;
+            break;
+        }
+        atomic_fetch_add(&r->sets, 1);
+    }
+    atomic_store(&r->finished, true);
+    return result;
+}
+
+/*
+ * kvs_sync makes every write acknowledged before it durable: the segments
+ * sealed until then, and the active one. It synced every unsynced sealed
+ * segment it could find, also those sealed while it ran, so a writer that
+ * seals them faster than they are synced kept it from returning for as long
+ * as it wrote (and compaction, which syncs before it deletes its inputs,
+ * with it). Syncs made 2 ms slower make sure the writer is the faster here:
+ * kvs_sync must return while the writer still writes.
+ */
+START_TEST(sync_returns_beside_a_writer_sealing_segments)
+{
+    kvs__io_set_fault(slow_data_sync, NULL);
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    ck_assert_kvs(kvs_options_set_segment_size(o, 16 * 1024), KVS_OK);
+    ck_assert_kvs(kvs_options_set_compaction_trigger(o, 100), KVS_OK);
+    static struct roller r;
+    ck_assert_kvs(kvs_open(tu_dir, o, &r.db), KVS_OK);
+    kvs_options_destroy(o);
+    atomic_store(&r.stop, false);
+    atomic_store(&r.finished, false);
+    atomic_store(&r.sets, 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, roll_fast, &r), 0);
+    /* a backlog of sealed segments; bounded in case the writer fails */
+    for (int waited = 0; atomic_load(&r.sets) < 2000 && waited < 30000; waited++)
+        usleep(1000);
+    ck_assert_kvs(kvs_sync(r.db), KVS_OK);
+    bool writer_done_at_return = atomic_load(&r.finished);
+    atomic_store(&r.stop, true);
+    void *ret;
+    ck_assert_int_eq(pthread_join(t, &ret), 0);
+    ck_assert_ptr_null(ret);
+    kvs__io_set_fault(NULL, NULL);
+    ck_assert_msg(!writer_done_at_return, "kvs_sync returned only when the writer stopped");
+    ck_assert_kvs(kvs_close(r.db), KVS_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("concurrency");
@@ -315,6 +404,7 @@ int main(void)
     tcase_add_test(tc, group_commit_shares_syncs);
     tcase_add_test(tc, group_commit_group_shrinks);
     tcase_add_test(tc, same_keys_from_many_threads);
+    tcase_add_test(tc, sync_returns_beside_a_writer_sealing_segments);
     suite_add_tcase(s, tc);
     tc = tcase_create("processes");
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
