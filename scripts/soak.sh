@@ -5,7 +5,9 @@
 #   scripts/soak.sh [--minutes M] [--seed N] [--build DIR] [--asan] [--no-build]
 #                   [TEST...] [-- ARGS...]
 #
-#   TEST        which tests to run, in order (default: all of them): crash
+#   TEST        which tests to run, in order (default: all of them): crash,
+#               load (1,000 server connections), fuzz (the four libFuzzer
+#               targets; scripts/fuzz.sh, its own clang build in build-fuzz)
 #   --minutes   total time, shared equally by the tests (default 60)
 #   --seed      seed for every test (default: each picks one and prints it)
 #   --build     build directory (default build-soak, or build-soak-asan)
@@ -26,7 +28,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-SOAK_TESTS="crash"
+SOAK_TESTS="crash load fuzz"
 
 # ---- the tests ----
 
@@ -37,6 +39,25 @@ soak_crash() {
     shift
     # shellcheck disable=SC2086 # $seed_args is empty or two words
     "$build/tests/reliability/crashloop" --seconds "$secs" --cycles 0 $seed_args "$@"
+}
+
+# Server load: 1,000 connections doing mixed commands, every reply checked,
+# a fresh client's PING latency measured (tests/server/test-load.c). Check
+# gives the test the load time plus 180 s; leave those for it.
+soak_load() {
+    secs=$(($1 > 240 ? $1 - 180 : 60))
+    shift
+    KVS_SERVER="$build/examples/server/kvs-server" \
+        "$build/tests/server/test-load" --seconds "$secs" "$@"
+}
+
+# Fuzzing: each libFuzzer target for a quarter of the time (a clang build of
+# its own, so --asan and --build do not apply; libFuzzer always runs with
+# ASan and UBSan).
+soak_fuzz() {
+    secs=$(($1 / 4 > 10 ? $1 / 4 : 10))
+    shift
+    scripts/fuzz.sh --seconds "$secs" "$@"
 }
 
 # ---- the driver ----
@@ -86,12 +107,12 @@ if [ $do_build -eq 1 ]; then
     # shellcheck disable=SC2086 # a list of package names
     ensure_packages $KVS_BUILD_PACKAGES check
     if [ $asan -eq 1 ]; then
-        configure_build "$build" -Dtests=enabled -Ddocs=disabled -Dexamples=false \
+        configure_build "$build" -Dtests=enabled -Ddocs=disabled -Dexamples=true \
             -Dbenchmarks=false -Db_sanitize=address,undefined -Db_lundef=false
         export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
         export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
     else
-        configure_build "$build" -Dtests=enabled -Ddocs=disabled -Dexamples=false \
+        configure_build "$build" -Dtests=enabled -Ddocs=disabled -Dexamples=true \
             -Dbenchmarks=false
     fi
     compile_build "$build"
