@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -324,23 +323,16 @@ struct roller {
     atomic_int sets;
 };
 
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sets 1 KB values over 200 keys until told to stop, for 20 s at most. */
 static void *roll_fast(void *arg)
 {
     struct roller *r = arg;
     char v[1000];
     memset(v, 'r', sizeof(v));
-    double until = monotonic_seconds() + 20.0;
+    double until = tu_now() + 20.0;
     void *result = NULL;
     for (int i = 0; !atomic_load(&r->stop); i++) {
-        if (i % 256 == 0 && monotonic_seconds() > until)
+        if (i % 256 == 0 && tu_now() > until)
             break;
         char k[16];
         int kl = snprintf(k, sizeof(k), "r%d", i % 200);

@@ -64,6 +64,13 @@ void tu_dir_teardown(void)
     tu_dir = NULL;
 }
 
+double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 uint64_t tu_seed(void)
 {
     static uint64_t seed;

@@ -33,6 +33,10 @@ uint64_t tu_seed(void);
 uint64_t tu_rand(uint64_t *state);
 void tu_fill(uint64_t *state, void *buf, size_t len);
 
+/* Seconds on the monotonic clock, for time bounds in tests (never for
+ * asserting how fast something was). */
+double tu_now(void);
+
 /* Open with small segments and no background sync, for fast tests. */
 kvs_t *tu_open(const char *dir, kvs_sync_t sync, size_t segment_bytes);
 
