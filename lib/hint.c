@@ -82,7 +82,7 @@ static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t
                             uint64_t data_end, size_t *len)
 {
     *len = KVS_HINT_HEADER_SIZE + count * KVS_HINT_ENTRY_SIZE + KVS_HINT_TRAILER_SIZE;
-    uint8_t *buf = malloc(*len);
+    uint8_t *buf = kvs__big_alloc(*len);
     if (!buf)
         return NULL;
     memcpy(buf, hint_magic, sizeof(hint_magic));
@@ -130,7 +130,7 @@ int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
             errno = saved;
         }
     }
-    free(buf);
+    kvs__big_free(buf, len);
     return rc;
 }
 
@@ -199,10 +199,11 @@ int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct
     }
     int rc = hint_validate(buf, len, s, seed, out);
     if (rc != KVS_OK) {
-        free(buf);
+        kvs__big_free(buf, len);
         return rc;
     }
     out->buf = buf;
+    out->len = len;
     return KVS_OK;
 }
 
@@ -224,6 +225,6 @@ void kvs__hint_get(const struct kvs_hint *h, uint64_t i, struct kvs_hint_rec *ou
 
 void kvs__hint_free(struct kvs_hint *h)
 {
-    free(h->buf);
+    kvs__big_free(h->buf, h->len);
     h->buf = NULL;
 }

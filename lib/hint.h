@@ -36,7 +36,8 @@ struct kvs_hint_rec {
 
 /* A loaded, fully validated hint file. */
 struct kvs_hint {
-    uint8_t *buf;
+    uint8_t *buf;  /* kvs__big_alloc'ed */
+    size_t len;
     uint64_t count;
     uint64_t data_end;
 };

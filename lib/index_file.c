@@ -176,13 +176,13 @@ static int write_entries(const struct kvs_index *ix, int fd, uint64_t *off,
 static int write_tables(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *sum,
                         uint32_t entry_bytes)
 {
-    uint8_t *buf = malloc(SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
+    uint8_t *buf = kvs__big_alloc(SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
     if (!buf)
         return KVS_ENOMEM;
     int rc = write_bitmap(&db->index, fd, off, sum, buf);
     if (rc == KVS_OK)
         rc = write_entries(&db->index, fd, off, sum, buf, entry_bytes);
-    free(buf);
+    kvs__big_free(buf, SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
     return rc;
 }
 
@@ -355,8 +355,8 @@ static int read_tables(struct kvs *db, struct snap_load *l)
     if (l->capacity < 64) /* the bitmap is whole words per shard */
         return KVS_NOT_FOUND;
     uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * l->capacity;
-    uint64_t *bitmap = malloc(slots / 8);
-    uint8_t *chunk = malloc(SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
+    uint64_t *bitmap = kvs__big_alloc(slots / 8);
+    uint8_t *chunk = kvs__big_alloc(SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
     int rc = bitmap && chunk ? KVS_OK : KVS_ENOMEM;
     if (rc == KVS_OK && get_bytes(l, bitmap, slots / 8) != KVS_OK)
         rc = KVS_NOT_FOUND;
@@ -367,8 +367,8 @@ static int read_tables(struct kvs *db, struct snap_load *l)
         rc = KVS_NOT_FOUND;
     if (rc == KVS_OK)
         rc = read_entries(l, region, bitmap, slots, chunk);
-    free(bitmap);
-    free(chunk);
+    kvs__big_free(bitmap, slots / 8);
+    kvs__big_free(chunk, SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
     uint8_t trailer[8];
     if (rc == KVS_OK && (l->size - l->off != sizeof(trailer) ||
                          kvs__io_pread_all(l->fd, trailer, sizeof(trailer), l->off) < 0 ||

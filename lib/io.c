@@ -425,7 +425,7 @@ int kvs__io_read_file_at(KVS_IO_SITE, int dirfd, const char *name, uint64_t max_
         errno = EFBIG;
         rc = -1;
     }
-    uint8_t *p = rc == 0 ? malloc(size ? size : 1) : NULL;
+    uint8_t *p = rc == 0 ? kvs__big_alloc((size_t)size) : NULL;
     if (rc == 0 && !p) {
         errno = ENOMEM;
         rc = -1;
@@ -435,7 +435,7 @@ int kvs__io_read_file_at(KVS_IO_SITE, int dirfd, const char *name, uint64_t max_
     kvs__io_close(fd);
     if (rc < 0) {
         int saved = errno;
-        free(p);
+        kvs__big_free(p, (size_t)size);
         errno = saved;
         return -1;
     }

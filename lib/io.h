@@ -143,8 +143,9 @@ int kvs__io_fs_avail_at(KVS_IO_SITE, int fd, uint64_t *bytes);
 int kvs__io_lock_at(KVS_IO_SITE, int fd);
 #define kvs__io_lock(...) kvs__io_lock_at(KVS_IO_HERE, __VA_ARGS__)
 void kvs__io_unlock(int fd);
-/* Read a whole file of at most max_len bytes into a malloc'ed buffer.
- * Returns 0, or -1 with errno (ENOENT if absent, EFBIG if over max_len). */
+/* Read a whole file of at most max_len bytes into a buffer from
+ * kvs__big_alloc (free it with kvs__big_free(buf, len)). Returns 0, or -1
+ * with errno (ENOENT if absent, EFBIG if over max_len). */
 int kvs__io_read_file_at(KVS_IO_SITE, int dirfd, const char *name, uint64_t max_len,
                          uint8_t **buf, size_t *len);
 #define kvs__io_read_file(...) kvs__io_read_file_at(KVS_IO_HERE, __VA_ARGS__)

@@ -134,7 +134,7 @@ int kvs__obsolete_read(int dirfd, uint32_t **ids, size_t *n)
             *n = count;
         }
     }
-    free(buf);
+    kvs__big_free(buf, len);
     return rc;
 }
 

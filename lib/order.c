@@ -136,7 +136,7 @@ static void blocks_free(struct kvs_pending_block *b)
 {
     while (b) {
         struct kvs_pending_block *next = b->next;
-        free(b);
+        kvs__big_free(b, sizeof(*b));
         b = next;
     }
 }
@@ -157,7 +157,7 @@ int kvs__order_prepare(struct kvs *db, uint64_t n)
     for (struct kvs_pending_block *b = o->spare; b; b = b->next)
         room += PENDING_BLOCK;
     while (room < n) {
-        struct kvs_pending_block *b = malloc(sizeof(*b));
+        struct kvs_pending_block *b = kvs__big_alloc(sizeof(*b));
         if (!b)
             return KVS_ENOMEM;
         b->next = o->spare;

@@ -61,7 +61,7 @@ static int write_head(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *
 static int write_entries(struct kvs *db, const struct kvs_run *run, const uint32_t *seg_of_slot,
                          int fd, uint64_t *off, struct kvs_digest *sum)
 {
-    uint8_t *buf = malloc(ORDER_CHUNK * ORDER_ENTRY_SIZE);
+    uint8_t *buf = kvs__big_alloc(ORDER_CHUNK * ORDER_ENTRY_SIZE);
     if (!buf)
         return KVS_ENOMEM;
     int rc = KVS_OK;
@@ -79,7 +79,7 @@ static int write_entries(struct kvs *db, const struct kvs_run *run, const uint32
         if (rc == KVS_OK)
             rc = put(fd, off, sum, buf, k * ORDER_ENTRY_SIZE);
     }
-    free(buf);
+    kvs__big_free(buf, ORDER_CHUNK * ORDER_ENTRY_SIZE);
     return rc;
 }
 

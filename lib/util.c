@@ -58,7 +58,10 @@ void kvs_free(void *ptr)
 
 /* ---- large arrays ---- */
 
-#define BIG_BYTES ((size_t)256 * 1024)
+/* 64 KiB: glibc's own threshold starts at 128 KiB, and the key order's
+ * pending blocks and flushed runs (64 and 128 KiB, thousands of them in a
+ * write burst) then stay out of the heap too. */
+#define BIG_BYTES ((size_t)64 * 1024)
 
 void *kvs__big_alloc(size_t bytes)
 {
