@@ -1,6 +1,7 @@
 /*
  * Recovery: persistence against a model, torn tails at every offset, damaged
- * bytes, crashes (kill -9 and simulated), injected I/O errors.
+ * bytes, crashes (kill -9 and simulated). The index saved at close is tested
+ * in test-saved-index.c, injected I/O errors in test-io-errors.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -23,20 +24,6 @@
 
 /* ---- helpers ---- */
 
-static kvs_t *open_opts(const char *dir, int repair, int use_hints, int read_only)
-{
-    kvs_options_t *o = kvs_options_create();
-    kvs_options_set_sync(o, KVS_SYNC_NONE);
-    kvs_options_set_repair(o, repair);
-    kvs_options_set_use_hints(o, use_hints);
-    kvs_options_set_read_only(o, read_only);
-    kvs_t *db = NULL;
-    int rc = kvs_open(dir, o, &db);
-    kvs_options_destroy(o);
-    ck_assert_msg(rc == KVS_OK, "open: %s", kvs_strerror(rc));
-    return db;
-}
-
 static int open_rc(const char *dir, int repair)
 {
     kvs_options_t *o = kvs_options_create();
@@ -46,26 +33,6 @@ static int open_rc(const char *dir, int repair)
     kvs_options_destroy(o);
     kvs_close(db);
     return rc;
-}
-
-static void expect_value(kvs_t *db, const char *key, const char *want)
-{
-    void *v;
-    size_t n;
-    int rc = kvs_get(db, key, strlen(key), &v, &n);
-    if (!want) {
-        ck_assert_msg(rc == KVS_NOT_FOUND, "%s: %s, expected not found", key, kvs_strerror(rc));
-        return;
-    }
-    ck_assert_msg(rc == KVS_OK, "%s: %s", key, kvs_strerror(rc));
-    ck_assert_uint_eq(n, strlen(want));
-    ck_assert_mem_eq(v, want, n);
-    kvs_free(v);
-}
-
-static void set_str(kvs_t *db, const char *key, const char *val)
-{
-    ck_assert_kvs(kvs_set(db, key, strlen(key), val, strlen(val)), KVS_OK);
 }
 
 /* Run fn in a child that then dies without closing the store: what it wrote
@@ -81,18 +48,6 @@ static void in_crashing_child(void (*fn)(const char *dir), const char *dir)
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert(in >= 0 && out >= 0);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t)n), n);
-    close(in);
-    close(out);
 }
 
 /* ---- persistence against a model ---- */
@@ -160,7 +115,7 @@ START_TEST(random_ops_survive_reopen)
             /* reopen, with and without hints, and compact now and then */
             ck_assert_kvs(kvs_close(db), KVS_OK);
             db = op % 3 ? tu_open(tu_dir, KVS_SYNC_NONE, 8192)
-                        : open_opts(tu_dir, 0, 0, 0);
+                        : tu_open_opts(tu_dir, 0, 0, 0);
             model_check(db, &m);
             if (op % 7 == 0)
                 ck_assert_kvs(kvs_compact(db), KVS_OK);
@@ -181,9 +136,9 @@ END_TEST
 static void write_three(const char *dir)
 {
     kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 0);
-    set_str(db, "alpha", "first value");
-    set_str(db, "beta", "second value");
-    set_str(db, "gamma", "the third and last value");
+    tu_set_str(db, "alpha", "first value");
+    tu_set_str(db, "beta", "second value");
+    tu_set_str(db, "gamma", "the third and last value");
 }
 
 /* Cut the crashed segment at every byte of its last record: open must drop
@@ -200,18 +155,18 @@ START_TEST(torn_tail_at_every_offset)
     for (uint64_t cut = 0; cut <= last_size; cut++) {
         char *work = tu_tmpdir();
         char *copy = tu_path(work, name);
-        copy_file(seg, copy);
+        tu_copy_file(seg, copy);
         tu_truncate(copy, (long)(last_off + cut));
         kvs_t *db = tu_open(work, KVS_SYNC_NONE, 0);
-        expect_value(db, "alpha", "first value");
-        expect_value(db, "beta", "second value");
-        expect_value(db, "gamma", cut == last_size ? "the third and last value" : NULL);
-        set_str(db, "delta", "after recovery");
+        tu_expect_value(db, "alpha", "first value");
+        tu_expect_value(db, "beta", "second value");
+        tu_expect_value(db, "gamma", cut == last_size ? "the third and last value" : NULL);
+        tu_set_str(db, "delta", "after recovery");
         ck_assert_kvs(kvs_close(db), KVS_OK);
         db = tu_open(work, KVS_SYNC_NONE, 0);
-        expect_value(db, "beta", "second value");
-        expect_value(db, "gamma", cut == last_size ? "the third and last value" : NULL);
-        expect_value(db, "delta", "after recovery");
+        tu_expect_value(db, "beta", "second value");
+        tu_expect_value(db, "gamma", cut == last_size ? "the third and last value" : NULL);
+        tu_expect_value(db, "delta", "after recovery");
         ck_assert_kvs(kvs_close(db), KVS_OK);
         free(copy);
         tu_rmdir(work);
@@ -235,8 +190,8 @@ START_TEST(torn_tail_with_garbage_bytes)
     ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), (off_t)last_off + 3), (ssize_t)sizeof(junk));
     close(fd);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    expect_value(db, "beta", "second value");
-    expect_value(db, "gamma", NULL);
+    tu_expect_value(db, "beta", "second value");
+    tu_expect_value(db, "gamma", NULL);
     uint64_t torn;
     ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_TORN_BYTES, &torn), KVS_OK);
     ck_assert_uint_gt(torn, 0);
@@ -249,8 +204,8 @@ END_TEST
 static void write_two_and_a_batch(const char *dir)
 {
     kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 0);
-    set_str(db, "alpha", "first value");
-    set_str(db, "beta", "second value");
+    tu_set_str(db, "alpha", "first value");
+    tu_set_str(db, "beta", "second value");
     kvs_batch_t *b;
     ck_assert_kvs(kvs_batch_create(&b), KVS_OK);
     ck_assert_kvs(kvs_batch_set(b, "gamma", 5, "in the batch", 12), KVS_OK);
@@ -283,7 +238,7 @@ START_TEST(batch_without_its_header_is_a_torn_tail)
     for (size_t v = 0; v < sizeof(unwritten) / sizeof(unwritten[0]); v++) {
         char *work = tu_tmpdir();
         char *copy = tu_path(work, name);
-        copy_file(seg, copy);
+        tu_copy_file(seg, copy);
         int fd = open(copy, O_RDWR);
         ck_assert_int_ge(fd, 0);
         uint8_t zeros[64] = {0};
@@ -292,17 +247,17 @@ START_TEST(batch_without_its_header_is_a_torn_tail)
         ck_assert_int_eq(pwrite(fd, zeros, n, (off_t)unwritten[v][0]), (ssize_t)n);
         close(fd);
         kvs_t *db = tu_open(work, KVS_SYNC_NONE, 0);
-        expect_value(db, "alpha", "first value");
-        expect_value(db, "beta", "second value");
-        expect_value(db, "gamma", NULL);
-        expect_value(db, "delta", NULL);
+        tu_expect_value(db, "alpha", "first value");
+        tu_expect_value(db, "beta", "second value");
+        tu_expect_value(db, "gamma", NULL);
+        tu_expect_value(db, "delta", NULL);
         uint64_t torn;
         ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_TORN_BYTES, &torn), KVS_OK);
         ck_assert_uint_gt(torn, 0);
         ck_assert_kvs(kvs_close(db), KVS_OK);
         db = tu_open(work, KVS_SYNC_NONE, 0);
-        expect_value(db, "beta", "second value");
-        expect_value(db, "delta", NULL);
+        tu_expect_value(db, "beta", "second value");
+        tu_expect_value(db, "delta", NULL);
         ck_assert_kvs(kvs_close(db), KVS_OK);
         free(copy);
         tu_rmdir(work);
@@ -332,7 +287,7 @@ START_TEST(batch_cut_after_its_header_is_a_torn_tail)
     for (size_t v = 0; v < sizeof(written) / sizeof(written[0]); v++) {
         char *work = tu_tmpdir();
         char *copy = tu_path(work, name);
-        copy_file(seg, copy);
+        tu_copy_file(seg, copy);
         int fd = open(copy, O_RDWR);
         ck_assert_int_ge(fd, 0);
         uint8_t zeros[64] = {0};
@@ -341,9 +296,9 @@ START_TEST(batch_cut_after_its_header_is_a_torn_tail)
         ck_assert_int_eq(pwrite(fd, zeros, n, (off_t)written[v]), (ssize_t)n);
         close(fd);
         kvs_t *db = tu_open(work, KVS_SYNC_NONE, 0);
-        expect_value(db, "beta", "second value");
-        expect_value(db, "gamma", NULL);
-        expect_value(db, "delta", NULL);
+        tu_expect_value(db, "beta", "second value");
+        tu_expect_value(db, "gamma", NULL);
+        tu_expect_value(db, "delta", NULL);
         ck_assert_kvs(kvs_close(db), KVS_OK);
         free(copy);
         tu_rmdir(work);
@@ -363,7 +318,7 @@ START_TEST(damaged_batch_before_a_record_is_damage)
 {
     in_crashing_child(write_batch_then_one, tu_dir);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    set_str(db, "epsilon", "after the batch");
+    tu_set_str(db, "epsilon", "after the batch");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     tu_remove_files(tu_dir, ".hint");
     char *seg = tu_path(tu_dir, "0000000001.log");
@@ -403,7 +358,7 @@ static void write_many(const char *dir, int n)
         char k[16], v[64];
         snprintf(k, sizeof(k), "key%04d", i);
         snprintf(v, sizeof(v), "value number %04d, some padding", i);
-        set_str(db, k, v);
+        tu_set_str(db, k, v);
     }
     ck_assert_kvs(kvs_close(db), KVS_OK);
 }
@@ -424,11 +379,11 @@ START_TEST(flipped_byte_with_hint_is_reported_by_get)
     size_t n;
     ck_assert_kvs(kvs_get(db, "key0050", 7, &v, &n), KVS_ECORRUPT);
     ck_assert_ptr_null(v);
-    expect_value(db, "key0049", "value number 0049, some padding");
-    expect_value(db, "key0051", "value number 0051, some padding");
+    tu_expect_value(db, "key0049", "value number 0049, some padding");
+    tu_expect_value(db, "key0051", "value number 0051, some padding");
     /* overwriting the damaged key heals it */
-    set_str(db, "key0050", "fresh");
-    expect_value(db, "key0050", "fresh");
+    tu_set_str(db, "key0050", "fresh");
+    tu_expect_value(db, "key0050", "fresh");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     free(seg);
 }
@@ -465,18 +420,18 @@ START_TEST(flipped_byte_without_hint_fails_open_then_repairs)
     tu_flip_byte(seg, (long)record_offset(50) + 5); /* key0050's key length */
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT); /* nothing was changed */
-    kvs_t *db = open_opts(tu_dir, 1, 1, 0);
+    kvs_t *db = tu_open_opts(tu_dir, 1, 1, 0);
     uint64_t skipped;
     ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, &skipped), KVS_OK);
     ck_assert_uint_eq(skipped, kvs__rec_size(7, 31));
-    expect_value(db, "key0050", NULL);
+    tu_expect_value(db, "key0050", NULL);
     for (int i = 0; i < 100; i++) {
         if (i == 50)
             continue;
         char k[16], want[64];
         snprintf(k, sizeof(k), "key%04d", i);
         snprintf(want, sizeof(want), "value number %04d, some padding", i);
-        expect_value(db, k, want);
+        tu_expect_value(db, k, want);
     }
     /* the damaged segment is rewritten: afterwards a strict open works */
     ck_assert_kvs(kvs_compact(db), KVS_OK);
@@ -501,10 +456,10 @@ START_TEST(flipped_bytes_everywhere_never_return_wrong_data)
         for (int hints = 0; hints < 2; hints++) {
             tu_remove_files(copy_dir, "");
             char *c = tu_path(copy_dir, name);
-            copy_file(seg, c);
+            tu_copy_file(seg, c);
             if (hints) {
                 char *h = tu_last_file(tu_dir, ".hint"), *hc = tu_path(copy_dir, strrchr(h, '/') + 1);
-                copy_file(h, hc);
+                tu_copy_file(h, hc);
                 free(h);
                 free(hc);
             }
@@ -561,15 +516,15 @@ START_TEST(truncated_sealed_segment_with_hint_is_damage)
 {
     write_many(tu_dir, 100);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0); /* a second segment, newer */
-    set_str(db, "newer", "n");
+    tu_set_str(db, "newer", "n");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     char *first = tu_path(tu_dir, "0000000001.log");
     tu_truncate(first, (long)record_offset(90));
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
-    db = open_opts(tu_dir, 1, 1, 0);
-    expect_value(db, "key0089", "value number 0089, some padding");
-    expect_value(db, "key0090", NULL);
-    expect_value(db, "newer", "n");
+    db = tu_open_opts(tu_dir, 1, 1, 0);
+    tu_expect_value(db, "key0089", "value number 0089, some padding");
+    tu_expect_value(db, "key0090", NULL);
+    tu_expect_value(db, "newer", "n");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     free(first);
 }
@@ -594,14 +549,14 @@ START_TEST(repair_skips_a_segment_with_a_damaged_header)
 {
     write_many(tu_dir, 3);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    set_str(db, "second", "segment");
+    tu_set_str(db, "second", "segment");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     char *first = tu_path(tu_dir, "0000000001.log");
     tu_flip_byte(first, 20);
     ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
-    db = open_opts(tu_dir, 1, 1, 1);
-    expect_value(db, "key0001", NULL);
-    expect_value(db, "second", "segment");
+    db = tu_open_opts(tu_dir, 1, 1, 1);
+    tu_expect_value(db, "key0001", NULL);
+    tu_expect_value(db, "second", "segment");
     uint64_t skipped;
     ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, &skipped), KVS_OK);
     ck_assert_uint_gt(skipped, 0);
@@ -619,12 +574,12 @@ START_TEST(damaged_hint_is_ignored)
     uint64_t hinted;
     ck_assert_kvs(kvs_stat(db, KVS_STAT_HINT_SEGMENTS, &hinted), KVS_OK);
     ck_assert_uint_eq(hinted, 0);
-    expect_value(db, "key0049", "value number 0049, some padding");
+    tu_expect_value(db, "key0049", "value number 0049, some padding");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     /* a truncated hint too */
     tu_truncate(hint, 30);
     db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    expect_value(db, "key0000", "value number 0000, some padding");
+    tu_expect_value(db, "key0000", "value number 0000, some padding");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     free(hint);
 }
@@ -636,7 +591,7 @@ START_TEST(empty_segment_file_from_a_crash_is_removed)
     char *empty = tu_path(tu_dir, "0000000099.log");
     close(open(empty, O_CREAT | O_WRONLY, 0644));
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    expect_value(db, "key0002", "value number 0002, some padding");
+    tu_expect_value(db, "key0002", "value number 0002, some padding");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     ck_assert_int_eq(access(empty, F_OK), -1);
     free(empty);
@@ -647,7 +602,7 @@ START_TEST(obsolete_file_finishes_deletions)
 {
     write_many(tu_dir, 3);
     kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    set_str(db, "later", "x");
+    tu_set_str(db, "later", "x");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     char *first = tu_path(tu_dir, "0000000001.log");
     ck_assert_int_eq(access(first, F_OK), 0);
@@ -656,8 +611,8 @@ START_TEST(obsolete_file_finishes_deletions)
     ck_assert_kvs(kvs__obsolete_write(dirfd, ids, 1), KVS_OK);
     close(dirfd);
     db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    expect_value(db, "key0000", NULL);
-    expect_value(db, "later", "x");
+    tu_expect_value(db, "key0000", NULL);
+    tu_expect_value(db, "later", "x");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     ck_assert_int_eq(access(first, F_OK), -1);
     char *marker = tu_path(tu_dir, "OBSOLETE");
@@ -672,8 +627,8 @@ START_TEST(read_only_open_of_crashed_store_changes_nothing)
     in_crashing_child(write_three, tu_dir);
     char *seg = tu_last_file(tu_dir, ".log");
     long size = tu_file_size(seg);
-    kvs_t *db = open_opts(tu_dir, 0, 1, 1);
-    expect_value(db, "gamma", "the third and last value");
+    kvs_t *db = tu_open_opts(tu_dir, 0, 1, 1);
+    tu_expect_value(db, "gamma", "the third and last value");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     ck_assert_int_eq(tu_file_size(seg), size);
     ck_assert_int_eq(tu_count_files(tu_dir, ".hint"), 0);
@@ -766,7 +721,7 @@ START_TEST(empty_store_opens_without_create)
     ck_assert_int_eq(tu_count_files(tu_dir, ".log"), 0);
     ck_assert_kvs(open_existing_rc(tu_dir), KVS_OK);
     db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    set_str(db, "gone", "soon");
+    tu_set_str(db, "gone", "soon");
     ck_assert_kvs(kvs_remove(db, "gone", 4), KVS_OK);
     ck_assert_kvs(kvs_compact(db), KVS_OK);
     ck_assert_kvs(kvs_close(db), KVS_OK);
@@ -818,276 +773,6 @@ START_TEST(kill9_while_an_empty_store_opens)
 }
 END_TEST
 
-/* ---- the index saved at close ---- */
-
-enum { SNAP_KEYS = 60000 };
-
-static void write_index_file_store(const char *dir, int from, int to, int version)
-{
-    kvs_t *db = tu_open(dir, KVS_SYNC_NONE, 0);
-    for (int i = from; i < to; i++) {
-        char k[16], v[16];
-        int kl = snprintf(k, sizeof(k), "s%d", i);
-        int vl = snprintf(v, sizeof(v), "v%d.%d", i, version);
-        ck_assert_kvs(kvs_set(db, k, (size_t)kl, v, (size_t)vl), KVS_OK);
-    }
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-}
-
-static void check_index_file_store(kvs_t *db, int n, int version_from, int version)
-{
-    for (int i = 0; i < n; i++) {
-        char k[16], v[16];
-        int kl = snprintf(k, sizeof(k), "s%d", i);
-        snprintf(v, sizeof(v), "v%d.%d", i, i >= version_from ? version : 0);
-        void *got;
-        size_t len;
-        ck_assert_kvs(kvs_get(db, k, (size_t)kl, &got, &len), KVS_OK);
-        ck_assert_str_eq(got, v);
-        kvs_free(got);
-    }
-}
-
-static uint64_t stat_of(kvs_t *db, kvs_stat_t which)
-{
-    uint64_t v;
-    ck_assert_kvs(kvs_stat(db, which, &v), KVS_OK);
-    return v;
-}
-
-START_TEST(saved_index_is_loaded_then_dropped)
-{
-    write_index_file_store(tu_dir, 0, SNAP_KEYS, 0);
-    char *snap = tu_path(tu_dir, "INDEX");
-    ck_assert_int_eq(access(snap, F_OK), 0);
-    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 1);
-    ck_assert_uint_eq(stat_of(db, KVS_STAT_KEYS), SNAP_KEYS);
-    /* removed by the background thread soon after open (bounded wait) */
-    for (int i = 0; i < 500 && access(snap, F_OK) == 0; i++)
-        usleep(10000);
-    ck_assert_int_eq(access(snap, F_OK), -1);
-    check_index_file_store(db, SNAP_KEYS, 0, 0);
-    /* the loaded index takes writes and removals like a replayed one */
-    set_str(db, "s7", "v7.0");
-    ck_assert_kvs(kvs_remove(db, "s8", 2), KVS_OK);
-    ck_assert_kvs(kvs_set(db, "s8", 2, "v8.0", 4), KVS_OK);
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    check_index_file_store(db, SNAP_KEYS, 0, 0);
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    free(snap);
-}
-END_TEST
-
-/* A record of 16 MiB or more does not fit the narrow saved entry: the INDEX
- * is saved with wide entries, and still loads. */
-START_TEST(saved_index_with_a_huge_record)
-{
-    write_index_file_store(tu_dir, 0, SNAP_KEYS, 0);
-    size_t big_len = (16u << 20) + 100;
-    char *big = malloc(big_len);
-    ck_assert_ptr_nonnull(big);
-    for (size_t i = 0; i < big_len; i++)
-        big[i] = (char)(i * 7);
-    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    ck_assert_kvs(kvs_set(db, "big", 3, big, big_len), KVS_OK);
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 1);
-    check_index_file_store(db, SNAP_KEYS, 0, 0);
-    void *got;
-    size_t len;
-    ck_assert_kvs(kvs_get(db, "big", 3, &got, &len), KVS_OK);
-    ck_assert_uint_eq(len, big_len);
-    ck_assert_int_eq(memcmp(got, big, big_len), 0);
-    kvs_free(got);
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    free(big);
-}
-END_TEST
-
-/* An INDEX from an earlier close describes other segments: ignored. */
-START_TEST(stale_saved_index_is_ignored)
-{
-    write_index_file_store(tu_dir, 0, SNAP_KEYS, 0);
-    char *snap = tu_path(tu_dir, "INDEX"), *old = tu_path(tu_dir, "old-index");
-    copy_file(snap, old);
-    write_index_file_store(tu_dir, SNAP_KEYS / 2, SNAP_KEYS, 1);
-    rename(old, snap);
-    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
-    check_index_file_store(db, SNAP_KEYS, SNAP_KEYS / 2, 1);
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    free(snap);
-    free(old);
-}
-END_TEST
-
-START_TEST(damaged_saved_index_is_ignored)
-{
-    write_index_file_store(tu_dir, 0, SNAP_KEYS, 0);
-    char *snap = tu_path(tu_dir, "INDEX");
-    long size = tu_file_size(snap);
-    char *keep = tu_path(tu_dir, "keep");
-    copy_file(snap, keep);
-    const long offsets[] = {3, 70, size / 2, size - 3};
-    for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
-        copy_file(keep, snap);
-        tu_flip_byte(snap, offsets[i]);
-        kvs_t *db = open_opts(tu_dir, 0, 1, 1); /* read-only: leaves INDEX alone */
-        ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
-        check_index_file_store(db, SNAP_KEYS, 0, 0);
-        ck_assert_kvs(kvs_close(db), KVS_OK);
-    }
-    copy_file(keep, snap);
-    tu_truncate(snap, size - 100);
-    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    ck_assert_uint_eq(stat_of(db, KVS_STAT_INDEX_SNAPSHOT_LOADED), 0);
-    check_index_file_store(db, SNAP_KEYS, 0, 0);
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    free(snap);
-    free(keep);
-}
-END_TEST
-
-/* ---- injected I/O errors ---- */
-
-struct fault {
-    enum kvs_io_op op;
-    int err;
-    int after; /* let this many calls of op succeed first; -1: never fail */
-};
-
-static int fault_hook(enum kvs_io_op op, void *ctx)
-{
-    struct fault *f = ctx;
-    if (op != f->op || f->after < 0)
-        return 0;
-    if (f->after > 0) {
-        f->after--;
-        return 0;
-    }
-    return f->err;
-}
-
-/* Disk full while the active segment must grow: the write fails cleanly,
- * nothing half-written, and writing resumes once there is space again. */
-START_TEST(disk_full_on_write)
-{
-    static struct fault f;
-    f = (struct fault){.op = KVS_IO_ALLOCATE, .err = ENOSPC, .after = -1};
-    kvs__io_set_fault(fault_hook, &f);
-    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 4096);
-    char val[1000];
-    memset(val, 'v', sizeof(val));
-    int ok = 0, failed = 0;
-    f.after = 0; /* from now on every allocation fails */
-    for (int i = 0; i < 20; i++) {
-        char k[16];
-        snprintf(k, sizeof(k), "k%02d", i);
-        int rc = kvs_set(db, k, strlen(k), val, sizeof(val));
-        if (rc == KVS_OK) {
-            ok++;
-            continue;
-        }
-        ck_assert_kvs(rc, KVS_EIO);
-        ck_assert_int_eq(errno, ENOSPC);
-        failed++;
-        ck_assert_kvs(kvs_exists(db, k, strlen(k)), KVS_NOT_FOUND);
-    }
-    ck_assert_int_gt(failed, 0);
-    f.after = -1; /* space is back */
-    set_str(db, "after", "space came back");
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    kvs__io_set_fault(NULL, NULL);
-    db = tu_open(tu_dir, KVS_SYNC_NONE, 4096);
-    uint64_t keys;
-    ck_assert_kvs(kvs_stat(db, KVS_STAT_KEYS, &keys), KVS_OK);
-    ck_assert_uint_eq(keys, (uint64_t)ok + 1);
-    expect_value(db, "after", "space came back");
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-}
-END_TEST
-
-/* fdatasync fails under KVS_SYNC_ALWAYS: the write reports it, the handle
- * refuses further writes, and a reopen still has every acknowledged write. */
-START_TEST(fsync_failure)
-{
-    static struct fault f;
-    f = (struct fault){.op = KVS_IO_SYNC, .err = EIO, .after = -1};
-    kvs__io_set_fault(fault_hook, &f);
-    kvs_t *db = tu_open(tu_dir, KVS_SYNC_ALWAYS, 0);
-    set_str(db, "one", "1");
-    set_str(db, "two", "2");
-    f.after = 0;
-    ck_assert_kvs(kvs_set(db, "three", 5, "3", 1), KVS_EIO);
-    f.after = -1;
-    ck_assert_kvs(kvs_set(db, "four", 4, "4", 1), KVS_EIO); /* sticky */
-    ck_assert_kvs(kvs_remove(db, "one", 3), KVS_EIO);
-    uint64_t failed;
-    ck_assert_kvs(kvs_stat(db, KVS_STAT_WRITE_FAILED, &failed), KVS_OK);
-    ck_assert_uint_eq(failed, 1);
-    expect_value(db, "one", "1"); /* reads go on */
-    ck_assert_kvs(kvs_close(db), KVS_EIO);
-    kvs__io_set_fault(NULL, NULL);
-    db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
-    expect_value(db, "one", "1");
-    expect_value(db, "two", "2");
-    expect_value(db, "four", NULL);
-    set_str(db, "five", "5");
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-}
-END_TEST
-
-/* Any failure of a file operation during kvs_close/open cycles with small
- * segments: each injected failure may fail the call, never lose
- * acknowledged data or crash. */
-START_TEST(every_operation_failing_once)
-{
-    for (int op = 0; op < KVS_IO_OP_COUNT_; op++) {
-        for (int after = 0; after < 6; after++) {
-            char *dir = tu_tmpdir();
-            static struct fault f;
-            f = (struct fault){.op = (enum kvs_io_op)op, .err = EIO, .after = after};
-            kvs__io_set_fault(fault_hook, &f);
-            kvs_t *db = NULL;
-            int acked[40] = {0};
-            if (kvs_open(dir, NULL, &db) == KVS_OK) {
-                for (int i = 0; i < 40; i++) {
-                    char k[16], v[600];
-                    snprintf(k, sizeof(k), "k%d", i);
-                    memset(v, 'a' + i % 26, sizeof(v));
-                    acked[i] = kvs_set(db, k, strlen(k), v, sizeof(v)) == KVS_OK;
-                    if (i == 20)
-                        kvs_compact(db);
-                }
-                kvs_close(db);
-            }
-            kvs__io_set_fault(NULL, NULL);
-            db = tu_open(dir, KVS_SYNC_NONE, 0);
-            for (int i = 0; i < 40; i++) {
-                char k[16];
-                snprintf(k, sizeof(k), "k%d", i);
-                void *v;
-                size_t n;
-                int rc = kvs_get(db, k, strlen(k), &v, &n);
-                if (acked[i])
-                    ck_assert_msg(rc == KVS_OK, "op %d after %d: k%d lost: %s", op, after, i,
-                                  kvs_strerror(rc));
-                if (rc == KVS_OK) {
-                    ck_assert_uint_eq(n, 600);
-                    ck_assert_int_eq(((char *)v)[599], 'a' + i % 26);
-                    kvs_free(v);
-                }
-            }
-            ck_assert_kvs(kvs_close(db), KVS_OK);
-            tu_rmdir(dir);
-        }
-    }
-}
-END_TEST
-
 static Suite *recovery_suite(void)
 {
     Suite *s = suite_create("recovery");
@@ -1124,29 +809,12 @@ static Suite *recovery_suite(void)
     tcase_add_test(tc, read_only_open_of_crashed_store_changes_nothing);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("saved-index");
-    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, saved_index_is_loaded_then_dropped);
-    tcase_add_test(tc, saved_index_with_a_huge_record);
-    tcase_add_test(tc, stale_saved_index_is_ignored);
-    tcase_add_test(tc, damaged_saved_index_is_ignored);
-    suite_add_tcase(s, tc);
-
     tc = tcase_create("crash");
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, kill9_every_sync_mode);
     tcase_add_test(tc, empty_store_opens_without_create);
     tcase_add_test(tc, kill9_while_an_empty_store_opens);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("faults");
-    tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, disk_full_on_write);
-    tcase_add_test(tc, fsync_failure);
-    tcase_add_test(tc, every_operation_failing_once);
     suite_add_tcase(s, tc);
     return s;
 }

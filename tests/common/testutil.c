@@ -240,3 +240,52 @@ int tu_run(Suite *s)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+/* ---- store helpers ---- */
+
+kvs_t *tu_open_opts(const char *dir, int repair, int use_hints, int read_only)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    kvs_options_set_repair(o, repair);
+    kvs_options_set_use_hints(o, use_hints);
+    kvs_options_set_read_only(o, read_only);
+    kvs_t *db = NULL;
+    int rc = kvs_open(dir, o, &db);
+    kvs_options_destroy(o);
+    ck_assert_msg(rc == KVS_OK, "open: %s", kvs_strerror(rc));
+    return db;
+}
+
+void tu_set_str(kvs_t *db, const char *key, const char *val)
+{
+    ck_assert_kvs(kvs_set(db, key, strlen(key), val, strlen(val)), KVS_OK);
+}
+
+void tu_expect_value(kvs_t *db, const char *key, const char *want)
+{
+    void *v;
+    size_t n;
+    int rc = kvs_get(db, key, strlen(key), &v, &n);
+    if (!want) {
+        ck_assert_msg(rc == KVS_NOT_FOUND, "%s: %s, expected not found", key, kvs_strerror(rc));
+        return;
+    }
+    ck_assert_msg(rc == KVS_OK, "%s: %s", key, kvs_strerror(rc));
+    ck_assert_uint_eq(n, strlen(want));
+    ck_assert_mem_eq(v, want, n);
+    kvs_free(v);
+}
+
+void tu_copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(in >= 0 && out >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        ck_assert_int_eq(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+}
+

@@ -37,6 +37,15 @@ void tu_fill(uint64_t *state, void *buf, size_t len);
  * asserting how fast something was). */
 double tu_now(void);
 
+/* Open with KVS_SYNC_NONE and the given options (asserts success). */
+kvs_t *tu_open_opts(const char *dir, int repair, int use_hints, int read_only);
+/* kvs_set of C strings (asserts KVS_OK). */
+void tu_set_str(kvs_t *db, const char *key, const char *val);
+/* Assert key holds want (NULL: assert it is absent). */
+void tu_expect_value(kvs_t *db, const char *key, const char *want);
+/* Copy a file (asserts success). */
+void tu_copy_file(const char *from, const char *to);
+
 /* Open with small segments and no background sync, for fast tests. */
 kvs_t *tu_open(const char *dir, kvs_sync_t sync, size_t segment_bytes);
 
