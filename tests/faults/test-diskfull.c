@@ -28,6 +28,9 @@
 
 #define MAX_KEYS 20000
 
+/* Segments of the stores under test. */
+enum { SEGMENT_BYTES = 1 << 20 };
+
 static char *root;                 /* holds the mount points */
 static char *fs_dir[2];            /* mounted tmpfs, ext4 (NULL if not there) */
 static const char *const fs_name[2] = {"tmpfs", "ext4"};
@@ -212,7 +215,7 @@ static kvs_t *open_store(const char *dir, kvs_sync_t mode, unsigned trigger)
     kvs_options_t *o = kvs_options_create();
     kvs_options_set_logger(o, logger, NULL);
     kvs_options_set_sync(o, mode);
-    ck_assert_kvs(kvs_options_set_segment_size(o, 1u << 20), KVS_OK);
+    ck_assert_kvs(kvs_options_set_segment_size(o, SEGMENT_BYTES), KVS_OK);
     ck_assert_kvs(kvs_options_set_compaction_trigger(o, trigger), KVS_OK);
     kvs_t *db = NULL;
     int rc = kvs_open(dir, o, &db);
@@ -222,6 +225,27 @@ static kvs_t *open_store(const char *dir, kvs_sync_t mode, unsigned trigger)
 }
 
 /* ---- the scenario ---- */
+
+/* Wait until the free space and the store's files have not changed for
+ * 2 s (at most 30 s). */
+static void wait_until_quiet(const char *mnt, const char *dir)
+{
+    uint64_t last_free = 0;
+    int last_files = -1;
+    double quiet_since = tu_now(), give_up = tu_now() + 30.0;
+    while (tu_now() < give_up) {
+        uint64_t f = free_bytes(mnt);
+        int files = tu_count_files(dir, "");
+        if (f != last_free || files != last_files) {
+            last_free = f;
+            last_files = files;
+            quiet_since = tu_now();
+        } else if (tu_now() - quiet_since >= 2.0) {
+            return;
+        }
+        usleep(100 * 1000);
+    }
+}
 
 static void fill_and_recover(int fs, kvs_sync_t mode, unsigned trigger)
 {
@@ -268,7 +292,11 @@ static void fill_and_recover(int fs, kvs_sync_t mode, unsigned trigger)
     ck_assert_msg(failures > 0, "%s: the disk never filled (%d writes)", fs_name[fs], acked);
     check_all(db, &k, "full disk");
 
-    /* compaction on the full disk: no worse off afterwards */
+    /* compaction on the full disk: no worse off afterwards. The background
+     * thread may still be writing hints (a few per round) or running an
+     * idle compaction (a second after the last write): measure once it is
+     * done, or what it does counts as kvs_compact's. */
+    wait_until_quiet(mnt, dir);
     uint64_t before = free_bytes(mnt);
     errno = 0;
     int rc = kvs_compact(db);
@@ -279,7 +307,14 @@ static void fill_and_recover(int fs, kvs_sync_t mode, unsigned trigger)
                     "%s, free %llu -> %llu bytes\n",
             fs_name[fs], mode == KVS_SYNC_ALWAYS ? "always" : "interval", acked, failures,
             kvs_status_name(rc), (unsigned long long)before, (unsigned long long)after);
-    ck_assert_msg(after >= before, "compaction on the full disk took %llu bytes it kept",
+    /* kvs_compact seals the active segment (so that its garbage is
+     * compacted too) and starts a new one, whose first growth step (here a
+     * whole 1 MiB segment) is reserved for the writes to come, when it fits;
+     * an idle compaction just before leaves room for it. Anything beyond that
+     * step (and a few blocks of hints and file system metadata) would be
+     * copies kept. */
+    ck_assert_msg(after + SEGMENT_BYTES + 64 * 1024 >= before,
+                  "compaction on the full disk took %llu bytes it kept",
                   (unsigned long long)(before - after));
     check_all(db, &k, "after compaction on the full disk");
 
