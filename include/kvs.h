@@ -762,9 +762,13 @@ KVS_API int kvs_batch_apply(kvs_t *db, kvs_batch_t *b);
  *       the last handle that saw them is gone. A snapshot held across heavy
  *       overwriting can so pin up to the store's whole size again. Release
  *       them when done; kvs_close() refuses (#KVS_EBUSY) while any is open.
- * @note The key order is built in the background: right after kvs_open() of
- *       a large store the first iterator or snapshot waits until it is
- *       ready (about a second per million keys).
+ * @note The key order is built when first needed: the first iterator or
+ *       snapshot of a handle waits until it is ready (about a second per
+ *       million keys), unless the last clean close of a store that was
+ *       iterated saved it (then kvs_open() loads it in the background, in
+ *       milliseconds). Until then it costs no memory and no work on writes;
+ *       from then on, 8 bytes per key and a background thread that sorts
+ *       the writes.
  * @{
  */
 

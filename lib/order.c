@@ -150,7 +150,7 @@ static void blocks_free(struct kvs_pending_block *b)
 int kvs__order_prepare(struct kvs *db, uint64_t n)
 {
     struct kvs_order *o = &db->order;
-    if (o->off)
+    if (o->off || o->dormant)
         return KVS_OK;
     /* room left in the tail block, then whole new blocks */
     uint64_t room = o->tail ? PENDING_BLOCK - o->tail->n : 0;
@@ -188,7 +188,7 @@ static struct kvs_pending_block *tail_with_room(struct kvs_order *o)
 void kvs__order_note(struct kvs *db, kvs_ref ref)
 {
     struct kvs_order *o = &db->order;
-    if (o->off)
+    if (o->off || o->dormant)
         return;
     struct kvs_pending_block *t = tail_with_room(o);
     t->refs[t->n++] = ref;
@@ -349,6 +349,11 @@ static int build_first_view(struct kvs *db)
         return KVS_ENOMEM;
     int rc = KVS_OK;
     pthread_mutex_lock(&db->compact_mutex);
+    /* From here on the writer notes its writes; no compaction retires a
+     * segment they point into before the view exists (compact_mutex). */
+    pthread_mutex_lock(&db->write_mutex);
+    o->dormant = false;
+    pthread_mutex_unlock(&db->write_mutex);
     pthread_mutex_lock(&o->mutex);
     o->building = true; /* kvs__order_start waits for this */
     pthread_cond_broadcast(&o->cond);
@@ -494,10 +499,23 @@ static void set_ready(struct kvs_order *o, int rc)
     pthread_mutex_unlock(&o->mutex);
 }
 
+/* Dormant: wait until the first view is wanted; false on stop. */
+static bool wait_until_wanted(struct kvs_order *o)
+{
+    pthread_mutex_lock(&o->mutex);
+    while (!o->wanted && !atomic_load(&o->stop))
+        pthread_cond_wait(&o->cond, &o->mutex);
+    bool go = !atomic_load(&o->stop);
+    pthread_mutex_unlock(&o->mutex);
+    return go;
+}
+
 static void *order_main(void *arg)
 {
     struct kvs *db = arg;
     struct kvs_order *o = &db->order;
+    if (o->dormant && !wait_until_wanted(o))
+        return NULL;
     int rc = build_first_view(db);
     if (rc != KVS_OK && !o->stop)
         kvs__log(db, KVS_LOG_ERROR, "cannot build the key order: %s", kvs_strerror(rc));
@@ -546,9 +564,14 @@ void kvs__order_init(struct kvs_order *o)
 int kvs__order_start(struct kvs *db)
 {
     struct kvs_order *o = &db->order;
+    /* no writer or reader exists yet: no lock needed before the thread */
+    bool dormant = !kvs__order_file_exists(db);
+    o->dormant = dormant;
     if (pthread_create(&o->thread, NULL, order_main, db) != 0)
         return KVS_ENOMEM;
     o->running = true;
+    if (dormant)
+        return KVS_OK;
     /* Wait until the thread holds compact_mutex for the first view: no
      * compaction may retire a segment the pending writes point into before
      * there is a view to flush them into (kvs__order_refresh). */
@@ -614,6 +637,10 @@ int kvs__order_acquire(struct kvs *db, struct kvs_view **out)
     struct kvs_order *o = &db->order;
     *out = NULL;
     pthread_mutex_lock(&o->mutex);
+    if (!o->wanted) {
+        o->wanted = true; /* a dormant thread builds the first view now */
+        pthread_cond_broadcast(&o->cond);
+    }
     while (!o->ready)
         pthread_cond_wait(&o->cond, &o->mutex);
     int rc = o->build_rc;
@@ -638,7 +665,7 @@ int kvs__order_acquire(struct kvs *db, struct kvs_view **out)
 int kvs__order_refresh(struct kvs *db)
 {
     struct kvs_order *o = &db->order;
-    if (o->off) /* set before compact_mutex was let go: no race */
+    if (o->off || o->dormant) /* both change only under compact_mutex: no race */
         return KVS_OK;
     /* Flushed first, so that every record's entry is in a run merged. */
     pthread_mutex_lock(&o->flush_mutex);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "hash.h"
 #include "index_file.h"
@@ -249,4 +250,10 @@ int kvs__order_file_load(struct kvs *db, struct kvs_run **out)
 void kvs__order_file_remove(struct kvs *db)
 {
     kvs__io_unlinkat(db->dirfd, ORDER_NAME);
+}
+
+bool kvs__order_file_exists(struct kvs *db)
+{
+    struct stat st;
+    return kvs__io_stat(db->dirfd, ORDER_NAME, &st) == 0;
 }

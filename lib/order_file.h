@@ -7,6 +7,8 @@
 #ifndef KVS_ORDER_FILE_H
 #define KVS_ORDER_FILE_H
 
+#include <stdbool.h>
+
 struct kvs;
 struct kvs_run;
 
@@ -20,5 +22,7 @@ int kvs__order_file_write(struct kvs *db, const struct kvs_run *run);
 int kvs__order_file_load(struct kvs *db, struct kvs_run **out);
 
 void kvs__order_file_remove(struct kvs *db);
+/* Is there a saved order to try (a cheap look: no validation)? */
+bool kvs__order_file_exists(struct kvs *db);
 
 #endif

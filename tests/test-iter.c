@@ -565,11 +565,21 @@ START_TEST(iterators_beside_a_writer_see_one_moment)
 }
 END_TEST
 
+/* The key order is built when first needed: an iterator (created and
+ * destroyed) wakes it. */
+static void wake_order(kvs_t *db)
+{
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    kvs_iter_destroy(it);
+}
+
 /* With no iterator open, runs merge down and compaction's old segments are
  * let go: the order holds one entry per key once the store is idle. */
 START_TEST(order_settles_to_one_run)
 {
     kvs_t *db = open_small(tu_dir, 5);
+    wake_order(db);
     char k[16];
     for (int round = 0; round < 4; round++)
         for (int i = 0; i < 2000; i++) {
@@ -736,11 +746,60 @@ static void check_numbered(kvs_t *db, int n)
     kvs_iter_destroy(it);
 }
 
+/* Until an iterator or snapshot needs it, the order is dormant: it holds no
+ * memory and notes no write. The first one builds it from the index and
+ * sees every write made before, none after; a handle whose store never was
+ * iterated saves no order at close. */
+START_TEST(order_dormant_until_first_needed)
+{
+    enum { N = 60000 }; /* over the size at which the order is saved */
+    kvs_t *db = open_small(tu_dir, 100);
+    fill_numbered(db, N, "v");
+    ck_assert_kvs(kvs_remove(db, "n0000003", 8), KVS_OK);
+    uint64_t runs = 9, bytes = 9;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_RUNS, &runs), KVS_OK);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_BYTES, &bytes), KVS_OK);
+    ck_assert_uint_eq(runs, 0);
+    ck_assert_uint_eq(bytes, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *order = tu_path(tu_dir, "ORDER");
+    ck_assert_int_ne(access(order, F_OK), 0);
+
+    db = open_small(tu_dir, 100);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_RUNS, &runs), KVS_OK);
+    ck_assert_uint_eq(runs, 0);
+    kvs_snapshot_t *snap;
+    ck_assert_kvs(kvs_snapshot_create(db, &snap), KVS_OK);
+    ck_assert_kvs(kvs_set(db, "n0000003", 8, "after", 5), KVS_OK); /* not in the snapshot */
+    ck_assert_kvs(kvs_remove(db, "n0000004", 8), KVS_OK);
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, snap, &it), KVS_OK);
+    int count = 0, rc;
+    for (rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it))
+        count++;
+    ck_assert_kvs(rc, KVS_NOT_FOUND);
+    ck_assert_int_eq(count, N - 1);
+    ck_assert_kvs(kvs_iter_seek(it, "n0000003", 8), KVS_OK);
+    const void *k;
+    size_t kl;
+    ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_OK);
+    ck_assert_mem_eq(k, "n0000004", 8);
+    kvs_iter_destroy(it);
+    kvs_snapshot_release(snap);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_RUNS, &runs), KVS_OK);
+    ck_assert_uint_ge(runs, 1);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_int_eq(access(order, F_OK), 0); /* iterated: saved */
+    free(order);
+}
+END_TEST
+
 START_TEST(order_saved_at_close)
 {
     enum { N = 60000 }; /* over the size at which the order is saved */
     kvs_t *db = open_small(tu_dir, 100);
     fill_numbered(db, N, "v");
+    wake_order(db);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     char *order = tu_path(tu_dir, "ORDER");
     long size = tu_file_size(order);
@@ -829,6 +888,7 @@ START_TEST(saved_order_not_used_beside_a_crashed_segment)
      * left empty (an open would drop it, and the file would not match) */
     kvs_t *db = open_64k(tu_dir, 0);
     fill_numbered(db, N, "v");
+    wake_order(db);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     /* the child's open removes the file, but it could die before that */
     char *order = tu_path(tu_dir, "ORDER"), *copy = tu_path(tu_dir, "ORDER.keep");
@@ -879,6 +939,7 @@ static Suite *iter_suite(void)
     tcase_add_test(tc, compaction_frees_space_unless_a_handle_holds_it);
     tcase_add_test(tc, order_saved_at_close);
     tcase_add_test(tc, saved_order_not_used_beside_a_crashed_segment);
+    tcase_add_test(tc, order_dormant_until_first_needed);
     suite_add_tcase(s, tc);
     return s;
 }
