@@ -119,17 +119,9 @@ END_TEST
  * beside 0.2 MB of live data after 4 s, and still no compaction 2 s after
  * the writes stopped.) A sync made 2 ms slower makes sure the writer seals
  * segments faster than hints are written. */
-static int slow_data_sync(enum kvs_io_op op, void *ctx)
-{
-    (void)ctx;
-    if (op == KVS_IO_SYNC)
-        usleep(2000);
-    return 0;
-}
-
 START_TEST(compaction_runs_while_hints_lag_behind)
 {
-    kvs__io_set_fault(slow_data_sync, NULL);
+    kvs__io_set_fault(tu_slow_syncs, NULL);
     kvs_t *db = open_trigger(tu_dir, 10, 16 * 1024);
     uint64_t compactions = 0, hints_behind = 0;
     int round = 0;

@@ -308,14 +308,6 @@ END_TEST
 
 /* ---- kvs_sync beside a writer that seals segments faster than they sync ---- */
 
-static int slow_data_sync(enum kvs_io_op op, void *ctx)
-{
-    (void)ctx;
-    if (op == KVS_IO_SYNC)
-        usleep(2000);
-    return 0;
-}
-
 struct roller {
     kvs_t *db;
     atomic_bool stop;
@@ -357,7 +349,7 @@ static void *roll_fast(void *arg)
  */
 START_TEST(sync_returns_beside_a_writer_sealing_segments)
 {
-    kvs__io_set_fault(slow_data_sync, NULL);
+    kvs__io_set_fault(tu_slow_syncs, NULL);
     kvs_options_t *o = kvs_options_create();
     kvs_options_set_sync(o, KVS_SYNC_NONE);
     ck_assert_kvs(kvs_options_set_segment_size(o, 16 * 1024), KVS_OK);

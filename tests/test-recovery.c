@@ -24,17 +24,6 @@
 
 /* ---- helpers ---- */
 
-static int open_rc(const char *dir, int repair)
-{
-    kvs_options_t *o = kvs_options_create();
-    kvs_options_set_repair(o, repair);
-    kvs_t *db = NULL;
-    int rc = kvs_open(dir, o, &db);
-    kvs_options_destroy(o);
-    kvs_close(db);
-    return rc;
-}
-
 /* Run fn in a child that then dies without closing the store: what it wrote
  * is in the page cache, its segment is unsealed, as after kill -9. */
 static void in_crashing_child(void (*fn)(const char *dir), const char *dir)
@@ -324,7 +313,7 @@ START_TEST(damaged_batch_before_a_record_is_damage)
     char *seg = tu_path(tu_dir, "0000000001.log");
     uint64_t batch_off = KVS_SEG_HEADER_SIZE + kvs__rec_size(5, 11) + kvs__rec_size(4, 12);
     tu_flip_byte(seg, (long)(batch_off + KVS_REC_HEADER_SIZE + 14)); /* in a value */
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
     free(seg);
 }
 END_TEST
@@ -344,7 +333,7 @@ START_TEST(zero_header_before_a_seal_is_damage)
     uint8_t zeros[KVS_REC_HEADER_SIZE] = {0};
     ck_assert_int_eq(pwrite(fd, zeros, sizeof(zeros), (off_t)batch_off), (ssize_t)sizeof(zeros));
     close(fd);
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
     free(seg);
 }
 END_TEST
@@ -418,8 +407,8 @@ START_TEST(flipped_byte_without_hint_fails_open_then_repairs)
     tu_remove_files(tu_dir, ".hint");
     char *seg = tu_last_file(tu_dir, ".log");
     tu_flip_byte(seg, (long)record_offset(50) + 5); /* key0050's key length */
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT); /* nothing was changed */
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT); /* nothing was changed */
     kvs_t *db = tu_open_opts(tu_dir, 1, 1, 0);
     uint64_t skipped;
     ck_assert_kvs(kvs_stat(db, KVS_STAT_RECOVERY_SKIPPED_BYTES, &skipped), KVS_OK);
@@ -437,7 +426,7 @@ START_TEST(flipped_byte_without_hint_fails_open_then_repairs)
     ck_assert_kvs(kvs_compact(db), KVS_OK);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     tu_remove_files(tu_dir, ".hint");
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_OK);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_OK);
     free(seg);
 }
 END_TEST
@@ -520,7 +509,7 @@ START_TEST(truncated_sealed_segment_with_hint_is_damage)
     ck_assert_kvs(kvs_close(db), KVS_OK);
     char *first = tu_path(tu_dir, "0000000001.log");
     tu_truncate(first, (long)record_offset(90));
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
     db = tu_open_opts(tu_dir, 1, 1, 0);
     tu_expect_value(db, "key0089", "value number 0089, some padding");
     tu_expect_value(db, "key0090", NULL);
@@ -535,12 +524,12 @@ START_TEST(damaged_header_and_unknown_version)
     write_many(tu_dir, 3);
     char *seg = tu_last_file(tu_dir, ".log");
     tu_flip_byte(seg, 2); /* magic */
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
     tu_flip_byte(seg, 2);
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_OK);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_OK);
     patch_header_version(seg, 3); /* format 2 is this library's */
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_EVERSION);
-    ck_assert_kvs(open_rc(tu_dir, 1), KVS_EVERSION); /* repair never skips a newer format */
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_EVERSION);
+    ck_assert_kvs(tu_open_status(tu_dir, 1), KVS_EVERSION); /* repair never skips a newer format */
     free(seg);
 }
 END_TEST
@@ -553,7 +542,7 @@ START_TEST(repair_skips_a_segment_with_a_damaged_header)
     ck_assert_kvs(kvs_close(db), KVS_OK);
     char *first = tu_path(tu_dir, "0000000001.log");
     tu_flip_byte(first, 20);
-    ck_assert_kvs(open_rc(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
     db = tu_open_opts(tu_dir, 1, 1, 1);
     tu_expect_value(db, "key0001", NULL);
     tu_expect_value(db, "second", "segment");

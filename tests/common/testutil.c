@@ -64,6 +64,14 @@ void tu_dir_teardown(void)
     tu_dir = NULL;
 }
 
+int tu_slow_syncs(enum kvs_io_op op, void *ctx)
+{
+    (void)ctx;
+    if (op == KVS_IO_SYNC)
+        usleep(2000);
+    return 0;
+}
+
 double tu_now(void)
 {
     struct timespec ts;
@@ -255,6 +263,17 @@ kvs_t *tu_open_opts(const char *dir, int repair, int use_hints, int read_only)
     kvs_options_destroy(o);
     ck_assert_msg(rc == KVS_OK, "open: %s", kvs_strerror(rc));
     return db;
+}
+
+int tu_open_status(const char *dir, int repair)
+{
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_repair(o, repair);
+    kvs_t *db = NULL;
+    int rc = kvs_open(dir, o, &db);
+    kvs_options_destroy(o);
+    kvs_close(db);
+    return rc;
 }
 
 void tu_set_str(kvs_t *db, const char *key, const char *val)

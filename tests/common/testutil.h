@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "io.h"
 #include "kvs.h"
 
 /* Assert a libkvs status, printing names on failure. */
@@ -33,12 +34,19 @@ uint64_t tu_seed(void);
 uint64_t tu_rand(uint64_t *state);
 void tu_fill(uint64_t *state, void *buf, size_t len);
 
+/* An I/O fault hook (kvs__io_set_fault) that fails nothing but makes every
+ * fdatasync 2 ms slower, so that a writer outpaces the syncs. */
+int tu_slow_syncs(enum kvs_io_op op, void *ctx);
+
 /* Seconds on the monotonic clock, for time bounds in tests (never for
  * asserting how fast something was). */
 double tu_now(void);
 
 /* Open with KVS_SYNC_NONE and the given options (asserts success). */
 kvs_t *tu_open_opts(const char *dir, int repair, int use_hints, int read_only);
+/* The status of kvs_open with the repair option as given (the store is
+ * closed again if it opened). */
+int tu_open_status(const char *dir, int repair);
 /* kvs_set of C strings (asserts KVS_OK). */
 void tu_set_str(kvs_t *db, const char *key, const char *val);
 /* Assert key holds want (NULL: assert it is absent). */

@@ -33,17 +33,6 @@ static kvs_t *open_with(const char *dir, kvs_sync_t sync, int repair)
     return db;
 }
 
-static int open_status(const char *dir, int repair)
-{
-    kvs_options_t *o = kvs_options_create();
-    kvs_options_set_repair(o, repair);
-    kvs_t *db = NULL;
-    int rc = kvs_open(dir, o, &db);
-    kvs_options_destroy(o);
-    kvs_close(db);
-    return rc;
-}
-
 static void fill_value(char *v, size_t len, int seed)
 {
     for (size_t i = 0; i < len; i++)
@@ -196,7 +185,7 @@ START_TEST(repair_skips_a_damaged_batch_whole)
     uint64_t batch_at = KVS_SEG_HEADER_SIZE + kvs__rec_size(5, 100);
     /* a byte in the value of the batch's fourth record */
     tu_flip_byte(seg, (long)(batch_at + KVS_REC_HEADER_SIZE + 3 * kvs__rec_size(2, 300) + 20));
-    ck_assert_kvs(open_status(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
     db = open_with(tu_dir, KVS_SYNC_NONE, 1);
     expect(db, "first", 100, 1);
     ck_assert_int_eq(batch_keys_present(db, "b", 30), 0);
