@@ -17,6 +17,26 @@ static int index_too_full(uint64_t count, uint64_t capacity)
     return count * 4 > capacity * 3;
 }
 
+/* The capacity after capacity: doubled while small, then half as large
+ * again, in whole 64-entry words of the INDEX file's bitmap. Growing by
+ * half keeps a table at least half full right after it grew (doubling left
+ * it 3/8 full: 43 bytes per key instead of 32). */
+static uint64_t next_capacity(uint64_t capacity)
+{
+    if (capacity < 64)
+        return capacity * 2;
+    uint64_t next = (capacity + capacity / 2 + 63) & ~(uint64_t)63;
+    return next < INDEX_MAX_CAPACITY ? next : INDEX_MAX_CAPACITY;
+}
+
+bool kvs__index_capacity_valid(uint64_t capacity)
+{
+    uint64_t c = INDEX_MIN_CAPACITY;
+    while (c < capacity)
+        c = next_capacity(c);
+    return c == capacity && capacity <= INDEX_MAX_CAPACITY;
+}
+
 /* ---- the region ---- */
 
 struct region {
@@ -69,7 +89,7 @@ static void shards_point_at_region(struct kvs_index *ix)
 {
     for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
         ix->shards[i].table = slice(ix->region, i, ix->capacity);
-        ix->shards[i].mask = ix->capacity - 1;
+        ix->shards[i].capacity = ix->capacity;
         ix->shards[i].count = 0;
     }
 }
@@ -112,11 +132,12 @@ int kvs__index_clear(struct kvs_index *ix)
 
 /* ---- growth ---- */
 
-static void place(struct kvs_index_entry *table, uint32_t mask, const struct kvs_index_entry *e)
+static void place(struct kvs_index_entry *table, uint32_t capacity,
+                  const struct kvs_index_entry *e)
 {
-    uint32_t i = e->tag & mask;
+    uint32_t i = kvs__index_home_at(e->tag, capacity);
     while (table[i].loc.slot != 0)
-        i = (i + 1) & mask;
+        i = kvs__index_next_slot(i, capacity);
     table[i] = *e;
 }
 
@@ -148,11 +169,11 @@ static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
         struct kvs_index_entry *t = slice(r.base, i, new_capacity);
         struct kvs_index_entry *old = s->table;
         pthread_rwlock_wrlock(&s->lock);
-        for (uint32_t j = 0; j <= s->mask; j++)
+        for (uint32_t j = 0; j < s->capacity; j++)
             if (s->table[j].loc.slot != 0)
-                place(t, new_capacity - 1, &s->table[j]);
+                place(t, new_capacity, &s->table[j]);
         s->table = t;
-        s->mask = new_capacity - 1;
+        s->capacity = new_capacity;
         pthread_rwlock_unlock(&s->lock);
         release_slice(old, old_capacity);
     }
@@ -165,14 +186,25 @@ static uint64_t capacity_for(uint64_t n)
 {
     uint64_t capacity = INDEX_MIN_CAPACITY;
     while (index_too_full(n, capacity) && capacity < INDEX_MAX_CAPACITY)
-        capacity *= 2;
+        capacity = next_capacity(capacity);
     return capacity;
+}
+
+static uint64_t isqrt(uint64_t n)
+{
+    uint64_t r = 0;
+    while ((r + 1) * (r + 1) <= n)
+        r++;
+    return r;
 }
 
 int kvs__index_reserve(struct kvs_index *ix, uint64_t n)
 {
-    /* Shards fill unevenly; leave an eighth more room than the average. */
-    uint64_t capacity = capacity_for(n / KVS_INDEX_SHARDS + n / KVS_INDEX_SHARDS / 8 + 1);
+    /* Shards fill unevenly: a shard's count is about Poisson, so room for
+     * five standard deviations above the average makes a growth during the
+     * load unlikely (about one load in ten thousand). */
+    uint64_t avg = n / KVS_INDEX_SHARDS;
+    uint64_t capacity = capacity_for(avg + 5 * isqrt(avg) + 8);
     return capacity > ix->capacity ? grow_all(ix, (uint32_t)capacity) : KVS_OK;
 }
 
@@ -185,7 +217,7 @@ int kvs__index_prepare_inserts(struct kvs_index *ix, struct kvs_index_shard *s, 
 {
     uint64_t capacity = ix->capacity;
     while (index_too_full((uint64_t)s->count + k, capacity) && capacity < INDEX_MAX_CAPACITY)
-        capacity *= 2;
+        capacity = next_capacity(capacity);
     if (capacity > ix->capacity) {
         int rc = grow_all(ix, (uint32_t)capacity);
         if (rc != KVS_OK)
@@ -200,8 +232,7 @@ int kvs__index_prepare_inserts(struct kvs_index *ix, struct kvs_index_shard *s, 
 void *kvs__index_load_begin(struct kvs_index *ix, uint32_t capacity)
 {
     struct region r;
-    if (capacity < INDEX_MIN_CAPACITY || capacity > INDEX_MAX_CAPACITY ||
-        (capacity & (capacity - 1)) != 0 || region_alloc(capacity, &r) != KVS_OK)
+    if (!kvs__index_capacity_valid(capacity) || region_alloc(capacity, &r) != KVS_OK)
         return NULL;
     region_unmap(ix->region_map, ix->region_map_bytes);
     region_install(ix, &r, capacity);
@@ -221,7 +252,7 @@ struct kvs_index_entry *kvs__index_find_loc(struct kvs_index_shard *s, uint64_t 
                                             const struct kvs_loc *loc)
 {
     uint32_t tag = kvs__index_tag(hash);
-    for (uint32_t i = kvs__index_home(s, hash);; i = (i + 1) & s->mask) {
+    for (uint32_t i = kvs__index_home(s, hash);; i = kvs__index_next_slot(i, s->capacity)) {
         struct kvs_index_entry *e = &s->table[i];
         if (e->loc.slot == 0)
             return NULL;
@@ -240,10 +271,10 @@ int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, si
         e->loc = *loc;
         return 1;
     }
-    if ((uint64_t)(s->count + 2) * 16 > (uint64_t)(s->mask + 1) * 15)
+    if ((uint64_t)(s->count + 2) * 16 > (uint64_t)s->capacity * 15)
         return KVS_ENOMEM; /* never leave the table without an empty slot */
     struct kvs_index_entry ne = {.tag = kvs__index_tag(hash), .loc = *loc};
-    place(s->table, s->mask, &ne);
+    place(s->table, s->capacity, &ne);
     s->count++;
     return 0;
 }
@@ -252,15 +283,15 @@ int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, si
  * when their home bucket allows it, so no "deleted" markers are needed. */
 void kvs__index_erase(struct kvs_index_shard *s, struct kvs_index_entry *e)
 {
-    uint32_t mask = s->mask;
+    uint32_t capacity = s->capacity;
     uint32_t hole = (uint32_t)(e - s->table);
     uint32_t i = hole;
     for (;;) {
-        i = (i + 1) & mask;
+        i = kvs__index_next_slot(i, capacity);
         struct kvs_index_entry *next = &s->table[i];
         if (next->loc.slot == 0)
             break;
-        uint32_t home = next->tag & mask;
+        uint32_t home = kvs__index_home_at(next->tag, capacity);
         /* next may move to the hole if its home is not in (hole, i]. */
         int home_between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
         if (!home_between) {
@@ -279,7 +310,7 @@ void kvs__index_usage(struct kvs_index *ix, uint64_t *keys, uint64_t *bytes)
         struct kvs_index_shard *s = &ix->shards[i];
         pthread_rwlock_rdlock(&s->lock);
         k += s->count;
-        b += ((uint64_t)s->mask + 1) * sizeof(struct kvs_index_entry);
+        b += (uint64_t)s->capacity * sizeof(struct kvs_index_entry);
         pthread_rwlock_unlock(&s->lock);
     }
     *keys = k;

@@ -7,10 +7,12 @@
  * Keys are not kept in memory: an entry holds 32 bits of the hash (the tag)
  * and the record's location; a tag match is confirmed by comparing the key
  * stored in the record (the caller's key_eq). So an entry costs 16 bytes, and
- * with the table between 3/8 and 3/4 full, 21 to 43 bytes per key.
+ * with the table between 1/2 and 3/4 full, 21 to 32 bytes per key.
  *
  * The tag is the hash's upper 32 bits: its top 8 bits pick the shard and its
- * low bits the home bucket, so a table can grow without the keys. The lower
+ * low 24 bits the home bucket, scaled to the table's capacity (which need not
+ * be a power of two: tables grow by half, not double, so that a table just
+ * past a growth is not half empty), so a table can grow without the keys. The lower
  * 32 bits of the hash are never used (hint files do not even store them). Everything
  * that touches the layout of the hash lives here and in index.c, so the index
  * can be swapped for an ordered one without touching the rest.
@@ -20,6 +22,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,8 +44,8 @@ struct kvs_index_entry {
 
 struct kvs_index_shard {
     pthread_rwlock_t lock;
-    struct kvs_index_entry *table; /* its slice of the region; mask + 1 entries */
-    uint32_t mask;
+    struct kvs_index_entry *table; /* its slice of the region; capacity entries */
+    uint32_t capacity;
     uint32_t count;
     _Atomic uint64_t gets; /* kvs_get calls that looked here (statistics) */
 } __attribute__((aligned(64)));
@@ -52,8 +55,8 @@ struct kvs_index_shard {
  * of one region, so that a large index sits in huge pages (few page table
  * entries: each new 4 KiB mapping is expensive, above all in a virtual
  * machine) and is saved and loaded with one system call. When any shard
- * reaches 3/4 full, every shard moves to a region twice as large, one shard
- * at a time under its own write lock.
+ * reaches 3/4 full, every shard moves to a region half as large again, one
+ * shard at a time under its own write lock.
  */
 struct kvs_index {
     struct kvs_index_shard shards[KVS_INDEX_SHARDS];
@@ -84,9 +87,24 @@ static inline uint32_t kvs__index_tag(uint64_t hash)
     return (uint32_t)(hash >> 32);
 }
 
+/* The home slot of tag in a table of capacity entries (at most 2^24): the
+ * tag's low 24 bits scaled to the capacity (a multiply and a shift, and the
+ * slots stay in the order of those bits whatever the capacity). */
+static inline uint32_t kvs__index_home_at(uint32_t tag, uint32_t capacity)
+{
+    return (uint32_t)(((uint64_t)(tag & ((1u << KVS_INDEX_BUCKET_BITS_MAX) - 1)) * capacity) >>
+                      KVS_INDEX_BUCKET_BITS_MAX);
+}
+
 static inline uint32_t kvs__index_home(const struct kvs_index_shard *s, uint64_t hash)
 {
-    return kvs__index_tag(hash) & s->mask;
+    return kvs__index_home_at(kvs__index_tag(hash), s->capacity);
+}
+
+/* The slot after i, wrapping around (linear probing). */
+static inline uint32_t kvs__index_next_slot(uint32_t i, uint32_t capacity)
+{
+    return i + 1 == capacity ? 0 : i + 1;
 }
 
 /*
@@ -98,7 +116,7 @@ static inline struct kvs_index_entry *kvs__index_find(struct kvs_index_shard *s,
                                                       kvs_key_eq_fn eq, void *ctx)
 {
     uint32_t tag = kvs__index_tag(hash);
-    for (uint32_t i = kvs__index_home(s, hash);; i = (i + 1) & s->mask) {
+    for (uint32_t i = kvs__index_home(s, hash);; i = kvs__index_next_slot(i, s->capacity)) {
         struct kvs_index_entry *e = &s->table[i];
         if (e->loc.slot == 0)
             return NULL;
@@ -116,12 +134,12 @@ static inline struct kvs_index_entry *kvs__index_next_tag(struct kvs_index_shard
                                                           uint64_t hash, uint32_t *pos)
 {
     uint32_t tag = kvs__index_tag(hash);
-    for (uint32_t i = *pos;; i = (i + 1) & s->mask) {
+    for (uint32_t i = *pos;; i = kvs__index_next_slot(i, s->capacity)) {
         struct kvs_index_entry *e = &s->table[i];
         if (e->loc.slot == 0)
             return NULL;
         if (e->tag == tag) {
-            *pos = (i + 1) & s->mask;
+            *pos = kvs__index_next_slot(i, s->capacity);
             return e;
         }
     }
@@ -159,6 +177,8 @@ void kvs__index_erase(struct kvs_index_shard *s, struct kvs_index_entry *e);
  * failure in between, kvs__index_clear() empties the index again.
  */
 void *kvs__index_load_begin(struct kvs_index *ix, uint32_t capacity);
+/* Whether capacity is one a table can have (a saved one must be). */
+bool kvs__index_capacity_valid(uint64_t capacity);
 void kvs__index_load_end(struct kvs_index *ix, const uint32_t *counts);
 int kvs__index_clear(struct kvs_index *ix);
 

@@ -14,8 +14,9 @@
 #define SNAP_SEGMENT_SIZE 48u
 #define SNAP_SHARD_SIZE 8u
 #define SNAP_TMP_NAME "INDEX.tmp"
-/* The INDEX file's own version: 2 added the narrow entries. */
-#define SNAP_VERSION 2u
+/* The INDEX file's own version: 2 added the narrow entries, 3 the home
+ * slots scaled to any capacity (tables grow by half). */
+#define SNAP_VERSION 3u
 /* Saved entries: wide ones are the in-memory entry; narrow ones pack the
  * segment slot (< 256) and the record size (< 16 MiB) into one word, a
  * quarter less on disk for the usual store. */
@@ -87,7 +88,7 @@ static int write_head(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *
     }
     for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK; i++) {
         uint8_t e[SNAP_SHARD_SIZE];
-        kvs__store32(e, db->index.shards[i].mask + 1);
+        kvs__store32(e, db->index.shards[i].capacity);
         kvs__store32(e + 4, db->index.shards[i].count);
         rc = put_bytes(fd, off, sum, e, sizeof(e));
     }

@@ -375,7 +375,7 @@ static int build_first_view(struct kvs *db)
     for (unsigned i = 0; loaded != KVS_OK && i < KVS_INDEX_SHARDS && rc == KVS_OK && !o->stop; i++) {
         struct kvs_index_shard *sh = &db->index.shards[i];
         pthread_rwlock_rdlock(&sh->lock);
-        for (uint32_t j = 0; j <= sh->mask && rc == KVS_OK; j++) {
+        for (uint32_t j = 0; j < sh->capacity && rc == KVS_OK; j++) {
             const struct kvs_loc *loc = &sh->table[j].loc;
             if (loc->slot == 0)
                 continue;

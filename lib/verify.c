@@ -100,7 +100,7 @@ static void check_index(struct verify *v)
     for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
         struct kvs_index_shard *sh = &ix->shards[i];
         pthread_rwlock_rdlock(&sh->lock);
-        for (uint32_t j = 0; j <= sh->mask; j++)
+        for (uint32_t j = 0; j < sh->capacity; j++)
             if (sh->table[j].loc.slot != 0)
                 check_entry(v, &sh->table[j]);
         pthread_rwlock_unlock(&sh->lock);

@@ -136,6 +136,33 @@ START_TEST(growth_keeps_every_entry)
 }
 END_TEST
 
+/* Tables grow by half (not double) once past 64 entries a shard, so a
+ * table that just grew is still half full; each capacity is whole 64-bit
+ * words of the INDEX bitmap, and homes stay inside the table. */
+START_TEST(growth_is_by_half)
+{
+    uint32_t prev = ix->capacity;
+    ck_assert(kvs__index_capacity_valid(prev));
+    uint64_t st = tu_seed() + 3;
+    for (uint32_t k = 0; k < 300000; k++) {
+        put(tu_rand(&st), k + 1, 0);
+        if (ix->capacity == prev)
+            continue;
+        ck_assert(kvs__index_capacity_valid(ix->capacity));
+        if (prev >= 64) {
+            ck_assert_uint_eq(ix->capacity % 64, 0);
+            ck_assert_uint_le(ix->capacity, prev + prev / 2 + 63);
+        }
+        prev = ix->capacity;
+    }
+    ck_assert_uint_gt(prev, 64);
+    ck_assert(!kvs__index_capacity_valid(prev + 64));
+    ck_assert(!kvs__index_capacity_valid(100));
+    ck_assert_uint_eq(kvs__index_home_at(0xffffffffu, prev), prev - 1);
+    ck_assert_uint_eq(kvs__index_home_at(0xff000000u, prev), 0);
+}
+END_TEST
+
 START_TEST(reserve_then_fill_does_not_grow)
 {
     ck_assert_int_eq(kvs__index_reserve(ix, 50000), KVS_OK);
@@ -165,7 +192,7 @@ START_TEST(full_shard_refuses_insertion)
         n++;
     } while (rc == 0 && n < 100);
     ck_assert_int_eq(rc, KVS_ENOMEM);
-    ck_assert_uint_lt(s->count, s->mask + 1);
+    ck_assert_uint_lt(s->count, s->capacity);
 }
 END_TEST
 
@@ -202,6 +229,7 @@ int main(void)
     tcase_add_test(tc, random_ops_match_model);
     tcase_add_test(tc, growth_keeps_every_entry);
     tcase_add_test(tc, reserve_then_fill_does_not_grow);
+    tcase_add_test(tc, growth_is_by_half);
     tcase_add_test(tc, find_by_location);
     tcase_add_test(tc, full_shard_refuses_insertion);
     tcase_add_test(tc, hash_bits_pick_shards);

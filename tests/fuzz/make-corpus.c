@@ -242,12 +242,12 @@ static struct bytes encode_index(struct kvs *db)
     for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
         const struct kvs_index_shard *sh = &db->index.shards[i];
         struct kvs_index_entry *t = table + (size_t)i * INDEX_CAPACITY;
-        for (uint32_t j = 0; j <= sh->mask; j++) {
+        for (uint32_t j = 0; j < sh->capacity; j++) {
             if (sh->table[j].loc.slot == 0)
                 continue;
-            uint32_t at = sh->table[j].tag & (INDEX_CAPACITY - 1);
+            uint32_t at = kvs__index_home_at(sh->table[j].tag, INDEX_CAPACITY);
             while (t[at].loc.slot != 0)
-                at = (at + 1) & (INDEX_CAPACITY - 1);
+                at = kvs__index_next_slot(at, INDEX_CAPACITY);
             t[at] = sh->table[j];
         }
         laid.shards[i].count = sh->count;
@@ -256,7 +256,7 @@ static struct bytes encode_index(struct kvs *db)
     for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
         keys += ix->shards[i].count;
     memcpy(h, magic, 8);
-    kvs__store32(h + 8, 2);
+    kvs__store32(h + 8, 3);
     kvs__store32(h + 12, KVS_INDEX_SHARDS);
     kvs__store32(h + 16, (uint32_t)db->nsegs);
     kvs__store32(h + 20, 12);
