@@ -17,8 +17,6 @@
 #define STALL_AT (8u * FLUSH_AT)
 /* More runs than this are merged whatever their sizes. */
 #define MAX_RUNS 6u
-/* Entries per run when the first view is built from the index. */
-#define BUILD_CHUNK 65536u
 /* The thread looks this often while there is work it may do once writes
  * pause (a flush of the last writes, merging down to one run). */
 #define LOOK_US 100000u
@@ -274,63 +272,55 @@ void kvs__order_after_write(struct kvs *db)
 
 /* ---- the first view ---- */
 
-/* Merge runs pairwise until one is left (their keys are disjoint). Takes
- * over the references in runs. */
-static int merge_all(struct kvs *db, struct kvs_run **runs, size_t n, struct kvs_run **out)
+/* The references of every key in the index, gathered shard by shard into
+ * *items (room for *cap, from kvs__big_alloc, grown if keys were added
+ * since the count): *n of them. */
+static int gather_index(struct kvs *db, struct kvs_keyed_ref **items, uint64_t *n,
+                        uint64_t *cap)
 {
+    struct kvs_order *o = &db->order;
     int rc = KVS_OK;
-    while (n > 1) {
-        size_t m = 0;
-        for (size_t i = 0; i < n; i += 2) {
-            if (i + 1 == n) {
-                runs[m++] = runs[i];
-                continue;
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS && rc == KVS_OK && !o->stop; i++) {
+        struct kvs_index_shard *sh = &db->index.shards[i];
+        pthread_rwlock_rdlock(&sh->lock);
+        if (*n + sh->count > *cap) {
+            uint64_t more = *n + sh->count + *cap / 4;
+            struct kvs_keyed_ref *grown =
+                kvs__big_realloc(*items, *cap * sizeof(**items), more * sizeof(**items));
+            if (grown) {
+                *items = grown;
+                *cap = more;
+            } else {
+                rc = KVS_ENOMEM;
             }
-            struct kvs_run *r = NULL;
-            if (rc == KVS_OK)
-                rc = kvs__run_merge(db, runs + i, 2, false, false, &r);
-            kvs__run_unref(runs[i]);
-            kvs__run_unref(runs[i + 1]);
-            if (r)
-                runs[m++] = r;
         }
-        n = m;
+        for (uint32_t j = 0; j < sh->capacity && rc == KVS_OK; j++) {
+            const struct kvs_loc *loc = &sh->table[j].loc;
+            if (loc->slot != 0)
+                (*items)[(*n)++].ref = kvs__ref(loc->slot, loc->off, false);
+        }
+        pthread_rwlock_unlock(&sh->lock);
     }
-    *out = NULL;
-    if (rc != KVS_OK) {
-        for (size_t i = 0; i < n; i++)
-            kvs__run_unref(runs[i]);
-        return rc;
-    }
-    *out = n ? runs[0] : NULL;
-    return KVS_OK;
+    return rc;
 }
 
-struct build {
-    kvs_ref *chunk;
-    size_t n;
-    struct kvs_run **runs;
-    size_t nruns, cap;
-};
-
-static int build_flush_chunk(struct kvs *db, struct build *b)
+/* The first run, from the index: every key, sorted. *out is NULL for an
+ * empty store. */
+static int run_from_index(struct kvs *db, struct kvs_run **out)
 {
-    if (b->n == 0)
-        return KVS_OK;
-    if (b->nruns == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        struct kvs_run **r = realloc(b->runs, cap * sizeof(*r));
-        if (!r)
-            return KVS_ENOMEM;
-        b->runs = r;
-        b->cap = cap;
+    *out = NULL;
+    uint64_t keys = 0, bytes, n = 0;
+    kvs__index_usage(&db->index, &keys, &bytes);
+    uint64_t cap = keys + keys / 64 + 64; /* room for a few keys added meanwhile */
+    struct kvs_keyed_ref *items = kvs__big_alloc(cap * sizeof(*items));
+    if (!items)
+        return KVS_ENOMEM;
+    int rc = gather_index(db, &items, &n, &cap);
+    if (rc != KVS_OK) {
+        kvs__big_free(items, cap * sizeof(*items));
+        return rc;
     }
-    struct kvs_run *run;
-    int rc = kvs__run_from_batch(db, b->chunk, b->n, &run);
-    b->n = 0;
-    if (rc == KVS_OK && run)
-        b->runs[b->nruns++] = run;
-    return rc;
+    return kvs__run_from_distinct(db, items, n, cap, out);
 }
 
 /*
@@ -343,10 +333,6 @@ static int build_flush_chunk(struct kvs *db, struct build *b)
 static int build_first_view(struct kvs *db)
 {
     struct kvs_order *o = &db->order;
-    struct build b = {0};
-    b.chunk = kvs__big_alloc(BUILD_CHUNK * sizeof(*b.chunk));
-    if (!b.chunk)
-        return KVS_ENOMEM;
     int rc = KVS_OK;
     pthread_mutex_lock(&db->compact_mutex);
     /* From here on the writer notes its writes; no compaction retires a
@@ -359,42 +345,14 @@ static int build_first_view(struct kvs *db)
     pthread_cond_broadcast(&o->cond);
     pthread_mutex_unlock(&o->mutex);
     pthread_mutex_lock(&o->flush_mutex);
-    struct kvs_run *saved = NULL;
-    int loaded = kvs__order_file_load(db, &saved);
+    struct kvs_run *base = NULL;
+    int loaded = kvs__order_file_load(db, &base);
     if (!db->opts.read_only)
         kvs__order_file_remove(db); /* the store changes from now on */
-    if (loaded == KVS_OK) {
+    if (loaded == KVS_OK)
         kvs__stat_add(db, KVS_STAT_ORDER_LOADED, 1);
-        b.runs = malloc(sizeof(*b.runs));
-        rc = b.runs ? KVS_OK : KVS_ENOMEM;
-        if (b.runs)
-            b.runs[b.nruns++] = saved;
-        else
-            kvs__run_unref(saved);
-    }
-    for (unsigned i = 0; loaded != KVS_OK && i < KVS_INDEX_SHARDS && rc == KVS_OK && !o->stop; i++) {
-        struct kvs_index_shard *sh = &db->index.shards[i];
-        pthread_rwlock_rdlock(&sh->lock);
-        for (uint32_t j = 0; j < sh->capacity && rc == KVS_OK; j++) {
-            const struct kvs_loc *loc = &sh->table[j].loc;
-            if (loc->slot == 0)
-                continue;
-            b.chunk[b.n++] = kvs__ref(loc->slot, loc->off, false);
-            if (b.n == BUILD_CHUNK)
-                rc = build_flush_chunk(db, &b);
-        }
-        pthread_rwlock_unlock(&sh->lock);
-    }
-    if (rc == KVS_OK && loaded != KVS_OK)
-        rc = build_flush_chunk(db, &b);
-    kvs__big_free(b.chunk, BUILD_CHUNK * sizeof(*b.chunk));
-    struct kvs_run *base = NULL;
-    if (rc == KVS_OK)
-        rc = merge_all(db, b.runs, b.nruns, &base);
     else
-        for (size_t i = 0; i < b.nruns; i++)
-            kvs__run_unref(b.runs[i]);
-    free(b.runs);
+        rc = run_from_index(db, &base);
     if (rc == KVS_OK) {
         struct kvs_view *v = view_edit(NULL, 0, 0, NULL, base);
         if (v) {

@@ -244,7 +244,7 @@ int kvs__order_file_load(struct kvs *db, struct kvs_run **out)
         kvs__big_free(refs, n * sizeof(*refs));
         return rc;
     }
-    return kvs__run_from_sorted(db, refs, n, out);
+    return kvs__run_from_sorted(db, refs, n, n, out);
 }
 
 void kvs__order_file_remove(struct kvs *db)

@@ -290,6 +290,9 @@ static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, uint64_t cap, b
 
 /* ---- from a batch of writes ---- */
 
+/* Keys read this many ahead are fetched into the cache first. */
+#define SHARED_PREFIX_AHEAD 16u
+
 struct batch_item {
     uint64_t prefix; /* 8 key bytes after the batch's common prefix, big-endian */
     kvs_ref ref;
@@ -299,14 +302,6 @@ struct batch_item {
 struct sort_ctx {
     struct kvs *db;
 };
-
-static uint64_t key_prefix(const uint8_t *key, size_t klen, size_t from)
-{
-    uint64_t p = 0;
-    for (size_t i = 0; i < 8; i++)
-        p = (p << 8) | (from + i < klen ? key[from + i] : 0);
-    return p;
-}
 
 /* Key order, then the newest write first. */
 static int cmp_batch_item(const void *pa, const void *pb, void *ctx)
@@ -320,17 +315,23 @@ static int cmp_batch_item(const void *pa, const void *pb, void *ctx)
     return a->seq > b->seq ? -1 : a->seq < b->seq;
 }
 
-/* Bytes every key of the batch starts with: the sort prefix skips them, so
- * that keys sharing a long prefix (numbered keys) still sort by prefix. */
-static size_t common_prefix(struct kvs *db, const kvs_ref *refs, size_t n)
+size_t kvs__shared_key_prefix(struct kvs *db, const void *refs, size_t stride, uint64_t n)
 {
+    const uint8_t *base = refs;
+    kvs_ref r;
     const uint8_t *first;
     size_t cp;
-    kvs__ref_key(db, refs[0], &first, &cp);
-    for (size_t i = 1; i < n && cp > 0; i++) {
+    memcpy(&r, base, sizeof(r));
+    kvs__ref_key(db, r, &first, &cp);
+    for (uint64_t i = 1; i < n && cp > 0; i++) {
+        if (i + SHARED_PREFIX_AHEAD < n) {
+            memcpy(&r, base + (i + SHARED_PREFIX_AHEAD) * stride, sizeof(r));
+            kvs__ref_prefetch(db, r);
+        }
+        memcpy(&r, base + i * stride, sizeof(r));
         const uint8_t *k;
         size_t klen;
-        kvs__ref_key(db, refs[i], &k, &klen);
+        kvs__ref_key(db, r, &k, &klen);
         size_t j = 0, max = KVS_MIN(cp, klen);
         while (j < max && k[j] == first[j])
             j++;
@@ -353,12 +354,12 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
         kvs__big_free(sorted, n * sizeof(*sorted));
         return KVS_ENOMEM;
     }
-    size_t cp = common_prefix(db, refs, n);
+    size_t cp = kvs__shared_key_prefix(db, refs, sizeof(*refs), n);
     for (size_t i = 0; i < n; i++) {
         const uint8_t *k;
         size_t klen;
         kvs__ref_key(db, refs[i], &k, &klen);
-        items[i] = (struct batch_item){key_prefix(k, klen, cp), refs[i], (uint32_t)i};
+        items[i] = (struct batch_item){kvs__key_prefix(k, klen, cp), refs[i], (uint32_t)i};
     }
     struct sort_ctx ctx = {db};
     qsort_r(items, n, sizeof(*items), cmp_batch_item, &ctx);
@@ -374,9 +375,10 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
     return run_finish(db, sorted, m, n, false, out);
 }
 
-int kvs__run_from_sorted(struct kvs *db, kvs_ref *refs, uint64_t n, struct kvs_run **out)
+int kvs__run_from_sorted(struct kvs *db, kvs_ref *refs, uint64_t n, uint64_t cap,
+                         struct kvs_run **out)
 {
-    return run_finish(db, refs, n, n, false, out);
+    return run_finish(db, refs, n, cap, false, out);
 }
 
 /* ---- merging ---- */

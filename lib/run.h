@@ -112,9 +112,43 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
 int kvs__run_merge(struct kvs *db, struct kvs_run *const *runs, size_t k, bool drop_tombs,
                    bool remap, struct kvs_run **out);
 
-/* A run from entries already sorted and unique (taken over, from
- * kvs__big_alloc): the saved order of a store. */
-int kvs__run_from_sorted(struct kvs *db, kvs_ref *refs, uint64_t n, struct kvs_run **out);
+/* A run from entries already sorted and unique (refs has room for cap >=
+ * n, from kvs__big_alloc, and is taken over): the saved order of a store. */
+int kvs__run_from_sorted(struct kvs *db, kvs_ref *refs, uint64_t n, uint64_t cap,
+                         struct kvs_run **out);
+
+/* A reference and 8 bytes of its key, big-endian, to sort it by. */
+struct kvs_keyed_ref {
+    uint64_t prefix;
+    kvs_ref ref;
+};
+
+/*
+ * A run from the references (ref only; prefix is filled here) of n
+ * distinct keys (run_sort.c), such as the hash index's entries. items has
+ * room for cap and comes from kvs__big_alloc; it is taken over whatever
+ * happens and sorted in place, then becomes the run's array, so the peak is
+ * the items' 16 bytes per key. *out is NULL when n is 0.
+ */
+int kvs__run_from_distinct(struct kvs *db, struct kvs_keyed_ref *items, uint64_t n, uint64_t cap,
+                           struct kvs_run **out);
+
+/* How many leading bytes the keys of n references share: the references
+ * are stride bytes apart from refs (each a kvs_ref at its start). The sort
+ * prefixes start after them, so that keys sharing a long prefix (numbered
+ * keys) still sort by prefix. */
+size_t kvs__shared_key_prefix(struct kvs *db, const void *refs, size_t stride, uint64_t n);
+
+/* The 8 bytes of key after its first `from`, big-endian, zeros past its
+ * end: comparing these orders keys that share their first `from` bytes,
+ * except those that also share these 8. */
+static inline uint64_t kvs__key_prefix(const uint8_t *key, size_t klen, size_t from)
+{
+    uint64_t p = 0;
+    for (size_t i = 0; i < 8; i++)
+        p = (p << 8) | (from + i < klen ? key[from + i] : 0);
+    return p;
+}
 
 /* Index of the first entry whose key is >= key (r->n if none). */
 uint64_t kvs__run_lower_bound(struct kvs *db, const struct kvs_run *r, const void *key,

@@ -756,6 +756,95 @@ static void check_numbered(kvs_t *db, int n)
  * memory and notes no write. The first one builds it from the index and
  * sees every write made before, none after; a handle whose store never was
  * iterated saves no order at close. */
+/* The first view is sorted from the index (run_sort.c): by 8 bytes after
+ * the prefix all keys share, then whole keys where those 8 agree. Keys here
+ * share "shared/", then: 200 that agree on the next 8 bytes (the whole-key
+ * sort of a large bucket), 20 that agree on them (the insertion sort), keys
+ * that end inside the 8 bytes and differ only by trailing NULs (zero padding
+ * ties), and 3,000 random binary ones, all written before the first
+ * iterator. Both directions must give exactly the sorted keys. */
+struct bin_key {
+    uint8_t b[24];
+    size_t len;
+};
+
+static int bin_key_cmp(const void *a, const void *b)
+{
+    const struct bin_key *x = a, *y = b;
+    return key_cmp(x->b, x->len, y->b, y->len);
+}
+
+static void add_key(struct bin_key *keys, int *n, const char *tail, size_t tlen)
+{
+    struct bin_key *k = &keys[(*n)++];
+    memcpy(k->b, "shared/", 7);
+    memcpy(k->b + 7, tail, tlen);
+    k->len = 7 + tlen;
+}
+
+START_TEST(first_view_sorts_the_index)
+{
+    enum { N = 4000 };
+    static struct bin_key keys[N];
+    int n = 0;
+    uint64_t rng = tu_seed();
+    char tail[17];
+    for (int i = 0; i < 200; i++) {
+        memcpy(tail, "SAMEWIND", 8);
+        for (int j = 8; j < 14; j++)
+            tail[j] = (char)(tu_rand(&rng) & 0xff);
+        tail[8] = (char)i; /* distinct */
+        add_key(keys, &n, tail, 14);
+    }
+    for (int i = 0; i < 20; i++) {
+        snprintf(tail, sizeof(tail), "OTHERWIN%02d", i);
+        add_key(keys, &n, tail, 10 + (size_t)(i % 3));
+    }
+    add_key(keys, &n, "ab", 2);
+    add_key(keys, &n, "ab\0", 3);
+    add_key(keys, &n, "ab\0\0", 4);
+    add_key(keys, &n, "", 0);
+    while (n < N) {
+        size_t len = tu_rand(&rng) % 17;
+        for (size_t j = 0; j < len; j++)
+            tail[j] = (char)(tu_rand(&rng) & 0xff);
+        add_key(keys, &n, tail, len);
+    }
+    qsort(keys, N, sizeof(keys[0]), bin_key_cmp);
+    int m = 0;
+    for (int i = 0; i < N; i++)
+        if (m == 0 || bin_key_cmp(&keys[m - 1], &keys[i]) != 0)
+            keys[m++] = keys[i];
+    kvs_t *db = open_small(tu_dir, 100);
+    for (int i = m; i-- > 0;) /* write order unlike key order */
+        ck_assert_kvs(kvs_set(db, keys[i].b, keys[i].len, "v", 1), KVS_OK);
+    uint64_t runs = 9;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_ORDER_RUNS, &runs), KVS_OK);
+    ck_assert_uint_eq(runs, 0); /* dormant: the first iterator sorts them all */
+    kvs_iter_t *it;
+    ck_assert_kvs(kvs_iter_create(db, NULL, &it), KVS_OK);
+    int i = 0, rc;
+    const void *k;
+    size_t kl;
+    for (rc = kvs_iter_first(it); rc == KVS_OK; rc = kvs_iter_next(it), i++) {
+        ck_assert_int_lt(i, m);
+        ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_OK);
+        ck_assert_msg(key_cmp(k, kl, keys[i].b, keys[i].len) == 0, "entry %d out of order", i);
+    }
+    ck_assert_kvs(rc, KVS_NOT_FOUND);
+    ck_assert_int_eq(i, m);
+    for (rc = kvs_iter_last(it); rc == KVS_OK; rc = kvs_iter_prev(it)) {
+        i--;
+        ck_assert_int_ge(i, 0);
+        ck_assert_kvs(kvs_iter_key(it, &k, &kl), KVS_OK);
+        ck_assert_msg(key_cmp(k, kl, keys[i].b, keys[i].len) == 0, "entry %d out of order", i);
+    }
+    ck_assert_int_eq(i, 0);
+    kvs_iter_destroy(it);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 START_TEST(order_dormant_until_first_needed)
 {
     enum { N = 60000 }; /* over the size at which the order is saved */
@@ -946,6 +1035,7 @@ static Suite *iter_suite(void)
     tcase_add_test(tc, order_saved_at_close);
     tcase_add_test(tc, saved_order_not_used_beside_a_crashed_segment);
     tcase_add_test(tc, order_dormant_until_first_needed);
+    tcase_add_test(tc, first_view_sorts_the_index);
     suite_add_tcase(s, tc);
     return s;
 }
