@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compact.h"
 #include "io.h"
 #include "store.h"
 
@@ -177,7 +178,7 @@ int kvs_backup(kvs_t *db, const char *dest)
     }
     struct part *parts = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&db->compact_mutex); /* no segment changes hands meanwhile */
+    kvs__compact_lock(db); /* no segment changes hands meanwhile */
     rc = take_moment(db, &parts, &n);
     if (rc == KVS_OK)
         rc = fill(db, tmp, parts, n);

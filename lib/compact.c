@@ -664,9 +664,16 @@ static int compact(struct kvs *db, enum compact_mode mode, size_t *left, size_t 
     return rc;
 }
 
+void kvs__compact_lock(struct kvs *db)
+{
+    atomic_fetch_add(&db->compact_waiters, 1);
+    pthread_mutex_lock(&db->compact_mutex);
+    atomic_fetch_sub(&db->compact_waiters, 1);
+}
+
 int kvs__compact_now(struct kvs *db)
 {
-    pthread_mutex_lock(&db->compact_mutex);
+    kvs__compact_lock(db);
     pthread_mutex_lock(&db->write_mutex);
     int rc = KVS_OK;
     if (atomic_load(&db->write_failed))
@@ -833,8 +840,8 @@ static void *bg_main(void *arg)
             compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY, &left,
                     &deleted);
         pthread_mutex_unlock(&db->compact_mutex);
-        if (more_hints)
-            kvs__bg_kick(db); /* the next round at once */
+        if (more_hints && atomic_load(&db->compact_waiters) == 0)
+            kvs__bg_kick(db); /* the next round at once, unless someone waits */
     }
     return NULL;
 }

@@ -15,6 +15,11 @@ int kvs__bg_start(struct kvs *db);
 void kvs__bg_stop(struct kvs *db);
 /* Wake the thread: a segment was sealed. */
 void kvs__bg_kick(struct kvs *db);
+/* Take compact_mutex from any thread but the background one. The mutex is
+ * not fair: the background thread, which retakes it at once while hint
+ * files lag behind, could otherwise keep a first iterator, a backup or
+ * kvs_compact waiting for seconds. It leaves a round out while anyone waits. */
+void kvs__compact_lock(struct kvs *db);
 /* kvs_compact(): seal the active segment, compact every segment with garbage. */
 int kvs__compact_now(struct kvs *db);
 /* Write hint files for sealed segments that lack one, at most max of them;

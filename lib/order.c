@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "compact.h"
 #include "order_file.h"
 #include "store.h"
 
@@ -334,7 +335,7 @@ static int build_first_view(struct kvs *db)
 {
     struct kvs_order *o = &db->order;
     int rc = KVS_OK;
-    pthread_mutex_lock(&db->compact_mutex);
+    kvs__compact_lock(db);
     /* From here on the writer notes its writes; no compaction retires a
      * segment they point into before the view exists (compact_mutex). */
     pthread_mutex_lock(&db->write_mutex);

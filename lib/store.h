@@ -90,6 +90,10 @@ struct kvs {
     bool bg_running, sync_running;
     pthread_t bg_thread, sync_thread;
     pthread_mutex_t compact_mutex;
+    /* Threads other than the background one waiting for compact_mutex
+     * (kvs__compact_lock): the background thread then does not take it
+     * again at once. */
+    _Atomic unsigned compact_waiters;
     _Atomic bool compact_abort; /* close asks a running compaction to stop */
 
     pthread_mutex_t ahead_mutex;  /* the grow-ahead thread's request (ahead.c) */

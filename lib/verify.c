@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "compact.h"
 #include "hash.h"
 #include "store.h"
 
@@ -113,7 +114,7 @@ int kvs_verify(kvs_t *db, kvs_verify_fn fn, void *ctx)
         return KVS_EINVAL;
     struct verify v = {.db = db, .fn = fn, .ctx = ctx};
     /* Compaction waits, so that the segments and the index agree. */
-    pthread_mutex_lock(&db->compact_mutex);
+    kvs__compact_lock(db);
     pthread_mutex_lock(&db->write_mutex);
     pthread_mutex_lock(&db->seg_mutex);
     size_t n = db->nsegs;
