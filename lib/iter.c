@@ -175,6 +175,32 @@ static int settle(struct kvs_iter *it, int dir)
     }
 }
 
+/* A walk keeps the entry PREFETCH_AHEAD steps ahead in flight; after a
+ * seek, start the ones in between too, so that the first steps after it do
+ * not each wait for a cache miss of their own (seekrandom: a seek, then 10
+ * steps). */
+static void prefetch_window(struct kvs_iter *it, int dir)
+{
+    for (uint32_t i = 0; i < it->n; i++) {
+        const struct cursor *c = &it->cur[i];
+        for (int64_t k = 1; k < PREFETCH_AHEAD; k++) {
+            int64_t p = c->pos + dir * k;
+            if (p < 0 || (uint64_t)p >= c->run->n)
+                break;
+            kvs__ref_prefetch(it->db, c->run->refs[p]);
+        }
+    }
+}
+
+/* settle() after the cursors were placed anew (a seek, a turn). */
+static int settle_placed(struct kvs_iter *it, int dir)
+{
+    int rc = settle(it, dir);
+    if (rc == KVS_OK)
+        prefetch_window(it, dir);
+    return rc;
+}
+
 /* ---- public calls ---- */
 
 int kvs_iter_create(kvs_t *db, kvs_snapshot_t *snap, kvs_iter_t **out)
@@ -273,7 +299,7 @@ int kvs_iter_seek(kvs_iter_t *it, const void *key, size_t klen)
         klen = it->lo.len;
     }
     place_forward(it, key, klen, false);
-    return settle(it, 1);
+    return settle_placed(it, 1);
 }
 
 int kvs_iter_seek_prev(kvs_iter_t *it, const void *key, size_t klen)
@@ -286,7 +312,7 @@ int kvs_iter_seek_prev(kvs_iter_t *it, const void *key, size_t klen)
         place_backward(it, it->hi.key, it->hi.len, false);
     else
         place_backward(it, key, klen, true);
-    return settle(it, -1);
+    return settle_placed(it, -1);
 }
 
 int kvs_iter_first(kvs_iter_t *it)
@@ -304,7 +330,7 @@ int kvs_iter_last(kvs_iter_t *it)
         return kvs_iter_seek_prev(it, it->hi.key, it->hi.len);
     for (uint32_t i = 0; i < it->n; i++)
         it->cur[i].pos = (int64_t)it->cur[i].run->n - 1;
-    return settle(it, -1);
+    return settle_placed(it, -1);
 }
 
 int kvs_iter_next(kvs_iter_t *it)
@@ -313,11 +339,12 @@ int kvs_iter_next(kvs_iter_t *it)
         return KVS_EINVAL;
     if (it->dir == 0)
         return KVS_NOT_FOUND;
-    if (it->dir > 0)
+    if (it->dir > 0) {
         step_equal(it, 1, it->key, it->klen);
-    else
-        place_forward(it, it->key, it->klen, true);
-    return settle(it, 1);
+        return settle(it, 1);
+    }
+    place_forward(it, it->key, it->klen, true);
+    return settle_placed(it, 1);
 }
 
 int kvs_iter_prev(kvs_iter_t *it)
@@ -326,11 +353,12 @@ int kvs_iter_prev(kvs_iter_t *it)
         return KVS_EINVAL;
     if (it->dir == 0)
         return KVS_NOT_FOUND;
-    if (it->dir < 0)
+    if (it->dir < 0) {
         step_equal(it, -1, it->key, it->klen);
-    else
-        place_backward(it, it->key, it->klen, false);
-    return settle(it, -1);
+        return settle(it, -1);
+    }
+    place_backward(it, it->key, it->klen, false);
+    return settle_placed(it, -1);
 }
 
 int kvs_iter_valid(const kvs_iter_t *it)

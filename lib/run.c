@@ -31,14 +31,23 @@ static const uint8_t *ref_rec(struct kvs *db, kvs_ref r, uint64_t *avail)
  * of them is read, to verify the checksum and to copy the value out. */
 #define PREFETCH_LINES 3u
 
-void kvs__ref_prefetch(struct kvs *db, kvs_ref r)
+static void prefetch_lines(struct kvs *db, kvs_ref r, unsigned lines)
 {
     struct kvs_segment *s = kvs__slot_get(db, kvs__ref_slot(r));
     if (!s)
         return;
-    for (uint64_t i = 0, off = kvs__ref_off(r); i < PREFETCH_LINES && off < s->map_bytes;
-         i++, off += 64)
+    for (uint64_t i = 0, off = kvs__ref_off(r); i < lines && off < s->map_bytes; i++, off += 64)
         __builtin_prefetch(s->base + off);
+}
+
+void kvs__ref_prefetch(struct kvs *db, kvs_ref r)
+{
+    prefetch_lines(db, r, PREFETCH_LINES);
+}
+
+void kvs__ref_prefetch_key(struct kvs *db, kvs_ref r)
+{
+    prefetch_lines(db, r, 1);
 }
 
 void kvs__ref_key(struct kvs *db, kvs_ref r, const uint8_t **key, size_t *klen)
@@ -508,6 +517,13 @@ static uint64_t bound(struct kvs *db, const struct kvs_run *r, const void *key, 
     }
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
+        /* The next step's middle either way starts its cache miss while
+         * this one is compared: the bisection's dependent record reads
+         * overlap by pairs. */
+        if (hi - lo > 2) {
+            kvs__ref_prefetch_key(db, r->refs[lo + (mid - lo) / 2]);
+            kvs__ref_prefetch_key(db, r->refs[mid + 1 + (hi - mid - 1) / 2]);
+        }
         int c = kvs__ref_cmp_key(db, r->refs[mid], key, klen);
         if (c < 0 || (strict && c == 0))
             lo = mid + 1;

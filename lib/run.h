@@ -68,6 +68,8 @@ uint64_t kvs__ref_expire(struct kvs *db, kvs_ref r, uint64_t *vlen);
 
 /* Start fetching the record r points at into the cache. */
 void kvs__ref_prefetch(struct kvs *db, kvs_ref r);
+/* Only its first cache line: the header and (a short) key, to compare. */
+void kvs__ref_prefetch_key(struct kvs *db, kvs_ref r);
 
 /* memcmp order, a shorter key first when one is a prefix of the other. */
 int kvs__key_cmp(const void *a, size_t alen, const void *b, size_t blen);
