@@ -287,9 +287,10 @@ KVS_API int kvs_options_set_segment_size(kvs_options_t *opts, size_t bytes);
  * segments holding the most garbage until the fraction is at most half the
  * trigger. When nothing was written for a second, it uses a tenth of the
  * trigger instead, so a store at rest settles with less garbage (by default
- * under 1 %) than a busy one.
+ * under 1 %) than a busy one. kvs_close() compacts too, within a budget,
+ * when the garbage is above the trigger.
  * @param[in,out] opts The options to change.
- * @param[in] percent 1 to 100; 100 never compacts in the background
+ * @param[in] percent 1 to 100; 100 never compacts in the background or at close
  *            (kvs_compact() still works). Default 20.
  * @return #KVS_OK, or #KVS_EINVAL for a `NULL` @p opts or a value out of range.
  */
@@ -396,7 +397,15 @@ KVS_API int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out);
  * @brief Flush, sync and close a store, and free the handle.
  *
  * Waits for a running compaction to stop at a safe point, seals the active
- * segment, writes its hint file and syncs everything. The handle is freed
+ * segment, writes its hint file and syncs everything. If the garbage is
+ * above the compaction trigger (a write burst the background compaction
+ * could not keep up with), it first compacts as the background thread
+ * would, the segments with the most garbage first, for at most about a
+ * second: after a million keys were written and then a million random
+ * overwrites (kvs-bench), the directory holds 1.4 times the data instead of
+ * 2.3 to 2.4, and close took 0.1 to 0.2 s with its final sync (nothing is
+ * compacted for a read-only handle or a store whose trigger is 100). The
+ * handle is freed
  * even when an error is returned, except for #KVS_EBUSY. No other thread may
  * use the handle during or after this call.
  * @param[in] db The handle, or `NULL` (a no-op returning #KVS_OK).

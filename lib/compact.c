@@ -152,8 +152,14 @@ static int cmp_epoch(const void *a, const void *b)
 enum compact_mode {
     COMPACT_BUSY, /* writes are going on: bound the garbage, not the work */
     COMPACT_IDLE, /* no write for a second: a tenth of the trigger */
-    COMPACT_ALL   /* kvs_compact(): every segment holding garbage */
+    COMPACT_ALL,  /* kvs_compact(): every segment holding garbage */
+    COMPACT_CLOSE /* kvs_close(): as busy, in rounds of bounded copying */
 };
+
+/* kvs_close() compacts in rounds of at most this many live bytes copied,
+ * until the garbage is under the trigger or this much time has passed. */
+#define CLOSE_ROUND_COPY_BYTES ((uint64_t)32 << 20)
+#define CLOSE_MAX_US 1000000u
 
 /*
  * The background policy: act once dead bytes reach the trigger fraction of
@@ -190,10 +196,15 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n,
             picked++;
         return picked;
     }
+    uint64_t copy = 0;
     while (picked < n && dead * 200 > total * trigger) {
         /* After the rewrite s shrinks to its live bytes. */
-        struct kvs_segment *s = cand[picked++];
+        struct kvs_segment *s = cand[picked];
         uint64_t live = KVS_MIN(atomic_load(&s->live_bytes), s->tail);
+        if (mode == COMPACT_CLOSE && picked > 0 && copy + live > CLOSE_ROUND_COPY_BYTES)
+            break; /* the next round's */
+        copy += live;
+        picked++;
         total = total - s->tail + live;
         dead -= KVS_MIN(dead, atomic_load(&s->dead_bytes));
     }
@@ -704,6 +715,19 @@ int kvs__compact_now(struct kvs *db)
             rc = KVS_EIO;
         }
     }
+    pthread_mutex_unlock(&db->compact_mutex);
+    return rc;
+}
+
+int kvs__compact_at_close(struct kvs *db)
+{
+    kvs__compact_lock(db);
+    uint64_t deadline = kvs__now_us() + CLOSE_MAX_US;
+    size_t left, deleted = 1;
+    int rc = KVS_OK;
+    while (rc == KVS_OK && deleted > 0 && kvs__now_us() < deadline &&
+           !atomic_load(&db->write_failed))
+        rc = compact(db, COMPACT_CLOSE, &left, &deleted);
     pthread_mutex_unlock(&db->compact_mutex);
     return rc;
 }

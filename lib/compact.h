@@ -22,6 +22,13 @@ void kvs__bg_kick(struct kvs *db);
 void kvs__compact_lock(struct kvs *db);
 /* kvs_compact(): seal the active segment, compact every segment with garbage. */
 int kvs__compact_now(struct kvs *db);
+/* kvs_close(), once the background thread stopped: while the garbage is
+ * above the trigger, compact as the background thread would, in rounds of
+ * at most 32 MiB copied, for at most a second, so that the directory right
+ * after a write burst is not twice the data (the background thread,
+ * sharing the CPUs with the writer, lags behind such a burst). A failure
+ * leaves the garbage for the next open's background thread. */
+int kvs__compact_at_close(struct kvs *db);
 /* Write hint files for sealed segments that lack one, at most max of them;
  * true if it stopped at max with more left. */
 bool kvs__write_pending_hints(struct kvs *db, size_t max);

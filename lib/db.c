@@ -286,8 +286,14 @@ int kvs_close(kvs_t *db)
         return KVS_EBUSY;
     }
     atomic_store(&db->compact_abort, true);
-    atomic_store(&db->order.stop, true); /* an unfinished first view is dropped */
     kvs__bg_stop(db);
+    if (!db->opts.read_only) {
+        /* a last, bounded compaction of its own (compact.h) */
+        atomic_store(&db->compact_abort, false);
+        kvs__compact_at_close(db);
+        atomic_store(&db->compact_abort, true);
+    }
+    atomic_store(&db->order.stop, true); /* an unfinished first view is dropped */
     kvs__sync_stop(db);
     kvs__ahead_stop(db);
     kvs__order_stop(db); /* after compaction, which refreshes the order */
