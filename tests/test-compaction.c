@@ -19,14 +19,7 @@
 
 static kvs_t *open_trigger(const char *dir, unsigned trigger, size_t segment)
 {
-    kvs_options_t *o = kvs_options_create();
-    kvs_options_set_sync(o, KVS_SYNC_NONE);
-    ck_assert_kvs(kvs_options_set_segment_size(o, segment), KVS_OK);
-    ck_assert_kvs(kvs_options_set_compaction_trigger(o, trigger), KVS_OK);
-    kvs_t *db = NULL;
-    ck_assert_kvs(kvs_open(dir, o, &db), KVS_OK);
-    kvs_options_destroy(o);
-    return db;
+    return tu_open_trigger(dir, KVS_SYNC_NONE, segment, trigger);
 }
 
 static void put_round(kvs_t *db, int keys, int round, size_t vlen)

@@ -88,13 +88,7 @@ static void check_workers(kvs_t *db, struct worker *w)
 
 static void run_mixed(kvs_sync_t sync, size_t segment, int compactions)
 {
-    kvs_options_t *o = kvs_options_create();
-    kvs_options_set_sync(o, sync);
-    ck_assert_kvs(kvs_options_set_segment_size(o, segment), KVS_OK);
-    ck_assert_kvs(kvs_options_set_compaction_trigger(o, 10), KVS_OK);
-    kvs_t *db;
-    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
-    kvs_options_destroy(o);
+    kvs_t *db = tu_open_trigger(tu_dir, sync, segment, 10);
     static struct worker w[THREADS];
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -350,13 +344,8 @@ static void *roll_fast(void *arg)
 START_TEST(sync_returns_beside_a_writer_sealing_segments)
 {
     kvs__io_set_fault(tu_slow_syncs, NULL);
-    kvs_options_t *o = kvs_options_create();
-    kvs_options_set_sync(o, KVS_SYNC_NONE);
-    ck_assert_kvs(kvs_options_set_segment_size(o, 16 * 1024), KVS_OK);
-    ck_assert_kvs(kvs_options_set_compaction_trigger(o, 100), KVS_OK);
     static struct roller r;
-    ck_assert_kvs(kvs_open(tu_dir, o, &r.db), KVS_OK);
-    kvs_options_destroy(o);
+    r.db = tu_open_trigger(tu_dir, KVS_SYNC_NONE, 16 * 1024, 100);
     atomic_store(&r.stop, false);
     atomic_store(&r.finished, false);
     atomic_store(&r.sets, 0);

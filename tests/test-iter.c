@@ -214,14 +214,7 @@ static void check_everything(kvs_t *db, const struct model *m, uint64_t *rng)
 
 static kvs_t *open_small(const char *dir, unsigned trigger)
 {
-    kvs_options_t *o = kvs_options_create();
-    kvs_options_set_sync(o, KVS_SYNC_NONE);
-    ck_assert_kvs(kvs_options_set_segment_size(o, 4096), KVS_OK);
-    ck_assert_kvs(kvs_options_set_compaction_trigger(o, trigger), KVS_OK);
-    kvs_t *db = NULL;
-    ck_assert_kvs(kvs_open(dir, o, &db), KVS_OK);
-    kvs_options_destroy(o);
-    return db;
+    return tu_open_trigger(dir, KVS_SYNC_NONE, 4096, trigger);
 }
 
 /* ---- tests ---- */
@@ -561,13 +554,7 @@ static int64_t hints_behind(kvs_t *db)
 START_TEST(first_iterator_does_not_wait_for_the_hint_backlog)
 {
     kvs__io_set_fault(tu_slow_syncs, NULL);
-    kvs_options_t *o = kvs_options_create();
-    kvs_options_set_sync(o, KVS_SYNC_NONE);
-    ck_assert_kvs(kvs_options_set_segment_size(o, 32 * 1024), KVS_OK);
-    ck_assert_kvs(kvs_options_set_compaction_trigger(o, 100), KVS_OK);
-    kvs_t *db = NULL;
-    ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
-    kvs_options_destroy(o);
+    kvs_t *db = tu_open_trigger(tu_dir, KVS_SYNC_NONE, 32 * 1024, 100);
     char k[16], v[120];
     memset(v, 'v', sizeof(v));
     for (int i = 0; i < 100000; i++) { /* about 400 segments */

@@ -112,11 +112,18 @@ void tu_fill(uint64_t *state, void *buf, size_t len)
 
 kvs_t *tu_open(const char *dir, kvs_sync_t sync, size_t segment_bytes)
 {
+    return tu_open_trigger(dir, sync, segment_bytes, 0);
+}
+
+kvs_t *tu_open_trigger(const char *dir, kvs_sync_t sync, size_t segment_bytes, unsigned trigger)
+{
     kvs_options_t *o = kvs_options_create();
     ck_assert_ptr_nonnull(o);
     kvs_options_set_sync(o, sync);
     if (segment_bytes)
         ck_assert_kvs(kvs_options_set_segment_size(o, segment_bytes), KVS_OK);
+    if (trigger)
+        ck_assert_kvs(kvs_options_set_compaction_trigger(o, trigger), KVS_OK);
     kvs_t *db = NULL;
     int rc = kvs_open(dir, o, &db);
     kvs_options_destroy(o);

@@ -56,6 +56,8 @@ void tu_copy_file(const char *from, const char *to);
 
 /* Open with small segments and no background sync, for fast tests. */
 kvs_t *tu_open(const char *dir, kvs_sync_t sync, size_t segment_bytes);
+/* The same with a compaction trigger in percent (0: the default). */
+kvs_t *tu_open_trigger(const char *dir, kvs_sync_t sync, size_t segment_bytes, unsigned trigger);
 
 /* Path of a file in a directory (static buffer per call site is not safe;
  * returns malloc'ed memory). */
