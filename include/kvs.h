@@ -271,7 +271,9 @@ KVS_API int kvs_options_set_sync_interval_ms(kvs_options_t *opts, unsigned inter
 /**
  * @brief Set the size at which the active segment is sealed and a new one started.
  *
- * A record larger than this gets a segment of its own.
+ * A record larger than this gets a segment of its own. Compaction writes
+ * segments of at most this size too, and of at most 131,072 records (which
+ * bounds the memory a compaction holds).
  * @param[in,out] opts The options to change.
  * @param[in] bytes 4096 to 1 GiB. Default 64 MiB.
  * @return #KVS_OK, or #KVS_EINVAL for a `NULL` @p opts or a value out of range.

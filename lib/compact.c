@@ -120,6 +120,14 @@ struct move {
     uint32_t from_slot, from_off, to_off;
 };
 
+/* An output is finished after this many moves even if it has room: its
+ * moves and its hint are held in memory until then, and a full 64 MiB
+ * output of small records held 12 bytes per record of moves (the array
+ * doubling past half a million) plus its hint, about 10 bytes per key of a
+ * million-key store at the moment compaction ran. 128 Ki moves are 1.5 MiB
+ * (a 16 MiB output of 127-byte records). */
+#define OUTPUT_MOVES_MAX 131072u
+
 /* Garbage per byte; a damaged segment (2) or one holding expired values
  * (1.5) comes before any other: rewriting it reclaims what the counts do
  * not show. */
@@ -360,7 +368,7 @@ static int output_finish(struct kvs *db, struct compaction *c)
 
 static int output_room(struct kvs *db, struct compaction *c, uint64_t size)
 {
-    if (c->out && !kvs__seg_has_room(c->out, size)) {
+    if (c->out && (!kvs__seg_has_room(c->out, size) || c->nmoves >= OUTPUT_MOVES_MAX)) {
         int rc = output_finish(db, c);
         if (rc != KVS_OK)
             return rc;

@@ -167,6 +167,36 @@ START_TEST(close_reclaims_a_write_burst)
 }
 END_TEST
 
+/* A compaction holds its current output's moves and hint in memory until
+ * the output is finished, so an output is finished at 131,072 moves even
+ * with room left: 300,000 small live records, all rewritten by kvs_compact,
+ * go into at least three outputs, and every key keeps its value. */
+START_TEST(compaction_outputs_are_bounded_in_records)
+{
+    enum { KEYS = 300000 };
+    kvs_t *db = tu_open_trigger(tu_dir, KVS_SYNC_NONE, 64u << 20, 100);
+    char k[16];
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(k, sizeof(k), "k%07d", i);
+        ck_assert_kvs(kvs_set(db, k, 8, k, 8), KVS_OK);
+    }
+    for (int i = 0; i < KEYS; i += 10) /* garbage, in the segment kvs_compact seals */
+        ck_assert_kvs(kvs_set(db, "k0000000", 8, "x", 1), KVS_OK);
+    ck_assert_kvs(kvs_compact(db), KVS_OK);
+    uint64_t segs = 0;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_SEGMENTS, &segs), KVS_OK);
+    ck_assert_uint_ge(segs, 3); /* 300,000 records in outputs of at most 131,072 */
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = tu_open_trigger(tu_dir, KVS_SYNC_NONE, 64u << 20, 100);
+    tu_expect_value(db, "k0000000", "x");
+    for (int i = 1; i < KEYS; i += 997) {
+        snprintf(k, sizeof(k), "k%07d", i);
+        tu_expect_value(db, k, k);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 /* Garbage under the trigger but over half of it: a busy store leaves it,
  * a store with no writes for a second compacts it away. */
 START_TEST(idle_store_settles_lower)
@@ -504,6 +534,7 @@ int main(void)
     tcase_add_test(tc, idle_store_settles_lower);
     tcase_add_test(tc, compaction_runs_while_hints_lag_behind);
     tcase_add_test(tc, close_reclaims_a_write_burst);
+    tcase_add_test(tc, compaction_outputs_are_bounded_in_records);
     tcase_add_test(tc, removed_keys_stay_removed_after_compaction);
     tcase_add_test(tc, removing_everything_empties_the_directory);
     tcase_add_test(tc, reads_during_compaction);
