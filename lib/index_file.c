@@ -290,10 +290,12 @@ static int read_segments(struct kvs *db, struct snap_load *l, uint8_t *saved, ui
 /* Every shard has the same capacity; the counts must leave room. */
 static int read_shards(struct snap_load *l)
 {
+    /* one read for all of them (2 KiB), not one per shard */
+    uint8_t all[KVS_INDEX_SHARDS * SNAP_SHARD_SIZE];
+    if (get_bytes(l, all, sizeof(all)) != KVS_OK)
+        return KVS_NOT_FOUND;
     for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
-        uint8_t e[SNAP_SHARD_SIZE];
-        if (get_bytes(l, e, sizeof(e)) != KVS_OK)
-            return KVS_NOT_FOUND;
+        const uint8_t *e = all + (size_t)i * SNAP_SHARD_SIZE;
         uint32_t c = kvs__load32(e);
         l->count[i] = kvs__load32(e + 4);
         if ((i > 0 && c != l->capacity) || (uint64_t)l->count[i] * 16 > (uint64_t)c * 15)
