@@ -101,7 +101,7 @@ int kvs__ref_cmp_key(struct kvs *db, kvs_ref r, const void *key, size_t klen)
     return kvs__key_cmp(k, n, key, klen);
 }
 
-static int ref_cmp(struct kvs *db, kvs_ref a, kvs_ref b)
+int kvs__ref_cmp(struct kvs *db, kvs_ref a, kvs_ref b)
 {
     const uint8_t *k;
     size_t n;
@@ -299,8 +299,6 @@ static int run_finish(struct kvs *db, kvs_ref *refs, uint64_t n, uint64_t cap, b
 
 /* ---- from a batch of writes ---- */
 
-/* Keys read this many ahead are fetched into the cache first. */
-#define SHARED_PREFIX_AHEAD 16u
 
 struct batch_item {
     uint64_t prefix; /* 8 key bytes after the batch's common prefix, big-endian */
@@ -318,7 +316,7 @@ static int cmp_batch_item(const void *pa, const void *pb, void *ctx)
     const struct batch_item *a = pa, *b = pb;
     if (a->prefix != b->prefix)
         return a->prefix < b->prefix ? -1 : 1;
-    int c = ref_cmp(((struct sort_ctx *)ctx)->db, a->ref, b->ref);
+    int c = kvs__ref_cmp(((struct sort_ctx *)ctx)->db, a->ref, b->ref);
     if (c != 0)
         return c;
     return a->seq > b->seq ? -1 : a->seq < b->seq;
@@ -333,8 +331,8 @@ size_t kvs__shared_key_prefix(struct kvs *db, const void *refs, size_t stride, u
     memcpy(&r, base, sizeof(r));
     kvs__ref_key(db, r, &first, &cp);
     for (uint64_t i = 1; i < n && cp > 0; i++) {
-        if (i + SHARED_PREFIX_AHEAD < n) {
-            memcpy(&r, base + (i + SHARED_PREFIX_AHEAD) * stride, sizeof(r));
+        if (i + KVS_REF_READ_AHEAD < n) {
+            memcpy(&r, base + (i + KVS_REF_READ_AHEAD) * stride, sizeof(r));
             kvs__ref_prefetch(db, r);
         }
         memcpy(&r, base + i * stride, sizeof(r));
@@ -376,7 +374,7 @@ int kvs__run_from_batch(struct kvs *db, const kvs_ref *refs, size_t n, struct kv
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (m > 0 && items[i].prefix == items[i - 1].prefix &&
-            ref_cmp(db, items[i].ref, sorted[m - 1]) == 0)
+            kvs__ref_cmp(db, items[i].ref, sorted[m - 1]) == 0)
             continue;
         sorted[m++] = items[i].ref;
     }

@@ -74,6 +74,11 @@ void kvs__ref_prefetch_key(struct kvs *db, kvs_ref r);
 /* memcmp order, a shorter key first when one is a prefix of the other. */
 int kvs__key_cmp(const void *a, size_t alen, const void *b, size_t blen);
 int kvs__ref_cmp_key(struct kvs *db, kvs_ref r, const void *key, size_t klen);
+/* The keys of two references, in that order. */
+int kvs__ref_cmp(struct kvs *db, kvs_ref a, kvs_ref b);
+
+/* A loop reading the keys of many references fetches this many ahead. */
+#define KVS_REF_READ_AHEAD 16u
 
 /* The first bytes of every FENCE_EVERY-th key of a run, kept in the run:
  * a search bisects these (contiguous memory) before it reads any record,

@@ -18,18 +18,13 @@
 
 /* Buckets smaller than this are sorted by insertion. */
 #define SMALL_BUCKET 32u
-/* Keys read this many items ahead are fetched into the cache first. */
-#define READ_AHEAD 16u
 
 /* Key order: the 8 bytes first, the whole keys when those are equal. */
 static int item_cmp(struct kvs *db, const struct kvs_keyed_ref *a, const struct kvs_keyed_ref *b)
 {
     if (a->prefix != b->prefix)
         return a->prefix < b->prefix ? -1 : 1;
-    const uint8_t *k;
-    size_t n;
-    kvs__ref_key(db, b->ref, &k, &n);
-    return kvs__ref_cmp_key(db, a->ref, k, n);
+    return kvs__ref_cmp(db, a->ref, b->ref);
 }
 
 static int item_cmp_r(const void *a, const void *b, void *db)
@@ -100,8 +95,8 @@ int kvs__run_from_distinct(struct kvs *db, struct kvs_keyed_ref *items, uint64_t
     }
     size_t cp = kvs__shared_key_prefix(db, &items[0].ref, sizeof(*items), n);
     for (uint64_t i = 0; i < n; i++) {
-        if (i + READ_AHEAD < n)
-            kvs__ref_prefetch(db, items[i + READ_AHEAD].ref);
+        if (i + KVS_REF_READ_AHEAD < n)
+            kvs__ref_prefetch(db, items[i + KVS_REF_READ_AHEAD].ref);
         const uint8_t *k;
         size_t klen;
         kvs__ref_key(db, items[i].ref, &k, &klen);
