@@ -328,7 +328,7 @@ static void apply_moves(struct kvs *db, struct compaction *c)
             kvs__index_erase(sh, e);
             kvs__db_retire_loc(db, &from);
         } else if (e) {
-            e->loc = to;
+            kvs__entry_set_loc(e, &to);
             kvs__db_retire_loc(db, &from);
             atomic_fetch_add_explicit(&out->live_bytes, to.size, memory_order_relaxed);
         } else if (!expired) { /* the tombstone of an expired value counts as dead already */

@@ -20,7 +20,7 @@ static int index_too_full(uint64_t count, uint64_t capacity)
 /* The capacity after capacity: doubled while small, then half as large
  * again, in whole 64-entry words of the INDEX file's bitmap. Growing by
  * half keeps a table at least half full right after it grew (doubling left
- * it 3/8 full: 43 bytes per key instead of 32). */
+ * it 3/8 full: 32 bytes per key instead of 24). */
 static uint64_t next_capacity(uint64_t capacity)
 {
     if (capacity < 64)
@@ -135,8 +135,8 @@ int kvs__index_clear(struct kvs_index *ix)
 static void place(struct kvs_index_entry *table, uint32_t capacity,
                   const struct kvs_index_entry *e)
 {
-    uint32_t i = kvs__index_home_at(e->tag, capacity);
-    while (table[i].loc.slot != 0)
+    uint32_t i = kvs__index_home_at(kvs__entry_tag(e), capacity);
+    while (kvs__entry_used(&table[i]))
         i = kvs__index_next_slot(i, capacity);
     table[i] = *e;
 }
@@ -170,7 +170,7 @@ static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
         struct kvs_index_entry *old = s->table;
         pthread_rwlock_wrlock(&s->lock);
         for (uint32_t j = 0; j < s->capacity; j++)
-            if (s->table[j].loc.slot != 0)
+            if (kvs__entry_used(&s->table[j]))
                 place(t, new_capacity, &s->table[j]);
         s->table = t;
         s->capacity = new_capacity;
@@ -254,9 +254,9 @@ struct kvs_index_entry *kvs__index_find_loc(struct kvs_index_shard *s, uint64_t 
     uint32_t tag = kvs__index_tag(hash);
     for (uint32_t i = kvs__index_home(s, hash);; i = kvs__index_next_slot(i, s->capacity)) {
         struct kvs_index_entry *e = &s->table[i];
-        if (e->loc.slot == 0)
+        if (!kvs__entry_used(e))
             return NULL;
-        if (e->tag == tag && e->loc.slot == loc->slot && e->loc.off == loc->off)
+        if (kvs__entry_tag_is(e, tag) && kvs__entry_slot(e) == loc->slot && e->off == loc->off)
             return e;
     }
 }
@@ -267,13 +267,13 @@ int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, si
     KVS_ASSERT(loc->slot != 0);
     struct kvs_index_entry *e = kvs__index_find(s, hash, key, klen, eq, ctx);
     if (e) {
-        *old = e->loc;
-        e->loc = *loc;
+        *old = kvs__entry_loc(e);
+        kvs__entry_set_loc(e, loc);
         return 1;
     }
     if ((uint64_t)(s->count + 2) * 16 > (uint64_t)s->capacity * 15)
         return KVS_ENOMEM; /* never leave the table without an empty slot */
-    struct kvs_index_entry ne = {.tag = kvs__index_tag(hash), .loc = *loc};
+    struct kvs_index_entry ne = kvs__entry_make(kvs__index_tag(hash), loc);
     place(s->table, s->capacity, &ne);
     s->count++;
     return 0;
@@ -289,9 +289,9 @@ void kvs__index_erase(struct kvs_index_shard *s, struct kvs_index_entry *e)
     for (;;) {
         i = kvs__index_next_slot(i, capacity);
         struct kvs_index_entry *next = &s->table[i];
-        if (next->loc.slot == 0)
+        if (!kvs__entry_used(next))
             break;
-        uint32_t home = kvs__index_home_at(next->tag, capacity);
+        uint32_t home = kvs__index_home_at(kvs__entry_tag(next), capacity);
         /* next may move to the hole if its home is not in (hole, i]. */
         int home_between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
         if (!home_between) {

@@ -4,18 +4,20 @@
  * linear probing under its own reader/writer lock, so gets on different keys
  * never contend and a write blocks only the readers of one shard, briefly.
  *
- * Keys are not kept in memory: an entry holds 32 bits of the hash (the tag)
+ * Keys are not kept in memory: an entry holds 24 bits of the hash (the tag)
  * and the record's location; a tag match is confirmed by comparing the key
- * stored in the record (the caller's key_eq). So an entry costs 16 bytes, and
- * with the table between 1/2 and 3/4 full, 21 to 32 bytes per key.
+ * stored in the record (the caller's key_eq). So an entry costs 12 bytes, and
+ * with the table between 1/2 and 3/4 full, 16 to 24 bytes per key.
  *
  * The tag is the hash's upper 32 bits: its top 8 bits pick the shard and its
  * low 24 bits the home bucket, scaled to the table's capacity (which need not
  * be a power of two: tables grow by half, not double, so that a table just
- * past a growth is not half empty), so a table can grow without the keys. The lower
- * 32 bits of the hash are never used (hint files do not even store them). Everything
- * that touches the layout of the hash lives here and in index.c, so the index
- * can be swapped for an ordered one without touching the rest.
+ * past a growth is not half empty), so a table can grow without the keys. An
+ * entry keeps only those low 24 bits: the top 8 are the same for every entry
+ * of a shard. The lower 32 bits of the hash are never used (hint files do not
+ * even store them). Everything that touches the layout of the hash lives here
+ * and in index.c, so the index can be swapped for an ordered one without
+ * touching the rest.
  */
 #ifndef KVS_INDEX_H
 #define KVS_INDEX_H
@@ -32,15 +34,75 @@
 
 /* Where a record lives: slot 0 means "empty entry". */
 struct kvs_loc {
-    uint32_t slot; /* segment slot (see segment.h) */
+    uint32_t slot; /* segment slot (see segment.h), below 65,536 */
     uint32_t off;  /* byte offset of the record in its segment */
     uint32_t size; /* record size in bytes, header included */
 };
 
+/* A record of KVS_LOC_SIZE_LONG bytes or more: its entry holds this
+ * instead of the size, which is then read from the record's header
+ * (kvs__loc_exact in store.h). Only values of about 16 MiB and more. */
+#define KVS_LOC_SIZE_LONG 0xFFFFFFu
+
+/*
+ * An entry, packed into 12 bytes (16 unpacked: a quarter of the index's
+ * memory). The 24-bit size is split over two words:
+ *   hi:   tag's low 24 bits | size bits 16..23 << 24
+ *   off:  byte offset of the record in its segment
+ *   lo:   segment slot << 16 | size bits 0..15
+ * All zero (slot 0) is an empty entry.
+ */
 struct kvs_index_entry {
-    uint32_t tag;
-    struct kvs_loc loc;
+    uint32_t hi;
+    uint32_t off;
+    uint32_t lo;
 };
+
+#define KVS_INDEX_TAG_MASK 0xFFFFFFu
+
+static inline bool kvs__entry_used(const struct kvs_index_entry *e)
+{
+    return (e->lo >> 16) != 0;
+}
+
+/* The tag bits an entry keeps (the low 24). */
+static inline uint32_t kvs__entry_tag(const struct kvs_index_entry *e)
+{
+    return e->hi & KVS_INDEX_TAG_MASK;
+}
+
+static inline bool kvs__entry_tag_is(const struct kvs_index_entry *e, uint32_t tag)
+{
+    return ((e->hi ^ tag) & KVS_INDEX_TAG_MASK) == 0;
+}
+
+static inline uint32_t kvs__entry_slot(const struct kvs_index_entry *e)
+{
+    return e->lo >> 16;
+}
+
+/* The location; its size is KVS_LOC_SIZE_LONG for a long record. */
+static inline struct kvs_loc kvs__entry_loc(const struct kvs_index_entry *e)
+{
+    return (struct kvs_loc){.slot = e->lo >> 16,
+                            .off = e->off,
+                            .size = (e->hi >> 24) << 16 | (e->lo & 0xFFFFu)};
+}
+
+static inline void kvs__entry_set_loc(struct kvs_index_entry *e, const struct kvs_loc *loc)
+{
+    uint32_t size = loc->size < KVS_LOC_SIZE_LONG ? loc->size : KVS_LOC_SIZE_LONG;
+    e->hi = (e->hi & KVS_INDEX_TAG_MASK) | (size >> 16) << 24;
+    e->off = loc->off;
+    e->lo = loc->slot << 16 | (size & 0xFFFFu);
+}
+
+static inline struct kvs_index_entry kvs__entry_make(uint32_t tag, const struct kvs_loc *loc)
+{
+    struct kvs_index_entry e = {.hi = tag & KVS_INDEX_TAG_MASK};
+    kvs__entry_set_loc(&e, loc);
+    return e;
+}
 
 struct kvs_index_shard {
     pthread_rwlock_t lock;
@@ -61,7 +123,7 @@ struct kvs_index_shard {
 struct kvs_index {
     struct kvs_index_shard shards[KVS_INDEX_SHARDS];
     void *region;        /* the tables */
-    size_t region_bytes; /* KVS_INDEX_SHARDS * capacity * 16 */
+    size_t region_bytes; /* KVS_INDEX_SHARDS * capacity * 12 */
     void *region_map;    /* what to unmap (the region, aligned inside it) */
     size_t region_map_bytes;
     uint32_t capacity;   /* entries per shard */
@@ -118,10 +180,13 @@ static inline struct kvs_index_entry *kvs__index_find(struct kvs_index_shard *s,
     uint32_t tag = kvs__index_tag(hash);
     for (uint32_t i = kvs__index_home(s, hash);; i = kvs__index_next_slot(i, s->capacity)) {
         struct kvs_index_entry *e = &s->table[i];
-        if (e->loc.slot == 0)
+        if (!kvs__entry_used(e))
             return NULL;
-        if (e->tag == tag && eq(ctx, &e->loc, key, klen))
-            return e;
+        if (kvs__entry_tag_is(e, tag)) {
+            struct kvs_loc loc = kvs__entry_loc(e);
+            if (eq(ctx, &loc, key, klen))
+                return e;
+        }
     }
 }
 
@@ -136,9 +201,9 @@ static inline struct kvs_index_entry *kvs__index_next_tag(struct kvs_index_shard
     uint32_t tag = kvs__index_tag(hash);
     for (uint32_t i = *pos;; i = kvs__index_next_slot(i, s->capacity)) {
         struct kvs_index_entry *e = &s->table[i];
-        if (e->loc.slot == 0)
+        if (!kvs__entry_used(e))
             return NULL;
-        if (e->tag == tag) {
+        if (kvs__entry_tag_is(e, tag)) {
             *pos = kvs__index_next_slot(i, s->capacity);
             return e;
         }

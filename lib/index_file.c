@@ -106,10 +106,10 @@ static int write_bitmap(const struct kvs_index *ix, int fd, uint64_t *off, struc
     for (uint64_t w = 0; w < slots / 64; w++) {
         uint64_t word = 0;
         for (unsigned b = 0; b < 64; b++)
-            word |= (uint64_t)(t[w * 64 + b].loc.slot != 0) << b;
+            word |= (uint64_t)kvs__entry_used(&t[w * 64 + b]) << b;
         kvs__store64(buf + fill, word);
         fill += 8;
-        if (fill == SNAP_CHUNK_ENTRIES * sizeof(*t) || w + 1 == slots / 64) {
+        if (fill == SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY || w + 1 == slots / 64) {
             if (put_bytes(fd, off, sum, buf, fill) != KVS_OK)
                 return KVS_EIO;
             fill = 0;
@@ -118,53 +118,65 @@ static int write_bitmap(const struct kvs_index *ix, int fd, uint64_t *off, struc
     return KVS_OK;
 }
 
-/* Narrow entries fit every entry of the index? */
+/* Narrow entries fit every entry of the index? (A long record's entry,
+ * KVS_LOC_SIZE_LONG, needs a wide one for its size.) */
 static bool narrow_fits(const struct kvs_index *ix)
 {
     const struct kvs_index_entry *t = ix->region;
     uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * ix->capacity;
-    for (uint64_t i = 0; i < slots; i++)
-        if (t[i].loc.slot >= SNAP_NARROW_SLOTS || t[i].loc.size >= SNAP_NARROW_SIZE)
+    for (uint64_t i = 0; i < slots; i++) {
+        struct kvs_loc loc = kvs__entry_loc(&t[i]);
+        if (loc.slot >= SNAP_NARROW_SLOTS || loc.size >= KVS_LOC_SIZE_LONG)
             return false;
+    }
     return true;
 }
 
-static void encode_entry(uint8_t *out, const struct kvs_index_entry *e, uint32_t entry_bytes)
+/* The saved tag is the whole 32 bits: the shard's 8 above the entry's 24. */
+static void encode_entry(struct kvs *db, uint8_t *out, const struct kvs_index_entry *e,
+                         unsigned shard, uint32_t entry_bytes)
 {
-    kvs__store32(out, e->tag);
-    kvs__store32(out + 4, e->loc.off);
+    struct kvs_loc loc = kvs__entry_loc(e);
+    kvs__loc_exact(db, &loc);
+    kvs__store32(out, (uint32_t)shard << 24 | kvs__entry_tag(e));
+    kvs__store32(out + 4, loc.off);
     if (entry_bytes == SNAP_NARROW_ENTRY) {
-        kvs__store32(out + 8, e->loc.slot << 24 | e->loc.size);
+        kvs__store32(out + 8, loc.slot << 24 | loc.size);
     } else {
-        kvs__store32(out + 8, e->loc.slot);
-        kvs__store32(out + 12, e->loc.size);
+        kvs__store32(out + 8, loc.slot);
+        kvs__store32(out + 12, loc.size);
     }
 }
 
-static void decode_entry(const uint8_t *in, struct kvs_index_entry *e, uint32_t entry_bytes)
+/* A saved entry of shard `shard`: its tag's top 8 bits must name it. */
+static bool decode_entry(const uint8_t *in, unsigned shard, uint32_t entry_bytes,
+                         uint32_t *tag, struct kvs_loc *loc)
 {
-    e->tag = kvs__load32(in);
-    e->loc.off = kvs__load32(in + 4);
+    *tag = kvs__load32(in);
+    loc->off = kvs__load32(in + 4);
     if (entry_bytes == SNAP_NARROW_ENTRY) {
         uint32_t w = kvs__load32(in + 8);
-        e->loc.slot = w >> 24;
-        e->loc.size = w & (SNAP_NARROW_SIZE - 1);
+        loc->slot = w >> 24;
+        loc->size = w & (SNAP_NARROW_SIZE - 1);
     } else {
-        e->loc.slot = kvs__load32(in + 8);
-        e->loc.size = kvs__load32(in + 12);
+        loc->slot = kvs__load32(in + 8);
+        loc->size = kvs__load32(in + 12);
     }
+    return *tag >> 24 == shard;
 }
 
 /* Then the used entries, in slot order. */
-static int write_entries(const struct kvs_index *ix, int fd, uint64_t *off,
-                         struct kvs_digest *sum, uint8_t *buf, uint32_t entry_bytes)
+static int write_entries(struct kvs *db, int fd, uint64_t *off, struct kvs_digest *sum,
+                         uint8_t *buf, uint32_t entry_bytes)
 {
+    const struct kvs_index *ix = &db->index;
     const struct kvs_index_entry *t = ix->region;
     uint64_t slots = (uint64_t)KVS_INDEX_SHARDS * ix->capacity;
     size_t n = 0;
     for (uint64_t i = 0; i < slots; i++) {
-        if (t[i].loc.slot != 0)
-            encode_entry(buf + n++ * entry_bytes, &t[i], entry_bytes);
+        if (kvs__entry_used(&t[i]))
+            encode_entry(db, buf + n++ * entry_bytes, &t[i], (unsigned)(i / ix->capacity),
+                         entry_bytes);
         if (n == SNAP_CHUNK_ENTRIES || (i + 1 == slots && n > 0)) {
             if (put_bytes(fd, off, sum, buf, n * entry_bytes) != KVS_OK)
                 return KVS_EIO;
@@ -182,7 +194,7 @@ static int write_tables(struct kvs *db, int fd, uint64_t *off, struct kvs_digest
         return KVS_ENOMEM;
     int rc = write_bitmap(&db->index, fd, off, sum, buf);
     if (rc == KVS_OK)
-        rc = write_entries(&db->index, fd, off, sum, buf, entry_bytes);
+        rc = write_entries(db, fd, off, sum, buf, entry_bytes);
     kvs__big_free(buf, SNAP_CHUNK_ENTRIES * SNAP_WIDE_ENTRY);
     return rc;
 }
@@ -330,10 +342,14 @@ static int read_entries(struct snap_load *l, struct kvs_index_entry *t, const ui
                     return KVS_NOT_FOUND;
                 used = 0;
             }
-            struct kvs_index_entry *e = &t[w * 64 + (uint64_t)__builtin_ctzll(bits)];
-            decode_entry(chunk + used++ * width, e, l->entry_bytes);
-            if (!entry_valid(l, &e->loc))
+            uint64_t at = w * 64 + (uint64_t)__builtin_ctzll(bits);
+            uint32_t tag;
+            struct kvs_loc loc;
+            if (!decode_entry(chunk + used++ * width, (unsigned)(at / l->capacity),
+                              l->entry_bytes, &tag, &loc) ||
+                !entry_valid(l, &loc))
                 return KVS_NOT_FOUND;
+            t[at] = kvs__entry_make(tag, &loc);
         }
     }
     return used == have ? KVS_OK : KVS_NOT_FOUND; /* no entry left over */

@@ -296,9 +296,9 @@ static int gather_index(struct kvs *db, struct kvs_keyed_ref **items, uint64_t *
             }
         }
         for (uint32_t j = 0; j < sh->capacity && rc == KVS_OK; j++) {
-            const struct kvs_loc *loc = &sh->table[j].loc;
-            if (loc->slot != 0)
-                (*items)[(*n)++].ref = kvs__ref(loc->slot, loc->off, false);
+            const struct kvs_index_entry *e = &sh->table[j];
+            if (kvs__entry_used(e))
+                (*items)[(*n)++].ref = kvs__ref(kvs__entry_slot(e), e->off, false);
         }
         pthread_rwlock_unlock(&sh->lock);
     }

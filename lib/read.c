@@ -51,16 +51,18 @@ static int lookup_record(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
     uint32_t pos = kvs__index_home(sh, h);
     struct kvs_index_entry *e;
     while ((e = kvs__index_next_tag(sh, h, &pos)) != NULL) {
-        if (e->loc.size > GET_UNLOCKED_BYTES) {
-            if (!kvs__key_eq(db, &e->loc, key, klen))
+        struct kvs_loc loc = kvs__entry_loc(e);
+        if (loc.size > GET_UNLOCKED_BYTES) {
+            if (!kvs__key_eq(db, &loc, key, klen))
                 continue;
-            out->pinned = kvs__slot_get(db, e->loc.slot);
-            out->loc = e->loc;
+            kvs__loc_exact(db, &loc); /* while the segment cannot go */
+            out->pinned = kvs__slot_get(db, loc.slot);
+            out->loc = loc;
             kvs__seg_ref(out->pinned);
             return KVS_OK;
         }
         struct kvs_rec *r = &out->rec;
-        if (!record_intact(kvs__loc_record(db, &e->loc), &e->loc, r)) {
+        if (!record_intact(kvs__loc_record(db, &loc), &loc, r)) {
             damaged = true;
             continue;
         }
@@ -149,7 +151,8 @@ static int current_expiry(struct kvs *db, const void *key, size_t klen, uint64_t
         pthread_rwlock_rdlock(&sh->lock);
         struct kvs_index_entry *e = kvs__index_find(sh, h, key, klen, kvs__key_eq, db);
         found = e != NULL;
-        *expire = e ? kvs__loc_expire(db, &e->loc) : 0;
+        struct kvs_loc loc = e ? kvs__entry_loc(e) : (struct kvs_loc){0};
+        *expire = e ? kvs__loc_expire(db, &loc) : 0;
         pthread_rwlock_unlock(&sh->lock);
         if (KVS_LIKELY(!batch_seq_moved(db, seq)))
             break;

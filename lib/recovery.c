@@ -57,7 +57,7 @@ static void replay_del(struct kvs *db, struct kvs_segment *s, uint64_t hash,
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
     struct kvs_index_entry *e = kvs__index_find(sh, hash, loc, 0, loc_key_eq, db);
     if (e) {
-        struct kvs_loc old = e->loc;
+        struct kvs_loc old = kvs__entry_loc(e);
         kvs__index_erase(sh, e);
         kvs__db_retire_loc(db, &old);
     }

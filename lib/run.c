@@ -186,8 +186,8 @@ static int remap(struct kvs *db, struct pinset *ps, kvs_ref *r, bool *keep)
     pthread_rwlock_rdlock(&sh->lock);
     struct kvs_index_entry *e = klen ? kvs__index_find(sh, h, key, klen, kvs__key_eq, db) : NULL;
     if (e) {
-        *r = kvs__ref(e->loc.slot, e->loc.off, false);
-        rc = pinset_add(ps, db, e->loc.slot);
+        *r = kvs__ref(kvs__entry_slot(e), e->off, false);
+        rc = pinset_add(ps, db, kvs__entry_slot(e));
     } else {
         *keep = false;
     }

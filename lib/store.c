@@ -49,6 +49,21 @@ uint64_t kvs__loc_expire(struct kvs *db, const struct kvs_loc *loc)
     return kvs__load64(rec + KVS_REC_HEADER_SIZE);
 }
 
+uint32_t kvs__loc_long_size(struct kvs *db, const struct kvs_loc *loc)
+{
+    const struct kvs_segment *s = kvs__slot_get(db, loc->slot);
+    const uint8_t *rec = s->base + loc->off; /* a long record: its header is there */
+    uint64_t size = kvs__rec_size_of(kvs__rec_type_at(rec), kvs__rec_klen_at(rec),
+                                      kvs__rec_vlen_at(rec));
+    /* A sealed segment's tail is final (set before sealed); an open one
+     * was written by this process, which wrote the header too. */
+    bool past_end = atomic_load_explicit(&s->sealed, memory_order_acquire) &&
+                    loc->off + size > s->tail;
+    if (size < KVS_LOC_SIZE_LONG || size > UINT32_MAX || past_end)
+        return 0;
+    return (uint32_t)size;
+}
+
 /* ---- segment list and slot table ---- */
 
 void kvs__db_set_slot(struct kvs *db, struct kvs_segment *s, uint32_t slot)
@@ -183,8 +198,10 @@ int kvs__db_new_segment(struct kvs *db, uint64_t epoch, uint32_t flags, uint64_t
 void kvs__db_retire_loc(struct kvs *db, const struct kvs_loc *loc)
 {
     struct kvs_segment *s = kvs__slot_get(db, loc->slot);
-    atomic_fetch_sub_explicit(&s->live_bytes, loc->size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->dead_bytes, loc->size, memory_order_relaxed);
+    struct kvs_loc exact = *loc;
+    kvs__loc_exact(db, &exact);
+    atomic_fetch_sub_explicit(&s->live_bytes, exact.size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->dead_bytes, exact.size, memory_order_relaxed);
 }
 
 /* ---- rolling the active segment ---- */

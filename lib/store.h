@@ -143,6 +143,17 @@ const uint8_t *kvs__loc_record(struct kvs *db, const struct kvs_loc *loc);
 int kvs__key_eq(void *db, const struct kvs_loc *loc, const void *key, size_t klen);
 /* The expiry of the record at loc (ms since the epoch), 0 if none. */
 uint64_t kvs__loc_expire(struct kvs *db, const struct kvs_loc *loc);
+/* The size of a long record (one its index entry lists as
+ * KVS_LOC_SIZE_LONG), from its header; 0, which no record has, if the header
+ * disagrees with the index or runs the record past its segment. */
+uint32_t kvs__loc_long_size(struct kvs *db, const struct kvs_loc *loc);
+/* Make loc->size exact: a location taken from an index entry may carry
+ * KVS_LOC_SIZE_LONG instead of the size of a long record. */
+static inline void kvs__loc_exact(struct kvs *db, struct kvs_loc *loc)
+{
+    if (loc->size == KVS_LOC_SIZE_LONG)
+        loc->size = kvs__loc_long_size(db, loc);
+}
 
 /* Argument checks of the public calls: a usable key (KVS_EINVAL,
  * KVS_ETOOBIG), and for writes a value too and a writable handle. */

@@ -71,27 +71,32 @@ static void check_segment(struct verify *v, const struct kvs_segment *s, uint64_
         report(v, s->id, len, "sealed segment without its SEAL record");
 }
 
-/* The index entry e points at an intact value of a key that hashes to its tag. */
-static void check_entry(struct verify *v, const struct kvs_index_entry *e)
+/* The index entry e of shard sh points at an intact value of a key whose
+ * hash names that shard and the entry's tag. */
+static void check_entry(struct verify *v, const struct kvs_index_shard *sh,
+                        const struct kvs_index_entry *e)
 {
     struct kvs *db = v->db;
-    struct kvs_segment *s = kvs__slot_get(db, e->loc.slot);
+    struct kvs_loc loc = kvs__entry_loc(e);
+    struct kvs_segment *s = kvs__slot_get(db, loc.slot);
     if (!s) {
         v->problems++;
         if (v->fn)
-            v->fn(v->ctx, "index", e->loc.off, "index entry names no segment");
+            v->fn(v->ctx, "index", loc.off, "index entry names no segment");
         return;
     }
     struct kvs_rec r;
-    uint64_t end = (uint64_t)e->loc.off + e->loc.size;
-    if (end > s->map_bytes ||
-        kvs__rec_decode(s->base + e->loc.off, e->loc.size, &r) != KVS_REC_OK ||
-        r.size != e->loc.size || !kvs__rec_is_put(r.type)) {
-        report(v, s->id, e->loc.off, "the index points at a damaged or wrong record");
+    if (loc.off < s->map_bytes && s->map_bytes - loc.off >= KVS_REC_HEADER_SIZE)
+        kvs__loc_exact(db, &loc);
+    uint64_t end = (uint64_t)loc.off + loc.size;
+    if (end > s->map_bytes || kvs__rec_decode(s->base + loc.off, loc.size, &r) != KVS_REC_OK ||
+        r.size != loc.size || !kvs__rec_is_put(r.type)) {
+        report(v, s->id, loc.off, "the index points at a damaged or wrong record");
         return;
     }
-    if (kvs__index_tag(kvs__hash(db->seed, r.key, r.klen)) != e->tag)
-        report(v, s->id, e->loc.off, "the index entry's hash does not match the record's key");
+    uint64_t h = kvs__hash(db->seed, r.key, r.klen);
+    if (!kvs__entry_tag_is(e, kvs__index_tag(h)) || kvs__index_shard(&db->index, h) != sh)
+        report(v, s->id, loc.off, "the index entry's hash does not match the record's key");
 }
 
 /* Every index entry, a shard at a time (readers of that shard wait). */
@@ -102,8 +107,8 @@ static void check_index(struct verify *v)
         struct kvs_index_shard *sh = &ix->shards[i];
         pthread_rwlock_rdlock(&sh->lock);
         for (uint32_t j = 0; j < sh->capacity; j++)
-            if (sh->table[j].loc.slot != 0)
-                check_entry(v, &sh->table[j]);
+            if (kvs__entry_used(&sh->table[j]))
+                check_entry(v, sh, &sh->table[j]);
         pthread_rwlock_unlock(&sh->lock);
     }
 }

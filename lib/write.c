@@ -44,7 +44,9 @@ int kvs__write_current(struct kvs *db, const void *key, size_t klen, uint64_t no
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
     pthread_rwlock_rdlock(&sh->lock);
     struct kvs_index_entry *e = kvs__index_find(sh, h, key, klen, kvs__key_eq, db);
-    struct kvs_loc loc = e ? e->loc : (struct kvs_loc){0};
+    struct kvs_loc loc = e ? kvs__entry_loc(e) : (struct kvs_loc){0};
+    if (e)
+        kvs__loc_exact(db, &loc);
     pthread_rwlock_unlock(&sh->lock);
     if (loc.slot == 0)
         return KVS_NOT_FOUND;
@@ -69,7 +71,7 @@ void kvs__write_index(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
     atomic_fetch_add_explicit(&seg->dead_bytes, loc->size, memory_order_relaxed);
     struct kvs_index_entry *e = kvs__index_find(sh, h, r->key, r->klen, kvs__key_eq, db);
     if (e) {
-        old = e->loc;
+        old = kvs__entry_loc(e);
         kvs__index_erase(sh, e);
         kvs__db_retire_loc(db, &old);
     }

@@ -278,6 +278,58 @@ START_TEST(large_value_16mib)
 }
 END_TEST
 
+static uint64_t stat_value(kvs_t *db, kvs_stat_t which)
+{
+    uint64_t v;
+    ck_assert_kvs(kvs_stat(db, which, &v), KVS_OK);
+    return v;
+}
+
+static void check_value(kvs_t *db, const char *key, const uint8_t *want, size_t len)
+{
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, key, strlen(key), &v, &n), KVS_OK);
+    ck_assert_uint_eq(n, len);
+    ck_assert(memcmp(v, want, len) == 0);
+    kvs_free(v);
+}
+
+/* Records of 16 MiB and more keep their size in their header only (the
+ * index entry has 24 bits for it): the byte counts, kvs_verify, compaction
+ * moving one, and the saved index still see their exact sizes. */
+START_TEST(long_records_keep_exact_sizes)
+{
+    kvs_t *db = tu_open_trigger(tu_dir, KVS_SYNC_NONE, 0, 100);
+    size_t len1 = (20u << 20) + 3, len2 = (17u << 20) + 5;
+    uint8_t *v1 = malloc(len1), *v2 = malloc(len2);
+    uint64_t st = 11;
+    tu_fill(&st, v1, len1);
+    tu_fill(&st, v2, len2);
+    uint64_t rec1 = 11 + 4 + len1, rec2 = 11 + 4 + len2;
+    ck_assert_kvs(kvs_set(db, "long", 4, v1, len1), KVS_OK);
+    ck_assert_uint_eq(stat_value(db, KVS_STAT_LIVE_BYTES), rec1);
+    ck_assert_kvs(kvs_set(db, "long", 4, v2, len2), KVS_OK);
+    ck_assert_uint_eq(stat_value(db, KVS_STAT_LIVE_BYTES), rec2);
+    ck_assert_uint_eq(stat_value(db, KVS_STAT_DEAD_BYTES), rec1);
+    ck_assert_kvs(kvs_verify(db, NULL, NULL), KVS_OK);
+    ck_assert_kvs(kvs_compact(db), KVS_OK); /* moves the live long record */
+    ck_assert_uint_eq(stat_value(db, KVS_STAT_DEAD_BYTES), 0);
+    ck_assert_uint_eq(stat_value(db, KVS_STAT_LIVE_BYTES), rec2);
+    check_value(db, "long", v2, len2);
+    ck_assert_kvs(kvs_verify(db, NULL, NULL), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = tu_open_trigger(tu_dir, KVS_SYNC_NONE, 0, 100);
+    ck_assert_uint_eq(stat_value(db, KVS_STAT_LIVE_BYTES), rec2);
+    check_value(db, "long", v2, len2);
+    ck_assert_kvs(kvs_remove(db, "long", 4), KVS_OK);
+    ck_assert_uint_eq(stat_value(db, KVS_STAT_LIVE_BYTES), 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(v1);
+    free(v2);
+}
+END_TEST
+
 START_TEST(set_ex_conditions)
 {
     kvs_t *db = open_default();
@@ -543,6 +595,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, remove_then_get);
     tcase_add_test(tc, key_and_value_limits);
     tcase_add_test(tc, large_value_16mib);
+    tcase_add_test(tc, long_records_keep_exact_sizes);
     tcase_add_test(tc, set_ex_conditions);
     tcase_add_test(tc, read_only_refuses_writes);
     suite_add_tcase(s, tc);

@@ -58,7 +58,7 @@ START_TEST(insert_replace_remove)
     ck_assert_int_eq(put(42, 7, 200), 1);
     struct kvs_index_entry *e = find(42, 7);
     ck_assert_ptr_nonnull(e);
-    ck_assert_uint_eq(e->loc.size, 200);
+    ck_assert_uint_eq(kvs__entry_loc(e).size, 200);
     ck_assert_ptr_null(find(42, 8)); /* same hash, other key */
     ck_assert_int_eq(erase(42, 7), 1);
     ck_assert_ptr_null(find(42, 7));
@@ -123,14 +123,15 @@ START_TEST(growth_keeps_every_entry)
     uint64_t keys, bytes;
     kvs__index_usage(ix, &keys, &bytes);
     ck_assert_uint_eq(keys, N);
-    /* 16-byte entries; growth happens when the fullest shard is 3/4 full,
+    /* 12-byte entries; growth happens when the fullest shard is 3/4 full,
      * so on average well over 3/8 full. */
-    ck_assert_uint_le(bytes, (uint64_t)N * 16 * 8 / 3 + sizeof(struct kvs_index));
-    ck_assert_uint_eq(bytes, sizeof(struct kvs_index) + (uint64_t)KVS_INDEX_SHARDS * ix->capacity * 16);
+    ck_assert_uint_eq(sizeof(struct kvs_index_entry), 12);
+    ck_assert_uint_le(bytes, (uint64_t)N * 12 * 8 / 3 + sizeof(struct kvs_index));
+    ck_assert_uint_eq(bytes, sizeof(struct kvs_index) + (uint64_t)KVS_INDEX_SHARDS * ix->capacity * 12);
     for (uint32_t k = 0; k < N; k++) {
         struct kvs_index_entry *e = find(h[k], k + 1);
         ck_assert_ptr_nonnull(e);
-        ck_assert_uint_eq(e->loc.size, k);
+        ck_assert_uint_eq(kvs__entry_loc(e).size, k);
     }
     free(h);
 }
@@ -210,6 +211,41 @@ START_TEST(find_by_location)
 }
 END_TEST
 
+/* The packed entry gives back what was put in it: every slot and offset,
+ * sizes below KVS_LOC_SIZE_LONG exactly, larger ones as KVS_LOC_SIZE_LONG,
+ * and its tag bits whatever the location. */
+START_TEST(entries_pack_locations)
+{
+    static const uint32_t sizes[] = {12, 0xFFFF, 0x10000, 0x123456, KVS_LOC_SIZE_LONG - 1};
+    static const uint32_t slots[] = {1, 255, 256, 0xFFFF};
+    static const uint32_t offs[] = {64, 0x10000, UINT32_MAX};
+    for (size_t a = 0; a < sizeof(sizes) / sizeof(*sizes); a++)
+        for (size_t b = 0; b < sizeof(slots) / sizeof(*slots); b++)
+            for (size_t c = 0; c < sizeof(offs) / sizeof(*offs); c++) {
+                struct kvs_loc in = {.slot = slots[b], .off = offs[c], .size = sizes[a]};
+                struct kvs_index_entry e = kvs__entry_make(0xABCDEF12u, &in);
+                struct kvs_loc out = kvs__entry_loc(&e);
+                ck_assert(kvs__entry_used(&e));
+                ck_assert_uint_eq(kvs__entry_tag(&e), 0xCDEF12u);
+                ck_assert(kvs__entry_tag_is(&e, 0x00CDEF12u));
+                ck_assert(!kvs__entry_tag_is(&e, 0xABCDEF13u));
+                ck_assert_uint_eq(kvs__entry_slot(&e), slots[b]);
+                ck_assert_uint_eq(out.slot, slots[b]);
+                ck_assert_uint_eq(out.off, offs[c]);
+                ck_assert_uint_eq(out.size, sizes[a]);
+            }
+    struct kvs_loc big = {.slot = 3, .off = 64, .size = 600u << 20};
+    struct kvs_index_entry e = kvs__entry_make(7, &big);
+    ck_assert_uint_eq(kvs__entry_loc(&e).size, KVS_LOC_SIZE_LONG);
+    big.size = 40;
+    kvs__entry_set_loc(&e, &big);
+    ck_assert_uint_eq(kvs__entry_loc(&e).size, 40);
+    ck_assert_uint_eq(kvs__entry_tag(&e), 7);
+    struct kvs_index_entry empty = {0};
+    ck_assert(!kvs__entry_used(&empty));
+}
+END_TEST
+
 START_TEST(hash_bits_pick_shards)
 {
     ck_assert_ptr_eq(kvs__index_shard(ix, 0), &ix->shards[0]);
@@ -233,6 +269,7 @@ int main(void)
     tcase_add_test(tc, find_by_location);
     tcase_add_test(tc, full_shard_refuses_insertion);
     tcase_add_test(tc, hash_bits_pick_shards);
+    tcase_add_test(tc, entries_pack_locations);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

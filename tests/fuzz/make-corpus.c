@@ -243,10 +243,10 @@ static struct bytes encode_index(struct kvs *db)
         const struct kvs_index_shard *sh = &db->index.shards[i];
         struct kvs_index_entry *t = table + (size_t)i * INDEX_CAPACITY;
         for (uint32_t j = 0; j < sh->capacity; j++) {
-            if (sh->table[j].loc.slot == 0)
+            if (!kvs__entry_used(&sh->table[j]))
                 continue;
-            uint32_t at = kvs__index_home_at(sh->table[j].tag, INDEX_CAPACITY);
-            while (t[at].loc.slot != 0)
+            uint32_t at = kvs__index_home_at(kvs__entry_tag(&sh->table[j]), INDEX_CAPACITY);
+            while (kvs__entry_used(&t[at]))
                 at = kvs__index_next_slot(at, INDEX_CAPACITY);
             t[at] = sh->table[j];
         }
@@ -286,18 +286,19 @@ static struct bytes encode_index(struct kvs *db)
     for (uint64_t w = 0; w < slots / 64; w++) {
         uint64_t word = 0;
         for (unsigned bit = 0; bit < 64; bit++)
-            word |= (uint64_t)(t[w * 64 + bit].loc.slot != 0) << bit;
+            word |= (uint64_t)kvs__entry_used(&t[w * 64 + bit]) << bit;
         uint8_t e[8];
         kvs__store64(e, word);
         add(&b, e, sizeof(e));
     }
     for (uint64_t i = 0; i < slots; i++) {
-        if (t[i].loc.slot == 0)
+        if (!kvs__entry_used(&t[i]))
             continue;
+        struct kvs_loc loc = kvs__entry_loc(&t[i]);
         uint8_t e[12];
-        kvs__store32(e, t[i].tag);
-        kvs__store32(e + 4, t[i].loc.off);
-        kvs__store32(e + 8, t[i].loc.slot << 24 | t[i].loc.size);
+        kvs__store32(e, (uint32_t)(i / ix->capacity) << 24 | kvs__entry_tag(&t[i]));
+        kvs__store32(e + 4, loc.off);
+        kvs__store32(e + 8, loc.slot << 24 | loc.size);
         add(&b, e, sizeof(e));
     }
     uint8_t sum[8];
