@@ -85,11 +85,17 @@ static struct kvs_index_entry *slice(void *base, unsigned shard, uint32_t capaci
 
 /* ---- setup ---- */
 
+/* Stores that kvs__index_prefetch may read at the same time. */
+static void set_table(struct kvs_index_shard *s, struct kvs_index_entry *t, uint32_t capacity)
+{
+    __atomic_store_n(&s->table, t, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->capacity, capacity, __ATOMIC_RELAXED);
+}
+
 static void shards_point_at_region(struct kvs_index *ix)
 {
     for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++) {
-        ix->shards[i].table = slice(ix->region, i, ix->capacity);
-        ix->shards[i].capacity = ix->capacity;
+        set_table(&ix->shards[i], slice(ix->region, i, ix->capacity), ix->capacity);
         ix->shards[i].count = 0;
     }
 }
@@ -172,8 +178,7 @@ static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
         for (uint32_t j = 0; j < s->capacity; j++)
             if (kvs__entry_used(&s->table[j]))
                 place(t, new_capacity, &s->table[j]);
-        s->table = t;
-        s->capacity = new_capacity;
+        set_table(s, t, new_capacity);
         pthread_rwlock_unlock(&s->lock);
         release_slice(old, old_capacity);
     }

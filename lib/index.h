@@ -106,6 +106,8 @@ static inline struct kvs_index_entry kvs__entry_make(uint32_t tag, const struct 
 
 struct kvs_index_shard {
     pthread_rwlock_t lock;
+    /* table and capacity change under the write lock, with atomic stores
+     * (kvs__index_prefetch reads them without the lock) */
     struct kvs_index_entry *table; /* its slice of the region; capacity entries */
     uint32_t capacity;
     uint32_t count;
@@ -161,6 +163,20 @@ static inline uint32_t kvs__index_home_at(uint32_t tag, uint32_t capacity)
 static inline uint32_t kvs__index_home(const struct kvs_index_shard *s, uint64_t hash)
 {
     return kvs__index_home_at(kvs__index_tag(hash), s->capacity);
+}
+
+/*
+ * Start loading hash's home slot (and its shard's lock) into the cache,
+ * without the lock: for readers that look many keys up at once. The table
+ * and its capacity are read atomically (growth stores them so); a stale pair
+ * only prefetches a wrong address, and a prefetch never faults.
+ */
+static inline void kvs__index_prefetch(struct kvs_index_shard *s, uint64_t hash)
+{
+    struct kvs_index_entry *t = __atomic_load_n(&s->table, __ATOMIC_RELAXED);
+    uint32_t capacity = __atomic_load_n(&s->capacity, __ATOMIC_RELAXED);
+    __builtin_prefetch(&s->lock);
+    __builtin_prefetch(t + kvs__index_home_at(kvs__index_tag(hash), capacity));
 }
 
 /* The slot after i, wrapping around (linear probing). */

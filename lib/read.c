@@ -1,5 +1,5 @@
 /*
- * Point reads: kvs_get, kvs_exists, kvs_get_expire. A reader holds its
+ * Point reads: kvs_get, kvs_multi_get, kvs_exists, kvs_get_expire. A reader holds its
  * shard's read lock while it looks the key up and copies the value out of
  * the segment mapping (see store.h), and never waits for a writer for
  * longer than one index update.
@@ -101,19 +101,13 @@ static bool batch_seq_moved(struct kvs *db, uint64_t seq)
     return atomic_load(&db->batch_seq) != seq;
 }
 
-int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
+/* kvs_get once the key is checked and hashed. */
+static int get_hashed(struct kvs *db, const void *key, size_t klen, uint64_t h, void **val,
+                      size_t *vlen)
 {
-    if (val)
-        *val = NULL;
-    if (vlen)
-        *vlen = 0;
-    int rc = kvs__check_key(db, key, klen);
-    if (rc != KVS_OK || !val || !vlen)
-        return rc != KVS_OK ? rc : KVS_EINVAL;
-    uint64_t h = kvs__hash(db->seed, key, klen);
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
     struct found f = {.pinned = NULL};
-
+    int rc;
     for (;;) {
         uint64_t seq = batch_seq_settled(db);
         pthread_rwlock_rdlock(&sh->lock);
@@ -138,6 +132,75 @@ int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
     if (rc == KVS_ECORRUPT)
         kvs__log(db, KVS_LOG_ERROR, "a record of the key asked for fails its checksum");
     return rc;
+}
+
+int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    if (val)
+        *val = NULL;
+    if (vlen)
+        *vlen = 0;
+    int rc = kvs__check_key(db, key, klen);
+    if (rc != KVS_OK || !val || !vlen)
+        return rc != KVS_OK ? rc : KVS_EINVAL;
+    return get_hashed(db, key, klen, kvs__hash(db->seed, key, klen), val, vlen);
+}
+
+/* ---- many keys at once ---- */
+
+/* Keys looked up together: each step runs over the whole group, so that
+ * the cache misses of different keys (the index slot, then the record)
+ * overlap instead of following one another. */
+#define MULTI_GROUP 16
+
+/* Bytes of a record worth loading ahead: its header, key and a short value. */
+#define MULTI_RECORD_AHEAD 192u
+
+/* Start loading the records of the entries whose tag matches h; the slots
+ * were prefetched a step before. */
+static void prefetch_records(struct kvs *db, struct kvs_index_shard *sh, uint64_t h)
+{
+    pthread_rwlock_rdlock(&sh->lock);
+    uint32_t pos = kvs__index_home(sh, h);
+    struct kvs_index_entry *e;
+    while ((e = kvs__index_next_tag(sh, h, &pos)) != NULL) {
+        struct kvs_loc loc = kvs__entry_loc(e);
+        const uint8_t *rec = kvs__loc_record(db, &loc);
+        uint32_t ahead = KVS_MIN(loc.size, MULTI_RECORD_AHEAD);
+        for (uint32_t at = 0; at < ahead; at += 64)
+            __builtin_prefetch(rec + at);
+        __builtin_prefetch(rec + ahead - 1);
+    }
+    pthread_rwlock_unlock(&sh->lock);
+}
+
+static void multi_get_group(struct kvs *db, kvs_get_item_t *g, size_t n)
+{
+    uint64_t h[MULTI_GROUP];
+    for (size_t i = 0; i < n; i++) {
+        g[i].val = NULL;
+        g[i].vlen = 0;
+        g[i].status = kvs__check_key(db, g[i].key, g[i].klen);
+        if (g[i].status == KVS_OK) {
+            h[i] = kvs__hash(db->seed, g[i].key, g[i].klen);
+            kvs__index_prefetch(kvs__index_shard(&db->index, h[i]), h[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (g[i].status == KVS_OK)
+            prefetch_records(db, kvs__index_shard(&db->index, h[i]), h[i]);
+    for (size_t i = 0; i < n; i++)
+        if (g[i].status == KVS_OK)
+            g[i].status = get_hashed(db, g[i].key, g[i].klen, h[i], &g[i].val, &g[i].vlen);
+}
+
+int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n)
+{
+    if (!db || (!items && n > 0))
+        return KVS_EINVAL;
+    for (size_t at = 0; at < n; at += MULTI_GROUP)
+        multi_get_group(db, items + at, KVS_MIN(n - at, (size_t)MULTI_GROUP));
+    return KVS_OK;
 }
 
 /* The key's expiry if it holds a value now: KVS_OK, or KVS_NOT_FOUND. */

@@ -330,6 +330,81 @@ START_TEST(long_records_keep_exact_sizes)
 }
 END_TEST
 
+/* kvs_multi_get gives each item what kvs_get gives for its key: present,
+ * absent, repeated, empty, large (copied outside the lock) and invalid keys,
+ * over more items than one group. */
+START_TEST(multi_get_matches_get)
+{
+    kvs_t *db = open_default();
+    enum { KEYS = 200, ITEMS = 53 };
+    char keys[ITEMS][24];
+    kvs_get_item_t items[ITEMS];
+    for (int i = 0; i < KEYS; i++) {
+        char k[24], v[40];
+        int kl = snprintf(k, sizeof(k), "mk%d", i), vl = snprintf(v, sizeof(v), "value of %d", i);
+        ck_assert_kvs(kvs_set(db, k, (size_t)kl, v, (size_t)(i % 7 ? vl : 0)), KVS_OK);
+    }
+    size_t big_len = 300 * 1024;
+    uint8_t *big = malloc(big_len);
+    uint64_t st = 5;
+    tu_fill(&st, big, big_len);
+    ck_assert_kvs(kvs_set(db, "big", 3, big, big_len), KVS_OK);
+    for (int j = 0; j < ITEMS; j++) {
+        /* present, absent (odd numbers past KEYS), and some repeated */
+        int no = j % 3 == 2 ? KEYS + j : (j * 37) % KEYS;
+        items[j].klen = (size_t)snprintf(keys[j], sizeof(keys[j]), "mk%d", no);
+        items[j].key = keys[j];
+    }
+    items[7].key = items[3].key; /* the same key twice */
+    items[7].klen = items[3].klen;
+    items[11].key = "big";
+    items[11].klen = 3;
+    items[13].klen = 0; /* invalid */
+    items[17].klen = KVS_KEY_MAX + 1;
+    ck_assert_kvs(kvs_multi_get(db, items, ITEMS), KVS_OK);
+    for (int j = 0; j < ITEMS; j++) {
+        void *v;
+        size_t n;
+        int rc = kvs_get(db, items[j].key, items[j].klen, &v, &n);
+        ck_assert_msg(items[j].status == rc, "item %d: %s, kvs_get says %s", j,
+                      kvs_status_name(items[j].status), kvs_status_name(rc));
+        ck_assert_uint_eq(items[j].vlen, n);
+        if (rc == KVS_OK) {
+            ck_assert_ptr_nonnull(items[j].val);
+            ck_assert_mem_eq(items[j].val, v, n);
+            ck_assert_int_eq(((char *)items[j].val)[n], 0); /* NUL after it, as kvs_get */
+        } else {
+            ck_assert_ptr_null(items[j].val);
+        }
+        kvs_free(v);
+        kvs_free(items[j].val);
+    }
+    ck_assert_kvs(items[11].status, KVS_OK);
+    ck_assert_uint_eq(items[11].vlen, big_len);
+    ck_assert_kvs(items[2].status, KVS_NOT_FOUND);
+    ck_assert_kvs(items[13].status, KVS_EINVAL);
+    ck_assert_kvs(items[17].status, KVS_ETOOBIG);
+    free(big);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+START_TEST(multi_get_arguments)
+{
+    kvs_get_item_t item = {.key = "k", .klen = 1, .status = 12345};
+    ck_assert_kvs(kvs_multi_get(NULL, &item, 1), KVS_EINVAL);
+    ck_assert_int_eq(item.status, 12345); /* untouched */
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_multi_get(db, NULL, 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_multi_get(db, NULL, 0), KVS_OK);
+    ck_assert_kvs(kvs_multi_get(db, &item, 0), KVS_OK);
+    ck_assert_int_eq(item.status, 12345);
+    ck_assert_kvs(kvs_multi_get(db, &item, 1), KVS_OK);
+    ck_assert_kvs(item.status, KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 START_TEST(set_ex_conditions)
 {
     kvs_t *db = open_default();
@@ -596,6 +671,8 @@ static Suite *api_suite(void)
     tcase_add_test(tc, key_and_value_limits);
     tcase_add_test(tc, large_value_16mib);
     tcase_add_test(tc, long_records_keep_exact_sizes);
+    tcase_add_test(tc, multi_get_matches_get);
+    tcase_add_test(tc, multi_get_arguments);
     tcase_add_test(tc, set_ex_conditions);
     tcase_add_test(tc, read_only_refuses_writes);
     suite_add_tcase(s, tc);

@@ -29,6 +29,36 @@ static void key_of(int thread, int i, char *k, size_t *kl)
     *kl = (size_t)snprintf(k, 32, "t%d-key%d", thread, i);
 }
 
+/* Several of the thread's own keys in one kvs_multi_get, checked against
+ * its model (a key may come twice). */
+static void multi_get_own(struct worker *w, uint64_t *st)
+{
+    enum { N = 20 };
+    char keys[N][32];
+    int which[N];
+    kvs_get_item_t items[N];
+    for (int j = 0; j < N; j++) {
+        which[j] = (int)(tu_rand(st) % KEYS_PER_THREAD);
+        key_of(w->id, which[j], keys[j], &items[j].klen);
+        items[j].key = keys[j];
+    }
+    ck_assert_kvs(kvs_multi_get(w->db, items, N), KVS_OK);
+    for (int j = 0; j < N; j++) {
+        int version = w->version[which[j]];
+        if (!version) {
+            ck_assert_kvs(items[j].status, KVS_NOT_FOUND);
+            ck_assert_ptr_null(items[j].val);
+            continue;
+        }
+        char v[64];
+        int vl = snprintf(v, sizeof(v), "t%d-k%d-v%d", w->id, which[j], version);
+        ck_assert_kvs(items[j].status, KVS_OK);
+        ck_assert_uint_eq(items[j].vlen, (size_t)vl);
+        ck_assert_mem_eq(items[j].val, v, items[j].vlen);
+        kvs_free(items[j].val);
+    }
+}
+
 static void *mixed_worker(void *arg)
 {
     struct worker *w = arg;
@@ -46,6 +76,8 @@ static void *mixed_worker(void *arg)
         } else if (what < 7) {
             ck_assert_kvs(kvs_remove(w->db, k, kl), w->version[i] ? KVS_OK : KVS_NOT_FOUND);
             w->version[i] = 0;
+        } else if (what == 9) {
+            multi_get_own(w, &st);
         } else {
             void *got;
             size_t n;
