@@ -491,7 +491,8 @@ typedef struct kvs_get_item {
     const void *key; /**< [in] The key bytes. */
     size_t klen;     /**< [in] Key length, 1 to #KVS_KEY_MAX. */
     void *val;       /**< [out] As kvs_get()'s @p val: a copy to release with kvs_free(), or `NULL`. */
-    size_t vlen;     /**< [out] The value's length; 0 when `status` is not #KVS_OK. */
+    size_t vlen;     /**< [out] The value's length; 0 when `status` is neither #KVS_OK
+                          nor the #KVS_ETOOBIG of a value past the call's byte limit. */
     int status;      /**< [out] What kvs_get() would have returned for this key. */
 } kvs_get_item_t;
 
@@ -504,14 +505,21 @@ typedef struct kvs_get_item {
  * caches this is most of a get's time (kvs-bench's `multiget` row).
  * kvs-server's `MGET` uses it.
  *
- * Each value is one its key held at some moment during the call, and an
- * atomic batch is seen whole or not at all by each key; the keys are not
- * read at one single moment (use a snapshot for that).
+ * The values are those of one moment, as Redis's `MGET` gives: no write,
+ * removal or batch falls between the reads of two keys. The reads are made
+ * again when one did (checked with two counters, as a seqlock), and after
+ * two such tries they are made with writes held off, which then wait for
+ * them (about 0.15 µs a key: keep very large calls for quiet moments).
  * @param[in] db The handle.
  * @param[in,out] items The keys (`key`, `klen` of each #kvs_get_item_t);
  *                each gets its `val`, `vlen` and `status`. The same key may
  *                appear more than once.
  * @param[in] n Number of items; 0 does nothing.
+ * @param[in] max_bytes Most value bytes to copy in all (0: no limit), so
+ *            that a server can bound what one request makes it hold. An item
+ *            whose value would take the total past it gets #KVS_ETOOBIG and,
+ *            in `vlen`, its value's length (nothing is copied); the items
+ *            after it are still read.
  * @return #KVS_OK when every item was looked up (its status tells the
  *         outcome: #KVS_OK, #KVS_NOT_FOUND, or an error as kvs_get()'s);
  *         #KVS_EINVAL (`NULL` @p db, or `NULL` @p items with @p n > 0;
@@ -519,7 +527,7 @@ typedef struct kvs_get_item {
  * @note Never waits for compaction or for `fdatasync`. On an item's error
  *       the others are still read.
  */
-KVS_API int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n);
+KVS_API int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes);
 
 /**
  * @brief Tell whether a key exists, without copying its value.

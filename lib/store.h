@@ -66,6 +66,9 @@ struct kvs {
     /* odd while a batch's index updates are being made: point reads that
      * overlap one are retried, so that none sees part of a batch (batch.c) */
     _Atomic uint64_t batch_seq;
+    /* index changes made by writes (stored under write_mutex): a multi-get
+     * that sees it unchanged across its reads saw no write between them */
+    _Atomic uint64_t index_changes;
     uint64_t write_counts[2];   /* sets and removes that wrote, since open */
     _Atomic bool write_failed;  /* a sync failed: refuse writes (see kvs_set) */
     _Atomic int failed_errno;   /* why (the errno of that sync) */

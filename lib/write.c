@@ -56,6 +56,14 @@ int kvs__write_current(struct kvs *db, const void *key, size_t klen, uint64_t no
     return kvs__rec_expired(out, now_ms) ? KVS_NOT_FOUND : KVS_OK;
 }
 
+/* Count an index change for kvs_multi_get, after making it. Only writers
+ * store the count, under write_mutex: a load and a store, no locked add. */
+static void count_index_change(struct kvs *db)
+{
+    uint64_t n = atomic_load_explicit(&db->index_changes, memory_order_relaxed);
+    atomic_store_explicit(&db->index_changes, n + 1, memory_order_release);
+}
+
 void kvs__write_index(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
                       const struct kvs_rec *r, const struct kvs_loc *loc)
 {
@@ -66,6 +74,7 @@ void kvs__write_index(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
         if (kvs__index_put(sh, h, r->key, r->klen, kvs__key_eq, db, loc, &old) == 1)
             kvs__db_retire_loc(db, &old);
         db->write_counts[0]++;
+        count_index_change(db);
         return;
     }
     atomic_fetch_add_explicit(&seg->dead_bytes, loc->size, memory_order_relaxed);
@@ -74,6 +83,7 @@ void kvs__write_index(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
         old = kvs__entry_loc(e);
         kvs__index_erase(sh, e);
         kvs__db_retire_loc(db, &old);
+        count_index_change(db);
     }
     db->write_counts[1]++;
 }

@@ -361,7 +361,7 @@ START_TEST(multi_get_matches_get)
     items[11].klen = 3;
     items[13].klen = 0; /* invalid */
     items[17].klen = KVS_KEY_MAX + 1;
-    ck_assert_kvs(kvs_multi_get(db, items, ITEMS), KVS_OK);
+    ck_assert_kvs(kvs_multi_get(db, items, ITEMS, 0), KVS_OK);
     for (int j = 0; j < ITEMS; j++) {
         void *v;
         size_t n;
@@ -389,17 +389,56 @@ START_TEST(multi_get_matches_get)
 }
 END_TEST
 
+/* With a byte limit, a value that would take the total past it is not
+ * copied (KVS_ETOOBIG, its length given); smaller ones after it still are. */
+START_TEST(multi_get_byte_limit)
+{
+    kvs_t *db = open_default();
+    size_t big_len = 300 * 1024;
+    char *big = calloc(1, big_len);
+    ck_assert_kvs(kvs_set(db, "s1", 2, "0123456789", 10), KVS_OK);
+    ck_assert_kvs(kvs_set(db, "big", 3, big, big_len), KVS_OK);
+    ck_assert_kvs(kvs_set(db, "s2", 2, "abcde", 5), KVS_OK);
+    kvs_get_item_t it[4] = {{.key = "s1", .klen = 2}, {.key = "big", .klen = 3},
+                            {.key = "s2", .klen = 2}, {.key = "none", .klen = 4}};
+    ck_assert_kvs(kvs_multi_get(db, it, 4, 20), KVS_OK);
+    ck_assert_kvs(it[0].status, KVS_OK);
+    ck_assert_kvs(it[1].status, KVS_ETOOBIG);
+    ck_assert_uint_eq(it[1].vlen, big_len);
+    ck_assert_ptr_null(it[1].val);
+    ck_assert_kvs(it[2].status, KVS_OK);
+    ck_assert_mem_eq(it[2].val, "abcde", 5);
+    ck_assert_kvs(it[3].status, KVS_NOT_FOUND);
+    kvs_free(it[0].val);
+    kvs_free(it[2].val);
+    /* exactly enough: everything is copied */
+    ck_assert_kvs(kvs_multi_get(db, it, 4, 10 + big_len + 5), KVS_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_kvs(it[i].status, KVS_OK);
+        kvs_free(it[i].val);
+    }
+    /* one byte short: the last value found no longer fits */
+    ck_assert_kvs(kvs_multi_get(db, it, 3, 10 + big_len + 4), KVS_OK);
+    ck_assert_kvs(it[1].status, KVS_OK);
+    ck_assert_kvs(it[2].status, KVS_ETOOBIG);
+    kvs_free(it[0].val);
+    kvs_free(it[1].val);
+    free(big);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 START_TEST(multi_get_arguments)
 {
     kvs_get_item_t item = {.key = "k", .klen = 1, .status = 12345};
-    ck_assert_kvs(kvs_multi_get(NULL, &item, 1), KVS_EINVAL);
+    ck_assert_kvs(kvs_multi_get(NULL, &item, 1, 0), KVS_EINVAL);
     ck_assert_int_eq(item.status, 12345); /* untouched */
     kvs_t *db = open_default();
-    ck_assert_kvs(kvs_multi_get(db, NULL, 1), KVS_EINVAL);
-    ck_assert_kvs(kvs_multi_get(db, NULL, 0), KVS_OK);
-    ck_assert_kvs(kvs_multi_get(db, &item, 0), KVS_OK);
+    ck_assert_kvs(kvs_multi_get(db, NULL, 1, 0), KVS_EINVAL);
+    ck_assert_kvs(kvs_multi_get(db, NULL, 0, 0), KVS_OK);
+    ck_assert_kvs(kvs_multi_get(db, &item, 0, 0), KVS_OK);
     ck_assert_int_eq(item.status, 12345);
-    ck_assert_kvs(kvs_multi_get(db, &item, 1), KVS_OK);
+    ck_assert_kvs(kvs_multi_get(db, &item, 1, 0), KVS_OK);
     ck_assert_kvs(item.status, KVS_NOT_FOUND);
     ck_assert_kvs(kvs_close(db), KVS_OK);
 }
@@ -673,6 +712,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, long_records_keep_exact_sizes);
     tcase_add_test(tc, multi_get_matches_get);
     tcase_add_test(tc, multi_get_arguments);
+    tcase_add_test(tc, multi_get_byte_limit);
     tcase_add_test(tc, set_ex_conditions);
     tcase_add_test(tc, read_only_refuses_writes);
     suite_add_tcase(s, tc);

@@ -42,7 +42,7 @@ static void multi_get_own(struct worker *w, uint64_t *st)
         key_of(w->id, which[j], keys[j], &items[j].klen);
         items[j].key = keys[j];
     }
-    ck_assert_kvs(kvs_multi_get(w->db, items, N), KVS_OK);
+    ck_assert_kvs(kvs_multi_get(w->db, items, N, 0), KVS_OK);
     for (int j = 0; j < N; j++) {
         int version = w->version[which[j]];
         if (!version) {
@@ -398,6 +398,95 @@ START_TEST(sync_returns_beside_a_writer_sealing_segments)
 }
 END_TEST
 
+/*
+ * kvs_multi_get reads its keys as of one moment. A writer sets x then y to
+ * the same counter, and now and then a batch sets a and b together: at any
+ * moment x is y or y + 1, and a equals b. A reader that read x before the
+ * writer's two sets and y after them would see x < y.
+ */
+struct pair_writer {
+    kvs_t *db;
+    atomic_bool stop;
+    atomic_long rounds;
+};
+
+static void set_number(kvs_t *db, const char *key, long n)
+{
+    char v[24];
+    int vl = snprintf(v, sizeof(v), "%ld", n);
+    ck_assert_kvs(kvs_set(db, key, strlen(key), v, (size_t)vl), KVS_OK);
+}
+
+static void *pair_writer_main(void *arg)
+{
+    struct pair_writer *w = arg;
+    kvs_batch_t *b;
+    ck_assert_kvs(kvs_batch_create(&b), KVS_OK);
+    for (long i = 1; !atomic_load(&w->stop) && i < 5000000; i++) {
+        set_number(w->db, "x", i);
+        set_number(w->db, "y", i);
+        if (i % 8 == 0) {
+            char v[24];
+            int vl = snprintf(v, sizeof(v), "%ld", i);
+            kvs_batch_clear(b);
+            ck_assert_kvs(kvs_batch_set(b, "a", 1, v, (size_t)vl), KVS_OK);
+            ck_assert_kvs(kvs_batch_set(b, "b", 1, v, (size_t)vl), KVS_OK);
+            ck_assert_kvs(kvs_batch_apply(w->db, b), KVS_OK);
+        }
+        atomic_store(&w->rounds, i);
+    }
+    kvs_batch_destroy(b);
+    return NULL;
+}
+
+static long number_of(const kvs_get_item_t *it)
+{
+    ck_assert_kvs(it->status, KVS_OK);
+    return strtol(it->val, NULL, 10); /* values are NUL-terminated */
+}
+
+START_TEST(multi_get_reads_one_moment)
+{
+    /* x and a first, y and b last: between them, enough other keys that
+     * the writer's sets land between the first reads and the last */
+    enum { FILL = 100, N = FILL + 4 };
+    static struct pair_writer w;
+    w.db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    atomic_store(&w.stop, false);
+    atomic_store(&w.rounds, 0);
+    static const char *const names[4] = {"x", "a", "y", "b"};
+    for (int i = 0; i < 4; i++)
+        set_number(w.db, names[i], 0);
+    static char fill[FILL][8];
+    for (int i = 0; i < FILL; i++) {
+        snprintf(fill[i], sizeof(fill[i]), "f%d", i);
+        set_number(w.db, fill[i], i);
+    }
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, pair_writer_main, &w), 0);
+    long reads = 0;
+    for (; reads < 20000 && (reads < 500 || atomic_load(&w.rounds) < 20000); reads++) {
+        kvs_get_item_t it[N];
+        it[0] = (kvs_get_item_t){.key = "x", .klen = 1};
+        it[1] = (kvs_get_item_t){.key = "a", .klen = 1};
+        for (int i = 0; i < FILL; i++)
+            it[2 + i] = (kvs_get_item_t){.key = fill[i], .klen = strlen(fill[i])};
+        it[N - 2] = (kvs_get_item_t){.key = "y", .klen = 1};
+        it[N - 1] = (kvs_get_item_t){.key = "b", .klen = 1};
+        ck_assert_kvs(kvs_multi_get(w.db, it, N, 0), KVS_OK);
+        long x = number_of(&it[0]), a = number_of(&it[1]), y = number_of(&it[N - 2]),
+             b = number_of(&it[N - 1]);
+        for (int i = 0; i < N; i++)
+            kvs_free(it[i].val);
+        ck_assert_msg(x == y || x == y + 1, "read %ld: x = %ld, y = %ld", reads, x, y);
+        ck_assert_msg(a == b, "read %ld: a = %ld, b = %ld", reads, a, b);
+    }
+    atomic_store(&w.stop, true);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_kvs(kvs_close(w.db), KVS_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("concurrency");
@@ -410,6 +499,7 @@ int main(void)
     tcase_add_test(tc, group_commit_group_shrinks);
     tcase_add_test(tc, same_keys_from_many_threads);
     tcase_add_test(tc, sync_returns_beside_a_writer_sealing_segments);
+    tcase_add_test(tc, multi_get_reads_one_moment);
     suite_add_tcase(s, tc);
     tc = tcase_create("processes");
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);

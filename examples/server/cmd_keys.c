@@ -5,6 +5,7 @@
  * exist, so these treat it as absent.
  */
 #include <kvs.h>
+#include <stdlib.h>
 
 #include "commands.h"
 
@@ -32,34 +33,47 @@ void cmd_get(struct session *s, size_t argc, const struct resp_arg *argv)
     add_read(s, rc, val, len);
 }
 
+/* Value bytes an MGET may still read: what the reply buffer can take (0:
+ * no limit), so that a request for many big values holds no more memory
+ * than its reply would. */
+static size_t mget_budget(const struct buf *out)
+{
+    if (out->limit == 0)
+        return 0;
+    return out->limit > out->len ? out->limit - out->len : 1;
+}
+
 /*
- * MGET of several keys reads them all as of one moment, through a libkvs
- * snapshot, as Redis's MGET does: a reader never sees half of an MSET (a
- * batch), nor a later write without an earlier one, which a get per key
- * could straddle. A snapshot lookup searches the key order, so this costs
- * more than a get per key (doc/SERVER.md); one key needs no snapshot.
+ * MGET reads all its keys as of one moment, as Redis's MGET does: a reader
+ * never sees half of an MSET (a batch), nor a later write without an earlier
+ * one. kvs_multi_get gives that, and overlaps the keys' memory loads, so a
+ * key costs less than a GET of its own.
  */
 void cmd_mget(struct session *s, size_t argc, const struct resp_arg *argv)
 {
-    kvs_snapshot_t *snap = NULL;
-    if (argc > 2) {
-        int rc = kvs_snapshot_create(s->srv->db, &snap);
-        if (rc != KVS_OK) {
-            reply_storage_error(s, rc);
-            return;
-        }
+    size_t n = argc - 1;
+    kvs_get_item_t *items = malloc(n * sizeof(*items));
+    if (!items) {
+        reply_storage_error(s, KVS_ENOMEM);
+        return;
     }
-    resp_add_array(s->out, argc - 1);
-    for (size_t i = 1; i < argc; i++) {
-        void *val = NULL;
-        size_t len = 0;
-        const struct resp_arg *key = &argv[i];
-        int rc = !key_storable(key) ? KVS_NOT_FOUND
-                 : snap ? kvs_snapshot_get(snap, key->ptr, key->len, &val, &len)
-                        : kvs_get(s->srv->db, key->ptr, key->len, &val, &len);
-        add_read(s, rc, val, len); /* a failed key shows as an error element */
+    for (size_t i = 0; i < n; i++)
+        items[i] = (kvs_get_item_t){.key = argv[i + 1].ptr, .klen = argv[i + 1].len};
+    int rc = kvs_multi_get(s->srv->db, items, n, mget_budget(s->out));
+    if (rc != KVS_OK) {
+        free(items);
+        reply_storage_error(s, rc);
+        return;
     }
-    kvs_snapshot_release(snap);
+    resp_add_array(s->out, n);
+    for (size_t i = 0; i < n; i++) {
+        int status = key_storable(&argv[i + 1]) ? items[i].status : KVS_NOT_FOUND;
+        if (status == KVS_ETOOBIG) /* past the output limit: the reply fails */
+            s->out->failed = true;
+        else /* an absent key is nil; a failed one an error element */
+            add_read(s, status, items[i].val, items[i].vlen);
+    }
+    free(items);
 }
 
 void cmd_del(struct session *s, size_t argc, const struct resp_arg *argv)
