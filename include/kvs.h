@@ -92,11 +92,11 @@ extern "C" {
 /** Major version: bumped on an incompatible ABI change. */
 #define KVS_VERSION_MAJOR 1
 /** Minor version: bumped when functions or options are added. */
-#define KVS_VERSION_MINOR 1
+#define KVS_VERSION_MINOR 2
 /** Patch version: bumped for fixes only. */
 #define KVS_VERSION_PATCH 0
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define KVS_VERSION_STRING "1.1.0"
+#define KVS_VERSION_STRING "1.2.0"
 /** The version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH`. */
 #define KVS_VERSION_NUMBER \
     (KVS_VERSION_MAJOR * 10000 + KVS_VERSION_MINOR * 100 + KVS_VERSION_PATCH)

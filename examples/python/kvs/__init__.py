@@ -61,7 +61,7 @@ import threading
 import time
 import weakref
 
-from ._ffi import ffi, lib
+from ._ffi import ffi, has_symbol, lib
 
 # kvs.open and kvs.IOError are left out: `from kvs import *` must not shadow builtins.
 __all__ = [
@@ -72,11 +72,12 @@ __all__ = [
     "library_version_number", "status_name", "strerror",
 ]
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 #: Version of the libkvs actually loaded, e.g. "1.0.0", and as a number (10000).
 library_version = ffi.string(lib.kvs_version()).decode("ascii")
 library_version_number = lib.kvs_version_number()
+_HAS_MULTI_GET = has_symbol(lib, "kvs_multi_get")  # libkvs 1.2
 
 KEY_MAX = 65535
 VALUE_MAX = 512 * 1024 * 1024
@@ -684,6 +685,44 @@ class DB:
         if value is _MISSING:
             raise KeyError(key)
         return value
+
+    def get_many(self, keys, default=None):
+        """The values of `keys` as a list of bytes (`default` for absent ones).
+
+        One kvs_multi_get (libkvs 1.2): the values are those of one moment,
+        no write or batch falls between two of them, and reading many keys
+        this way is faster than as many get() calls.
+        """
+        if not _HAS_MULTI_GET:
+            raise NotImplementedError("get_many needs libkvs 1.2 (kvs_multi_get); loaded: %s"
+                                      % library_version)
+        keys = list(keys)
+        if not keys:
+            return []
+        items = ffi.new("kvs_get_item_t[]", len(keys))
+        keep = []  # the key buffers, alive until the call returns
+        for i, key in enumerate(keys):
+            k, klen = _bytes_arg(key, "key")
+            ptr = ffi.from_buffer(k) if isinstance(k, bytes) else k
+            keep.append(ptr)
+            items[i].key = ptr
+            items[i].klen = klen
+        self._c(lib.kvs_multi_get, items, len(keys), 0)
+        values, failed = [], None
+        for i in range(len(keys)):
+            item = items[i]
+            try:
+                if item.status == OK:
+                    values.append(ffi.unpack(ffi.cast("char *", item.val), item.vlen))
+                elif item.status == NOT_FOUND:
+                    values.append(default)
+                elif failed is None:
+                    failed = _error(item.status, "get_many: key %d" % i)
+            finally:
+                lib.kvs_free(item.val)
+        if failed is not None:
+            raise failed
+        return values
 
     def __contains__(self, key):
         k, klen = _bytes_arg(key, "key")

@@ -148,8 +148,21 @@ int kvs_verify(kvs_t *db, kvs_verify_fn fn, void *ctx);
 # calls of 1.1 are used throughout (iteration, batches, expiry), so they
 # are required instead: MIN_VERSION_NUMBER.
 
+#: libkvs 1.2: optional (DB.get_many needs it; has_symbol tells).
+CDEF_1_2 = """
+typedef struct kvs_get_item {
+    const void *key;
+    size_t klen;
+    void *val;
+    size_t vlen;
+    int status;
+} kvs_get_item_t;
+int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes);
+"""
+
 ffi = FFI()
 ffi.cdef(CDEF)
+ffi.cdef(CDEF_1_2)
 
 
 def _candidates():

@@ -297,3 +297,22 @@ def test_kvs_library_names_the_library(tmp_path):
     assert done.returncode != 0
     assert b"ImportError" in done.stdout and b"KVS_LIBRARY" in done.stdout
     assert str(tmp_path).encode() in done.stdout
+
+
+def test_get_many_reads_like_get(db):
+    for i in range(100):
+        db[b"k%d" % i] = b"v%d" % i
+    db[b"empty"] = b""
+    keys = [b"k5", b"nope", b"k5", bytearray(b"k99"), memoryview(b"empty"), b"k0"]
+    assert db.get_many(keys) == [b"v5", None, b"v5", b"v99", b"", b"v0"]
+    assert db.get_many(keys, default=b"?")[1] == b"?"
+    assert db.get_many([]) == []
+    assert db.get_many(b"k%d" % i for i in range(100)) == [b"v%d" % i for i in range(100)]
+
+
+def test_get_many_refuses_bad_keys(db):
+    db[b"a"] = b"1"
+    with pytest.raises(kvs.InvalidArgumentError):
+        db.get_many([b"a", b""])
+    with pytest.raises(TypeError):
+        db.get_many([b"a", "text"])
