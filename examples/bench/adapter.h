@@ -13,6 +13,11 @@
  * printed the store's own message on stderr. */
 enum { BENCH_FOUND = 0, BENCH_MISSING = 1, BENCH_ERR = -1 };
 
+/* Keys per multi_get call (the multiget workload reads in batches of this
+ * size). A call never passes more, so an adapter may keep its per-call
+ * arrays on the stack. */
+enum { BENCH_MULTI_GET_KEYS = 32 };
+
 typedef struct bench_open_opts {
     int sync;               /* 0: the store's "handed to the OS" mode; 1: durable per op */
     uint64_t expected_keys; /* for stores that size a table or a map up front */
@@ -73,6 +78,14 @@ typedef struct bench_adapter {
     /* Copies the value into buf (cap bytes) and stores its length in *vl. */
     int (*get)(void *ctx, const char *k, size_t kl, char *buf, size_t cap, size_t *vl);
     int (*del)(void *ctx, const char *k, size_t kl);
+    /* Optional: reads n keys (n <= BENCH_MULTI_GET_KEYS) in one call of the
+     * store's batched read. Each value is copied into bufs[i] (cap bytes)
+     * with its length in vlens[i], as get copies, and results[i] is
+     * BENCH_FOUND, BENCH_MISSING or BENCH_ERR. Returns 0, or BENCH_ERR when
+     * the call itself failed. NULL: the harness calls get for each key of
+     * the batch, as a user of a store without a batched read would. */
+    int (*multi_get)(void *ctx, size_t n, const char *const *keys, const size_t *klens,
+                     char *const *bufs, size_t cap, size_t *vlens, int *results);
 
     /* Optional: wait until background work (compaction) has settled, at most
      * max_s seconds. NULL: the harness polls the directory size instead. */
@@ -90,6 +103,7 @@ typedef struct bench_adapter {
     /* How the store does them, or why it cannot: the report's table. */
     const char *iter_desc;
     const char *batch_desc;
+    const char *multi_get_desc; /* also when multi_get is NULL: say so */
 } bench_adapter_t;
 
 /* The adapters compiled in, in column order (libkvs first). */

@@ -226,4 +226,6 @@ const bench_adapter_t bench_adapter_leveldb = {
                  "checksums not verified, fill_cache), seek_to_first/last, seek, next/prev",
     .batch = &ldb_batch_ops,
     .batch_desc = "leveldb_writebatch_create + put per batch, leveldb_write (sync=false)",
+    .multi_get_desc = "no batched read in LevelDB's API: the harness calls get per key "
+                      "(leveldb_get, as readrandom)",
 };

@@ -307,4 +307,6 @@ const bench_adapter_t bench_adapter_lmdb = {
     .batch = &lmdb_batch_ops,
     .batch_desc = "one write txn per batch (mdb_txn_begin, 1,000 mdb_put, mdb_txn_commit; "
                   "MDB_NOSYNC)",
+    .multi_get_desc = "no batched read in LMDB: the harness calls get per key (mdb_get in a "
+                      "renewed read txn, as readrandom)",
 };

@@ -427,4 +427,7 @@ const bench_adapter_t bench_adapter_sqlite = {
     .batch = &sq_batch_ops,
     .batch_desc = "one transaction per batch: BEGIN IMMEDIATE, 1,000 INSERT OR REPLACE, "
                   "COMMIT (synchronous=OFF)",
+    .multi_get_desc = "no batched read in SQLite's API: the harness calls get per key (the "
+                      "prepared SELECT, as readrandom); a SELECT ... WHERE k IN (...) is not "
+                      "tried",
 };

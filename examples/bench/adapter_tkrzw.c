@@ -18,7 +18,10 @@
  * A batch is tkrzw_dbm_process_multi with one processor per record: HashDBM
  * locks every record's bucket, then sets them all, atomically. (The C API's
  * tkrzw_dbm_set_multi is DBM::SetMulti, a plain loop of Set calls, not
- * atomic, so it would not be a batch.) */
+ * atomic, so it would not be a batch.)
+ * No multi_get: tkrzw_dbm_get_multi is DBM::GetMulti, which neither HashDBM
+ * nor PolyDBM overrides: a loop of Get calls copying each hit into a
+ * std::map, no batching, so multiget calls get per key instead. */
 #include "adapter.h"
 
 #include <limits.h>
@@ -327,4 +330,7 @@ const bench_adapter_t bench_adapter_tkrzw = {
     .batch_desc = "tkrzw_dbm_process_multi, one processor per record setting its value "
                   "(atomic: HashDBM locks every record's bucket first); set_multi is a plain "
                   "loop of Set, not a batch",
+    .multi_get_desc = "no batched read: the harness calls get per key (tkrzw_dbm_get, as "
+                      "readrandom); tkrzw_dbm_get_multi is DBM::GetMulti, a loop of Get "
+                      "filling a std::map, not a batch",
 };

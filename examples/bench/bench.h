@@ -20,6 +20,7 @@ typedef enum {
     M_FILLBATCH,     /* fillrandom's puts, 1,000 to a write batch */
     M_OVERWRITE,
     M_READRANDOM,
+    M_MULTIGET,      /* readrandom's gets, BENCH_MULTI_GET_KEYS to a call */
     M_READMISSING,
     M_READRANDOM_MT,
     M_READSEQ,       /* one iterator over every key, forward */
@@ -58,7 +59,7 @@ typedef enum {
 typedef struct bench_metric_info {
     const char *group; /* name accepted by --benchmarks */
     const char *key;   /* short identifier used in the CSV */
-    const char *label; /* row label (bench_metric_label fills in T and W) */
+    const char *label; /* row label (bench_metric_label fills in T, W and B) */
     bench_kind_t kind;
 } bench_metric_info_t;
 

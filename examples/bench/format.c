@@ -13,6 +13,8 @@ void bench_metric_label(const bench_config_t *cfg, bench_metric_t m, char *buf, 
         snprintf(buf, len, "readrandom, %u threads", cfg->threads);
     else if (m == M_FILLSYNC_MT)
         snprintf(buf, len, "fillsync, %u writers", cfg->sync_threads);
+    else if (m == M_MULTIGET)
+        snprintf(buf, len, "multiget, %d keys per call", BENCH_MULTI_GET_KEYS);
     else
         snprintf(buf, len, "%s", bench_metric(m)->label);
 }

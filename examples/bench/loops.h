@@ -1,7 +1,7 @@
 /* The timed loops of the workloads that are not one call per op: write
- * batches (batch.c) and cursors (iterate.c). workloads.c runs them in its
- * worker threads, between the same start barrier and time stamps as the
- * point operations. */
+ * batches (batch.c), cursors (iterate.c) and multi-key reads (multiget.c).
+ * workloads.c runs them in its worker threads, between the same start
+ * barrier and time stamps as the point operations. */
 #ifndef KVS_BENCH_LOOPS_H
 #define KVS_BENCH_LOOPS_H
 
@@ -33,5 +33,6 @@ void bench_loop_batch(const bench_job_t *j, void *ctx, bench_rng_t *r, char *key
 void bench_loop_scan(const bench_job_t *j, void *ctx, bench_tally_t *t);
 void bench_loop_seek(const bench_job_t *j, void *ctx, bench_rng_t *r, char *key,
                      bench_tally_t *t);
+void bench_loop_multiget(const bench_job_t *j, void *ctx, bench_rng_t *r, bench_tally_t *t);
 
 #endif

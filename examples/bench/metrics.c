@@ -10,6 +10,7 @@ static const bench_metric_info_t metrics[M_COUNT] = {
     [M_FILLBATCH] = {"fillbatch", "fillbatch", "fillbatch", KIND_OPS},
     [M_OVERWRITE] = {"overwrite", "overwrite", "overwrite", KIND_OPS},
     [M_READRANDOM] = {"readrandom", "readrandom", "readrandom", KIND_OPS_LAT},
+    [M_MULTIGET] = {"multiget", "multiget", "multiget, B keys per call", KIND_OPS},
     [M_READMISSING] = {"readmissing", "readmissing", "readmissing", KIND_OPS_LAT},
     [M_READRANDOM_MT] = {"readrandom_mt", "readrandom_mt", "readrandom, T threads", KIND_OPS_LAT},
     [M_READSEQ] = {"readseq", "readseq", "readseq", KIND_OPS},
@@ -52,8 +53,8 @@ int bench_metric_is_throughput(bench_metric_t m)
 
 const char *bench_metric_groups(void)
 {
-    return "fillseq,fillrandom,fillbatch,overwrite,readrandom,readmissing,readrandom_mt,readseq,"
-           "readreverse,seekrandom,deleterandom,fillsync,fillsync_mt,open,space,memory";
+    return "fillseq,fillrandom,fillbatch,overwrite,readrandom,multiget,readmissing,readrandom_mt,"
+           "readseq,readreverse,seekrandom,deleterandom,fillsync,fillsync_mt,open,space,memory";
 }
 
 /* Marks every metric of one group; returns 0 if the name matched none. */

@@ -258,6 +258,14 @@ static int reads(struct phase *p, const char *note)
         rc |= run_timed(p, M_READRANDOM, &rd, 1, note);
         note = NULL;
     }
+    if (bench_wants(cfg, M_MULTIGET)) {
+        /* No latency samples: an op is one key, but a call reads many. */
+        bench_job_t mg = rd;
+        mg.op = OP_MULTI_GET;
+        mg.sample_latency = 0;
+        rc |= run_timed(p, M_MULTIGET, &mg, 1, note);
+        note = NULL;
+    }
     if (bench_wants(cfg, M_READRANDOM_MT)) {
         bench_job_t mt = rd;
         mt.threads = cfg->threads;
@@ -322,8 +330,8 @@ static int wants_any(const bench_config_t *cfg, uint32_t mask)
 }
 
 #define READ_METRICS                                                                      \
-    (MBIT(M_READRANDOM) | MBIT(M_READMISSING) | MBIT(M_READRANDOM_MT) | MBIT(M_READSEQ) | \
-     MBIT(M_READREVERSE) | MBIT(M_SEEKRANDOM))
+    (MBIT(M_READRANDOM) | MBIT(M_MULTIGET) | MBIT(M_READMISSING) | MBIT(M_READRANDOM_MT) | \
+     MBIT(M_READSEQ) | MBIT(M_READREVERSE) | MBIT(M_SEEKRANDOM))
 #define SPAN_METRICS (MBIT(M_PEAK_ANON_FILL) | MBIT(M_PEAK_ANON_READ) | MBIT(M_ORDER_PER_KEY))
 
 /* Room for the latency samples of the largest read job, allocated and

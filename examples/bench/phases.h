@@ -18,9 +18,9 @@ typedef int (*bench_phase_fn)(const bench_config_t *cfg, const bench_adapter_t *
 int bench_phase_seq(const bench_config_t *cfg, const bench_adapter_t *ad, bench_sink_t *sink);
 /* fillbatch: fillrandom's puts in write batches, on a fresh store. */
 int bench_phase_batch(const bench_config_t *cfg, const bench_adapter_t *ad, bench_sink_t *sink);
-/* fillrandom, overwrite, bytes on disk, reads (point and cursor), two more
- * overwrites, settled bytes on disk, peak memory of the fill and of the
- * reads. Leaves the store for the open phases. */
+/* fillrandom, overwrite, bytes on disk, reads (point, multi-key and
+ * cursor), two more overwrites, settled bytes on disk, peak memory of the
+ * fill and of the reads. Leaves the store for the open phases. */
 int bench_phase_random(const bench_config_t *cfg, const bench_adapter_t *ad, bench_sink_t *sink);
 /* Open of the store left by bench_phase_random, page cache warm / dropped. */
 int bench_phase_open_warm(const bench_config_t *cfg, const bench_adapter_t *ad, bench_sink_t *sink);

@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-/* Row label, with the thread count filled in. */
+/* Row label, with the thread count (multiget: keys per call) filled in. */
 void bench_metric_label(const bench_config_t *cfg, bench_metric_t m, char *buf, size_t len);
 /* ops per second, or 0 when the result is not a successful throughput. */
 double bench_ops_per_sec(const bench_result_t *r);

@@ -177,18 +177,22 @@ static void configs(const bench_config_t *cfg, FILE *f)
     fprintf(f, "\n");
 }
 
-/* How each store runs the cursor and batch workloads, or why it cannot. */
+/* How each store runs the cursor, batch and multi-key workloads, or why it
+ * cannot. A store without a batched read still runs multiget (a get per key). */
 static void hooks(const bench_config_t *cfg, FILE *f)
 {
     size_t n;
     const bench_adapter_t *const *ads = bench_adapters(&n);
-    fprintf(f, "## Cursors and write batches\n\n| store | readseq, readreverse, seekrandom | "
-               "fillbatch |\n|---|---|---|\n");
+    fprintf(f, "## Cursors, write batches and multi-key reads\n\n| store | readseq, readreverse, "
+               "seekrandom | fillbatch | multiget (%d keys per call) |\n|---|---|---|---|\n",
+            BENCH_MULTI_GET_KEYS);
     for (size_t s = 0; s < n; s++)
         if (selected(cfg, s))
-            fprintf(f, "| %s | %s | %s |\n", ads[s]->title,
+            fprintf(f, "| %s | %s | %s | %s |\n", ads[s]->title,
                     ads[s]->iter_desc ? ads[s]->iter_desc : (ads[s]->iter ? "?" : "n/a"),
-                    ads[s]->batch_desc ? ads[s]->batch_desc : (ads[s]->batch ? "?" : "n/a"));
+                    ads[s]->batch_desc ? ads[s]->batch_desc : (ads[s]->batch ? "?" : "n/a"),
+                    ads[s]->multi_get_desc ? ads[s]->multi_get_desc
+                                           : (ads[s]->multi_get ? "?" : "a get per key"));
     fprintf(f, "\n");
 }
 

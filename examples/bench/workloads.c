@@ -1,8 +1,9 @@
 /* The timed loops. Every store runs the same loop: pick a key number, format
  * the key, call the adapter, check the outcome. Threads (also a lone one)
  * attach to the store before a common start barrier, so connection set-up is
- * not timed, and stamp their start and end times themselves. The batch and
- * cursor workloads run their own loops (loops.h) in the same threads. */
+ * not timed, and stamp their start and end times themselves. The batch,
+ * cursor and multi-get workloads run their own loops (loops.h) in the same
+ * threads. */
 #include "workloads.h"
 
 #include "loops.h"
@@ -75,6 +76,9 @@ static void run_job_loop(struct worker *w, void *ctx, bench_rng_t *r, char *key,
         break;
     case OP_SEEK:
         bench_loop_seek(j, ctx, r, key, &w->t);
+        break;
+    case OP_MULTI_GET:
+        bench_loop_multiget(j, ctx, r, &w->t);
         break;
     default:
         run_loop(j, ctx, r, key, buf, &w->t);

@@ -14,7 +14,8 @@ typedef enum {
     OP_BATCH_PUT, /* puts, BENCH_BATCH_SIZE to a write batch (batch.c) */
     OP_SCAN,      /* one cursor over every key, forward (iterate.c) */
     OP_SCAN_BACK, /* the same, backward */
-    OP_SEEK       /* per op: a new cursor, seek an existing key, read BENCH_SEEK_NEXTS entries */
+    OP_SEEK,      /* per op: a new cursor, seek an existing key, read BENCH_SEEK_NEXTS entries */
+    OP_MULTI_GET  /* gets, BENCH_MULTI_GET_KEYS to a call (multiget.c); an op is one key */
 } bench_op_t;
 
 /* db_bench's fillbatch writes 1,000 entries per batch; RocksDB's db_bench
