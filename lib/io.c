@@ -607,6 +607,28 @@ void kvs__io_want_huge_pages(void *addr, size_t len)
     advise(addr, len, MADV_HUGEPAGE);
 }
 
+bool kvs__io_read_ahead(int dirfd, const char *name, uint64_t head, uint64_t tail)
+{
+    int saved = errno;
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errno = saved;
+        return false;
+    }
+    struct stat st;
+    if (head == 0 && tail == 0) {
+        posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+    } else if (fstat(fd, &st) == 0) {
+        uint64_t size = (uint64_t)st.st_size;
+        posix_fadvise(fd, 0, (off_t)KVS_MIN(head, size), POSIX_FADV_WILLNEED);
+        uint64_t from = size > tail ? size - tail : 0;
+        posix_fadvise(fd, (off_t)from, (off_t)(size - from), POSIX_FADV_WILLNEED);
+    }
+    close(fd);
+    errno = saved;
+    return true;
+}
+
 void kvs__io_prefault_write(void *addr, size_t len)
 {
     /* Linux 5.14+; older kernels say EINVAL and the writer faults page by

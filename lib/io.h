@@ -14,6 +14,7 @@
 #ifndef KVS_IO_H
 #define KVS_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -179,6 +180,14 @@ void kvs__io_drop_page_tables(void *addr, size_t len);
 /* Map in the page table entries of [addr, addr + len) for reading, in one
  * call rather than one page fault at a time (best effort). */
 void kvs__io_prefault_read(void *addr, size_t len);
+/*
+ * Start reading the file's first head and last tail bytes (both 0: the whole
+ * file) into the page cache, without waiting for them: reads made next then
+ * find them there or in flight, all at once on the disk instead of one after
+ * the other. Advice only: never fails and is not a fault-injection site.
+ * Returns whether the file exists.
+ */
+bool kvs__io_read_ahead(int dirfd, const char *name, uint64_t head, uint64_t tail);
 /* Fault in [addr, addr + len) for writing ahead of use (best effort). */
 void kvs__io_prefault_write(void *addr, size_t len);
 /* From now on, faults in [addr, addr + len) create huge folios (a hint). */

@@ -440,6 +440,29 @@ static int cmp_epoch(const void *a, const void *b)
     return x->epoch < y->epoch ? -1 : x->epoch > y->epoch;
 }
 
+/*
+ * Start at once every read the open makes next: each segment's header and
+ * its end (where a sealed one's SEAL is), and the saved index, or without
+ * one the hint files. On a cold cache they then overlap on the disk: one
+ * after the other, each a few milliseconds on a virtual disk, they were most
+ * of a 40 ms open of a million keys.
+ */
+static void read_ahead_open(struct kvs *db, const uint32_t *ids, size_t n)
+{
+    const uint64_t page = 4096;
+    char name[KVS_SEG_NAME_MAX];
+    for (size_t i = 0; i < n; i++) {
+        kvs__seg_name(name, ids[i], "log");
+        kvs__io_read_ahead(db->dirfd, name, page, 2 * page);
+    }
+    if (!db->opts.use_hints || kvs__io_read_ahead(db->dirfd, KVS_INDEX_FILE_NAME, 0, 0))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        kvs__seg_name(name, ids[i], "hint");
+        kvs__io_read_ahead(db->dirfd, name, 0, 0);
+    }
+}
+
 /* Open every listed segment; empty ones (a crash right after creation) are
  * deleted. All must carry the same hash seed and distinct epochs. */
 static int open_segments(struct kvs *db, const uint32_t *ids, size_t n,
@@ -660,6 +683,8 @@ int kvs__recover(struct kvs *db)
     rc = apply_obsolete(db, ids, &nids, &max_listed);
     struct kvs_segment **segs = NULL;
     size_t nsegs = 0;
+    if (rc == KVS_OK)
+        read_ahead_open(db, ids, nids);
     if (rc == KVS_OK)
         rc = open_segments(db, ids, nids, &segs, &nsegs);
     free(ids);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -762,6 +763,58 @@ START_TEST(kill9_while_an_empty_store_opens)
 }
 END_TEST
 
+/* Pages of path resident in the page cache: first, last, of pages in all. */
+static void residency(const char *path, bool *first, bool *last)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    size_t pages = ((size_t)st.st_size + 4095) / 4096;
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    unsigned char *vec = malloc(pages);
+    ck_assert_int_eq(mincore(p, (size_t)st.st_size, vec), 0);
+    *first = vec[0] & 1;
+    *last = vec[pages - 1] & 1;
+    free(vec);
+    munmap(p, (size_t)st.st_size);
+    close(fd);
+}
+
+/* The open starts its reads at once (kvs__io_read_ahead): a file's head and
+ * tail come into the page cache without anyone reading them. */
+START_TEST(read_ahead_loads_head_and_tail)
+{
+    char *path = tu_path(tu_dir, "cold");
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    static char block[1 << 20];
+    memset(block, 'x', sizeof(block));
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
+    ck_assert_int_eq(fsync(fd), 0);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); /* clean pages: dropped */
+    close(fd);
+    bool first, last;
+    residency(path, &first, &last);
+    if (first || last) { /* a file system that keeps them (tmpfs) proves nothing */
+        free(path);
+        return;
+    }
+    int dirfd = open(tu_dir, O_RDONLY | O_DIRECTORY);
+    ck_assert(!kvs__io_read_ahead(dirfd, "no-such-file", 4096, 8192));
+    ck_assert(kvs__io_read_ahead(dirfd, "cold", 4096, 8192));
+    for (int waited = 0; waited < 500 && !(first && last); waited++) {
+        usleep(10000); /* the reads were only started */
+        residency(path, &first, &last);
+    }
+    ck_assert_msg(first && last, "head resident %d, tail resident %d", first, last);
+    close(dirfd);
+    free(path);
+}
+END_TEST
+
 static Suite *recovery_suite(void)
 {
     Suite *s = suite_create("recovery");
@@ -804,6 +857,7 @@ static Suite *recovery_suite(void)
     tcase_add_test(tc, kill9_every_sync_mode);
     tcase_add_test(tc, empty_store_opens_without_create);
     tcase_add_test(tc, kill9_while_an_empty_store_opens);
+    tcase_add_test(tc, read_ahead_loads_head_and_tail);
     suite_add_tcase(s, tc);
     return s;
 }
