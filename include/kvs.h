@@ -400,14 +400,14 @@ KVS_API int kvs_open(const char *dir, const kvs_options_t *opts, kvs_t **out);
  *
  * Waits for a running compaction to stop at a safe point, seals the active
  * segment, writes its hint file and syncs everything. If the garbage is
- * above the compaction trigger (a write burst the background compaction
- * could not keep up with), it first compacts as the background thread
- * would, the segments with the most garbage first, for at most about a
- * second: after a million keys were written and then a million random
- * overwrites (kvs-bench), the directory holds 1.4 times the data instead of
- * 2.3 to 2.4, and close took 0.1 to 0.2 s with its final sync (nothing is
- * compacted for a read-only handle or a store whose trigger is 100). The
- * handle is freed
+ * above a tenth of the compaction trigger (what the background thread
+ * leaves once the store is idle), it first compacts as that thread would,
+ * the segments with the most garbage first (the one just sealed included),
+ * for at most about a second: after a million keys were written and then a
+ * million random overwrites (kvs-bench), the directory holds 1.28 times the
+ * data instead of 2.3 to 2.4, and close took 0.2 to 0.4 s with its final
+ * sync (nothing is compacted for a read-only handle or a store whose
+ * trigger is 100). The handle is freed
  * even when an error is returned, except for #KVS_EBUSY. No other thread may
  * use the handle during or after this call.
  * @param[in] db The handle, or `NULL` (a no-op returning #KVS_OK).

@@ -161,11 +161,14 @@ enum compact_mode {
     COMPACT_BUSY, /* writes are going on: bound the garbage, not the work */
     COMPACT_IDLE, /* no write for a second: a tenth of the trigger */
     COMPACT_ALL,  /* kvs_compact(): every segment holding garbage */
-    COMPACT_CLOSE /* kvs_close(): as busy, in rounds of bounded copying */
+    COMPACT_CLOSE /* kvs_close(): as idle, in rounds of bounded copying */
 };
 
 /* kvs_close() compacts in rounds of at most this many live bytes copied,
- * until the garbage is under the trigger or this much time has passed. */
+ * until the garbage is under the idle trigger or this much time has passed:
+ * what the background thread would do once the store is idle, done before
+ * the store goes (so that a write burst's garbage is not what is left on
+ * disk, until the next open, whatever that is). */
 #define CLOSE_ROUND_COPY_BYTES ((uint64_t)32 << 20)
 #define CLOSE_MAX_US 1000000u
 
@@ -194,7 +197,7 @@ static size_t pick_inputs(struct kvs *db, struct kvs_segment **cand, size_t n,
     unsigned trigger = db->opts.compaction_trigger_percent;
     if (trigger >= 100)
         return 0;
-    if (mode == COMPACT_IDLE)
+    if (mode == COMPACT_IDLE || mode == COMPACT_CLOSE)
         trigger = KVS_MAX(trigger / 10, 1u);
     uint64_t floor_bytes = KVS_MIN(db->opts.segment_bytes, (uint64_t)1 << 20);
     if (dead < floor_bytes || dead * 100 < total * trigger) {

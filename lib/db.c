@@ -287,7 +287,15 @@ int kvs_close(kvs_t *db)
     }
     atomic_store(&db->compact_abort, true);
     kvs__bg_stop(db);
+    kvs__ahead_stop(db);
+    uint64_t seq = 0;
     if (!db->opts.read_only) {
+        /* Sealed first, so that the garbage of the last segment written is
+         * compacted too (a burst's own overwrites). */
+        pthread_mutex_lock(&db->write_mutex);
+        seq = ++db->write_seq; /* the seal, so that the sync below covers it */
+        close_active(db);
+        pthread_mutex_unlock(&db->write_mutex);
         /* a last, bounded compaction of its own (compact.h) */
         atomic_store(&db->compact_abort, false);
         kvs__compact_at_close(db);
@@ -295,14 +303,9 @@ int kvs_close(kvs_t *db)
     }
     atomic_store(&db->order.stop, true); /* an unfinished first view is dropped */
     kvs__sync_stop(db);
-    kvs__ahead_stop(db);
     kvs__order_stop(db); /* after compaction, which refreshes the order */
     int rc = KVS_OK;
     if (!db->opts.read_only) {
-        pthread_mutex_lock(&db->write_mutex);
-        uint64_t seq = ++db->write_seq; /* the seal, so that the sync below covers it */
-        close_active(db);
-        pthread_mutex_unlock(&db->write_mutex);
         if (!atomic_load(&db->write_failed))
             rc = kvs__sync_upto(db, seq);
         else

@@ -167,6 +167,49 @@ START_TEST(close_reclaims_a_write_burst)
 }
 END_TEST
 
+/* Garbage under the trigger (which the background thread leaves while
+ * writes go on) is reclaimed at close down to the idle level, a tenth of
+ * the trigger: what the store would reach if it stayed open and idle. */
+START_TEST(close_compacts_to_the_idle_level)
+{
+    enum { KEYS = 3000, VLEN = 200, EVERY = 6 };
+    kvs_t *db = open_trigger(tu_dir, 20, 64 * 1024);
+    put_round(db, KEYS, 0, VLEN);
+    char v[VLEN];
+    for (int i = 0; i < KEYS; i += EVERY) { /* a sixth of the keys again: ~14 % garbage */
+        char k[24];
+        int kl = snprintf(k, sizeof(k), "key-%06d", i);
+        memset(v, 'z', sizeof(v));
+        snprintf(v, sizeof(v), "r1-k%d", i);
+        ck_assert_kvs(kvs_set(db, k, (size_t)kl, v, sizeof(v)), KVS_OK);
+    }
+    uint64_t dead = 0, live = 0;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_DEAD_BYTES, &dead), KVS_OK);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_LIVE_BYTES, &live), KVS_OK);
+    ck_assert_msg(dead * 100 >= live * 8 && dead * 100 < (dead + live) * 20,
+                  "garbage %llu of %llu: not between the idle level and the trigger",
+                  (unsigned long long)dead, (unsigned long long)(dead + live));
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = open_trigger(tu_dir, 20, 64 * 1024);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_DEAD_BYTES, &dead), KVS_OK);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_LIVE_BYTES, &live), KVS_OK);
+    ck_assert_msg(dead * 100 <= (dead + live) * 2, "garbage %llu of %llu after close",
+                  (unsigned long long)dead, (unsigned long long)(dead + live));
+    for (int i = 0; i < KEYS; i += 7) {
+        char k[24], want[32];
+        int kl = snprintf(k, sizeof(k), "key-%06d", i);
+        snprintf(want, sizeof(want), "r%d-k%d", i % EVERY == 0, i);
+        void *got;
+        size_t n;
+        ck_assert_kvs(kvs_get(db, k, (size_t)kl, &got, &n), KVS_OK);
+        ck_assert_uint_eq(n, VLEN);
+        ck_assert_str_eq(got, want); /* the value starts with want and its NUL */
+        kvs_free(got);
+    }
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 /* A compaction holds its current output's moves and hint in memory until
  * the output is finished, so an output is finished at 131,072 moves even
  * with room left: 300,000 small live records, all rewritten by kvs_compact,
@@ -534,6 +577,7 @@ int main(void)
     tcase_add_test(tc, idle_store_settles_lower);
     tcase_add_test(tc, compaction_runs_while_hints_lag_behind);
     tcase_add_test(tc, close_reclaims_a_write_burst);
+    tcase_add_test(tc, close_compacts_to_the_idle_level);
     tcase_add_test(tc, compaction_outputs_are_bounded_in_records);
     tcase_add_test(tc, removed_keys_stay_removed_after_compaction);
     tcase_add_test(tc, removing_everything_empties_the_directory);
