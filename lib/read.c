@@ -1,7 +1,7 @@
 /*
- * Point reads: kvs_get, kvs_multi_get, kvs_exists, kvs_get_expire. A reader holds its
- * shard's read lock while it looks the key up and copies the value out of
- * the segment mapping (see store.h), and never waits for a writer for
+ * Point reads: kvs_get, kvs_multi_get, kvs_exists, kvs_get_expire. A reader
+ * holds its shard's read lock while it looks the key up and copies the value
+ * out of the segment mapping (see store.h), and never waits for a writer for
  * longer than one index update.
  */
 #include <sched.h>
