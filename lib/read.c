@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "hash.h"
+#include "run.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -170,24 +171,16 @@ int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
  * overlap instead of following one another. */
 #define MULTI_GROUP 16
 
-/* Bytes of a record worth loading ahead: its header, key and a short value. */
-#define MULTI_RECORD_AHEAD 192u
-
-/* Start loading the records of the entries whose tag matches h; the slots
- * were prefetched a step before. */
+/* Start loading the records of the entries whose tag matches h (the
+ * lines a get reads, as an iterator fetches them); the slots were
+ * prefetched a step before. */
 static void prefetch_records(struct kvs *db, struct kvs_index_shard *sh, uint64_t h)
 {
     pthread_rwlock_rdlock(&sh->lock);
     uint32_t pos = kvs__index_home(sh, h);
     struct kvs_index_entry *e;
-    while ((e = kvs__index_next_tag(sh, h, &pos)) != NULL) {
-        struct kvs_loc loc = kvs__entry_loc(e);
-        const uint8_t *rec = kvs__loc_record(db, &loc);
-        uint32_t ahead = KVS_MIN(loc.size, MULTI_RECORD_AHEAD);
-        for (uint32_t at = 0; at < ahead; at += 64)
-            __builtin_prefetch(rec + at);
-        __builtin_prefetch(rec + ahead - 1);
-    }
+    while ((e = kvs__index_next_tag(sh, h, &pos)) != NULL)
+        kvs__ref_prefetch(db, kvs__ref(kvs__entry_slot(e), e->off, false));
     pthread_rwlock_unlock(&sh->lock);
 }
 
