@@ -92,11 +92,11 @@ extern "C" {
 /** Major version: bumped on an incompatible ABI change. */
 #define KVS_VERSION_MAJOR 1
 /** Minor version: bumped when functions or options are added. */
-#define KVS_VERSION_MINOR 2
+#define KVS_VERSION_MINOR 3
 /** Patch version: bumped for fixes only. */
 #define KVS_VERSION_PATCH 0
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define KVS_VERSION_STRING "1.2.0"
+#define KVS_VERSION_STRING "1.3.0"
 /** The version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH`. */
 #define KVS_VERSION_NUMBER \
     (KVS_VERSION_MAJOR * 10000 + KVS_VERSION_MINOR * 100 + KVS_VERSION_PATCH)
@@ -528,6 +528,28 @@ typedef struct kvs_get_item {
  *       the others are still read.
  */
 KVS_API int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes);
+
+/**
+ * @brief kvs_multi_get_ex() flag: read the keys one after another, each at
+ *        a moment of its own, as that many kvs_get() calls in a row would.
+ *
+ * Each key is read after the one before it, so a value never goes back in
+ * time from one item to the next, but a write may fall between two reads.
+ * The memory loads still overlap, and the call never waits for writers nor
+ * makes them wait: what a server needs to answer a pipeline of separate
+ * `GET`s at once (kvs-server does).
+ */
+#define KVS_MULTI_GET_EACH 1u
+
+/**
+ * @brief kvs_multi_get() with flags (since 1.3.0).
+ * @param[in] db,items,n,max_bytes As kvs_multi_get()'s.
+ * @param[in] flags 0 (exactly kvs_multi_get()), or #KVS_MULTI_GET_EACH.
+ * @return As kvs_multi_get(); #KVS_EINVAL also for an unknown flag (no item
+ *         is touched).
+ */
+KVS_API int kvs_multi_get_ex(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes,
+                             unsigned flags);
 
 /**
  * @brief Tell whether a key exists, without copying its value.

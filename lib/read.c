@@ -232,11 +232,14 @@ static void release_values(kvs_get_item_t *items, size_t n)
  * before or just after it. A batch changes many, so the batch sequence must
  * not have moved at all.
  */
-int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes)
+int kvs_multi_get_ex(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes,
+                     unsigned flags)
 {
-    if (!db || (!items && n > 0))
+    if (!db || (!items && n > 0) || (flags & ~KVS_MULTI_GET_EACH) != 0)
         return KVS_EINVAL;
-    if (n <= 1) {
+    /* One key, or keys each read at its own moment: each get_hashed is
+     * such a read, and they are made in the items' order. */
+    if (n <= 1 || (flags & KVS_MULTI_GET_EACH)) {
         multi_get_all(db, items, n, max_bytes);
         return KVS_OK;
     }
@@ -255,6 +258,11 @@ int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes)
     multi_get_all(db, items, n, max_bytes);
     pthread_mutex_unlock(&db->write_mutex);
     return KVS_OK;
+}
+
+int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes)
+{
+    return kvs_multi_get_ex(db, items, n, max_bytes, 0);
 }
 
 /* The key's expiry if it holds a value now: KVS_OK, or KVS_NOT_FOUND. */

@@ -361,7 +361,9 @@ START_TEST(multi_get_matches_get)
     items[11].klen = 3;
     items[13].klen = 0; /* invalid */
     items[17].klen = KVS_KEY_MAX + 1;
-    ck_assert_kvs(kvs_multi_get(db, items, ITEMS, 0), KVS_OK);
+    static const unsigned flags[] = {0, KVS_MULTI_GET_EACH};
+    for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+    ck_assert_kvs(kvs_multi_get_ex(db, items, ITEMS, 0, flags[f]), KVS_OK);
     for (int j = 0; j < ITEMS; j++) {
         void *v;
         size_t n;
@@ -384,6 +386,7 @@ START_TEST(multi_get_matches_get)
     ck_assert_kvs(items[2].status, KVS_NOT_FOUND);
     ck_assert_kvs(items[13].status, KVS_EINVAL);
     ck_assert_kvs(items[17].status, KVS_ETOOBIG);
+    }
     free(big);
     ck_assert_kvs(kvs_close(db), KVS_OK);
 }
@@ -437,6 +440,9 @@ START_TEST(multi_get_arguments)
     ck_assert_kvs(kvs_multi_get(db, NULL, 1, 0), KVS_EINVAL);
     ck_assert_kvs(kvs_multi_get(db, NULL, 0, 0), KVS_OK);
     ck_assert_kvs(kvs_multi_get(db, &item, 0, 0), KVS_OK);
+    ck_assert_int_eq(item.status, 12345);
+    ck_assert_kvs(kvs_multi_get_ex(db, &item, 1, 0, 2), KVS_EINVAL); /* unknown flag */
+    ck_assert_kvs(kvs_multi_get_ex(db, &item, 1, 0, ~0u), KVS_EINVAL);
     ck_assert_int_eq(item.status, 12345);
     ck_assert_kvs(kvs_multi_get(db, &item, 1, 0), KVS_OK);
     ck_assert_kvs(item.status, KVS_NOT_FOUND);

@@ -71,6 +71,11 @@ const char *resp_parser_error(const struct resp_parser *p)
     return p->err;
 }
 
+void resp_parser_restart(struct resp_parser *p)
+{
+    reset(p);
+}
+
 bool resp_parser_idle(const struct resp_parser *p)
 {
     return p->state == PS_IDLE;

@@ -101,6 +101,13 @@ void resp_parser_set_limits(struct resp_parser *p, const struct resp_limits *lim
 enum resp_status resp_parse(struct resp_parser *p, char *buf, size_t len,
                             struct resp_request *req);
 
+/*
+ * Forget any partial request: the next resp_parse() starts from a request's
+ * first byte, for a caller that moves back to parse again requests it had
+ * parsed but chose not to execute yet. Only multibulk requests can be parsed
+ * twice: an inline one was unescaped in place.
+ */
+void resp_parser_restart(struct resp_parser *p);
 /* After RESP_NEED_MORE: the total length buf must reach before the parser can progress. */
 size_t resp_parser_wanted(const struct resp_parser *p, size_t len);
 

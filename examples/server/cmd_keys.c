@@ -9,19 +9,6 @@
 
 #include "commands.h"
 
-/* Append a value read with rc (bulk or null), or an error reply. */
-static void add_read(struct session *s, int rc, void *val, size_t len)
-{
-    if (rc == KVS_OK) {
-        resp_add_bulk(s->out, val, len);
-        kvs_free(val);
-    } else if (rc == KVS_NOT_FOUND) {
-        resp_add_null(s->out);
-    } else {
-        reply_storage_error(s, rc);
-    }
-}
-
 void cmd_get(struct session *s, size_t argc, const struct resp_arg *argv)
 {
     (void)argc;
@@ -30,17 +17,7 @@ void cmd_get(struct session *s, size_t argc, const struct resp_arg *argv)
     const struct resp_arg *key = &argv[1];
     int rc = key_storable(key) ? kvs_get(s->srv->db, key->ptr, key->len, &val, &len)
                                : KVS_NOT_FOUND;
-    add_read(s, rc, val, len);
-}
-
-/* Value bytes an MGET may still read: what the reply buffer can take (0:
- * no limit), so that a request for many big values holds no more memory
- * than its reply would. */
-static size_t mget_budget(const struct buf *out)
-{
-    if (out->limit == 0)
-        return 0;
-    return out->limit > out->len ? out->limit - out->len : 1;
+    reply_read(s, rc, val, len);
 }
 
 /*
@@ -59,7 +36,7 @@ void cmd_mget(struct session *s, size_t argc, const struct resp_arg *argv)
     }
     for (size_t i = 0; i < n; i++)
         items[i] = (kvs_get_item_t){.key = argv[i + 1].ptr, .klen = argv[i + 1].len};
-    int rc = kvs_multi_get(s->srv->db, items, n, mget_budget(s->out));
+    int rc = kvs_multi_get(s->srv->db, items, n, reply_budget(s->out));
     if (rc != KVS_OK) {
         free(items);
         reply_storage_error(s, rc);
@@ -71,7 +48,7 @@ void cmd_mget(struct session *s, size_t argc, const struct resp_arg *argv)
         if (status == KVS_ETOOBIG) /* past the output limit: the reply fails */
             s->out->failed = true;
         else /* an absent key is nil; a failed one an error element */
-            add_read(s, status, items[i].val, items[i].vlen);
+            reply_read(s, status, items[i].val, items[i].vlen);
     }
     free(items);
 }

@@ -123,6 +123,25 @@ void reply_not_integer(struct session *s)
     resp_add_error(s->out, "ERR value is not an integer or out of range");
 }
 
+void reply_read(struct session *s, int rc, void *val, size_t len)
+{
+    if (rc == KVS_OK) {
+        resp_add_bulk(s->out, val, len);
+        kvs_free(val);
+    } else if (rc == KVS_NOT_FOUND) {
+        resp_add_null(s->out);
+    } else {
+        reply_storage_error(s, rc);
+    }
+}
+
+size_t reply_budget(const struct buf *out)
+{
+    if (out->limit == 0)
+        return 0;
+    return out->limit > out->len ? out->limit - out->len : 1;
+}
+
 bool key_storable(const struct resp_arg *key)
 {
     return key->len >= 1 && key->len <= KVS_KEY_MAX;

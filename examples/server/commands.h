@@ -72,6 +72,15 @@ void reply_storage_error(struct session *s, int rc);
 void reply_syntax_error(struct session *s);
 void reply_not_integer(struct session *s);
 
+/* The reply to a read that returned rc: the value as a bulk string (and
+ * kvs_free'd), nil for KVS_NOT_FOUND, else an error reply. */
+void reply_read(struct session *s, int rc, void *val, size_t len);
+
+/* Value bytes a read of many keys may still copy: what the reply buffer can
+ * take (0: no limit), so that a request for many big values holds no more
+ * memory than its reply would; the max_bytes of kvs_multi_get. */
+size_t reply_budget(const struct buf *out);
+
 /* A key libkvs can hold: 1 to KVS_KEY_MAX bytes. Reads treat others as absent. */
 bool key_storable(const struct resp_arg *key);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "get_run.h"
 #include "idle.h"
 #include "log.h"
 #include "worker.h"
@@ -113,6 +114,25 @@ static void limit_output(struct conn *c)
     c->out.limit = lim > SIZE_MAX - c->out_pos ? SIZE_MAX : c->out_pos + lim;
 }
 
+/*
+ * After a request's reply was appended (from before): if it did not fit
+ * (output limit or ENOMEM), then as Redis past its hard limit the client is
+ * dropped; first it gets the replies to its earlier requests (less than
+ * CONN_OUT_SOFT_LIMIT), none for this one. Returns true when it fitted.
+ */
+static bool reply_fitted(struct conn *c, size_t before)
+{
+    if (!buf_failed(&c->out))
+        return true;
+    log_msg(LL_WARN, "client %llu: replies over the output limit (%zu bytes) or out of "
+                     "memory: closing it", (unsigned long long)c->sess.id, c->w->output_limit);
+    stat_add(&c->w->stats.output_closed, 1);
+    buf_truncate(&c->out, before);
+    c->out.failed = false;
+    c->sess.close_after_reply = true;
+    return false;
+}
+
 static void execute(struct conn *c, const struct resp_request *req)
 {
     struct worker *w = c->w;
@@ -123,17 +143,40 @@ static void execute(struct conn *c, const struct resp_request *req)
     stat_add(&w->stats.commands, 1);
     if (!was_authed && c->sess.authed)
         resp_parser_set_limits(&c->parser, &w->limits);
-    if (buf_failed(&c->out)) {
-        /* A reply did not fit (output limit or ENOMEM). As Redis past its hard
-         * limit, the client is dropped; first it gets the replies to its
-         * earlier requests (less than CONN_OUT_SOFT_LIMIT), none for this one. */
-        log_msg(LL_WARN, "client %llu: replies over the output limit (%zu bytes) or out of "
-                         "memory: closing it", (unsigned long long)c->sess.id, w->output_limit);
-        stat_add(&w->stats.output_closed, 1);
-        buf_truncate(&c->out, before);
-        c->out.failed = false;
-        c->sess.close_after_reply = true;
+    reply_fitted(c, before);
+}
+
+/*
+ * Answer the GETs gathered (get_run.h), in order, as execute would one by
+ * one: a reply that does not fit closes the client, and the GETs after it
+ * are not answered. Their values are bounded by what the connection may
+ * still buffer below CONN_OUT_SOFT_LIMIT; the GETs past it are parsed again
+ * later: the input goes back to the first of them and true is returned.
+ */
+static bool answer_gets(struct conn *c, struct get_run *run)
+{
+    if (run->n == 0)
+        return false;
+    size_t unsent = c->out.len - c->out_pos;
+    limit_output(c);
+    get_run_read(&c->sess, run, unsent < CONN_OUT_SOFT_LIMIT ? CONN_OUT_SOFT_LIMIT - unsent : 1);
+    bool rewound = false;
+    size_t executed = 0;
+    while (executed < run->n) {
+        size_t before = c->out.len;
+        if (!get_run_reply(&c->sess, run, executed)) {
+            c->in_pos = run->start[executed];
+            resp_parser_restart(&c->parser);
+            rewound = true;
+            break;
+        }
+        executed++;
+        if (!reply_fitted(c, before))
+            break;
     }
+    stat_add(&c->w->stats.commands, executed);
+    get_run_clear(run);
+    return rewound;
 }
 
 /* Drop consumed input; give the buffer back to the pool when nothing is left. */
@@ -149,30 +192,71 @@ static void settle_input(struct conn *c)
     }
 }
 
+/* Answer the gathered GETs before another request. False when that request
+ * must not run now: the input went back before it, or the client is being
+ * closed (a reply did not fit). */
+static bool gets_answered_before(struct conn *c, struct get_run *run)
+{
+    return !answer_gets(c, run) && !c->sess.close_after_reply;
+}
+
+/*
+ * Parse the next request and execute it, or gather it if it is a GET
+ * (get_run.h): gathered GETs are answered together just before whatever
+ * comes next. Their keys stay where they are in the input buffer, which does
+ * not move until settle_input. Returns false when nothing more can be done
+ * until more input arrives, or ever (protocol error).
+ */
+static bool next_request(struct conn *c, struct get_run *run)
+{
+    size_t start = c->in_pos;
+    bool multibulk = c->in.data[start] == '*';
+    /* an inline request is unescaped in place by the parser, so it must
+     * never be parsed twice: the GETs before it are answered first */
+    if (run->n > 0 && !multibulk && !gets_answered_before(c, run))
+        return true;
+    struct resp_request req;
+    enum resp_status st =
+        resp_parse(&c->parser, c->in.data + start, c->in.len - start, &req);
+    if (st == RESP_NEED_MORE)
+        return false;
+    if (st == RESP_ERROR) {
+        if (!gets_answered_before(c, run))
+            return true; /* the error comes again, after the GETs before it */
+        protocol_error(c, resp_parser_error(&c->parser));
+        return false;
+    }
+    c->in_pos += req.size;
+    if (req.argc == 0)
+        return true;
+    if (multibulk && get_run_accepts(&c->sess, &req)) {
+        if (get_run_add(run, &req, start))
+            answer_gets(c, run);
+        return true;
+    }
+    if (gets_answered_before(c, run)) /* else req is parsed again later, or never */
+        execute(c, &req);
+    return true;
+}
+
 /* Execute every complete request buffered, up to the output soft limit. */
 static void process(struct conn *c)
 {
+    struct get_run run;
+    run.n = 0;
     c->flags &= ~CONN_PAUSED;
     if (c->in_pos < c->in.len && !c->out.data)
         bufpool_take(&c->w->pool, &c->out);
-    while (!c->sess.close_after_reply && c->in_pos < c->in.len) {
-        if (c->out.len - c->out_pos >= CONN_OUT_SOFT_LIMIT) {
-            c->flags |= CONN_PAUSED;
-            break;
+    do {
+        while (!c->sess.close_after_reply && c->in_pos < c->in.len) {
+            if (c->out.len - c->out_pos >= CONN_OUT_SOFT_LIMIT) {
+                c->flags |= CONN_PAUSED;
+                break;
+            }
+            if (!next_request(c, &run))
+                break;
         }
-        struct resp_request req;
-        enum resp_status st =
-            resp_parse(&c->parser, c->in.data + c->in_pos, c->in.len - c->in_pos, &req);
-        if (st == RESP_NEED_MORE)
-            break;
-        if (st == RESP_ERROR) {
-            protocol_error(c, resp_parser_error(&c->parser));
-            break;
-        }
-        c->in_pos += req.size;
-        if (req.argc > 0)
-            execute(c, &req);
-    }
+    } while (answer_gets(c, &run)); /* went back: carry on from there */
     settle_input(c);
 }
 

@@ -148,6 +148,129 @@ START_TEST(pipelining_in_order)
 }
 END_TEST
 
+/*
+ * Pipelined GETs are answered together (the server's get_run.c), but the
+ * replies must be exactly those of the requests executed one by one: in
+ * order, each GET seeing the SETs before it, errors where they were asked,
+ * inline GETs among multibulk ones, more GETs than one run holds, and values
+ * large enough that the connection's output budget (64 KiB unsent) stops a
+ * run part way and the rest is parsed again. The pipeline ends in a protocol
+ * error, whose reply must come after every GET before it.
+ */
+#define BIG_GETS 24
+#define BIG_GET_BYTES (20 * 1024)
+
+static void big_value(char *v, int i)
+{
+    for (int j = 0; j < BIG_GET_BYTES; j++)
+        v[j] = (char)('a' + (i * 7 + j) % 26);
+}
+
+static void build_get_pipeline(struct run_result *req, struct run_result *rep)
+{
+    FILE *q = open_memstream(&req->out, &req->out_len);
+    FILE *a = open_memstream(&rep->out, &rep->out_len);
+    static char v[BIG_GET_BYTES];
+    for (int i = 0; i < 70; i++) { /* more than two runs; key:i holds v<i*7> */
+        if (i % 10 == 9) {
+            fprintf(q, "GET key:%d\r\n", i); /* inline, amid multibulk GETs */
+        } else {
+            int kl = snprintf(NULL, 0, "key:%d", i);
+            fprintf(q, "*2\r\n$3\r\nGET\r\n$%d\r\nkey:%d\r\n", kl, i);
+        }
+        int vl = snprintf(NULL, 0, "v%d", i * 7);
+        fprintf(a, "$%d\r\nv%d\r\n", vl, i * 7);
+    }
+    fprintf(q, "*2\r\n$3\r\nGET\r\n$5\r\nnokey\r\n*2\r\n$3\r\nGET\r\n$0\r\n\r\n");
+    fprintf(a, "$-1\r\n$-1\r\n");
+    fprintf(q, "*3\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n$5\r\nkey:2\r\n");
+    fprintf(a, "-ERR wrong number of arguments for 'get' command\r\n");
+    fprintf(q, "*2\r\n$3\r\nGET\r\n$5\r\nkey:5\r\n*3\r\n$3\r\nSET\r\n$5\r\nkey:5\r\n$3\r\nnew\r\n"
+               "*2\r\n$3\r\nGET\r\n$5\r\nkey:5\r\nSET key:5 v35\r\n");
+    fprintf(a, "$3\r\nv35\r\n+OK\r\n$3\r\nnew\r\n+OK\r\n"); /* as it was, for the next run */
+    for (int i = 0; i < BIG_GETS; i++) { /* 480 KiB of values: several budgets */
+        fprintf(q, "*2\r\n$3\r\nGET\r\n$%d\r\nbig:%d\r\n", i < 10 ? 5 : 6, i);
+        big_value(v, i);
+        fprintf(a, "$%d\r\n", BIG_GET_BYTES);
+        fwrite(v, 1, BIG_GET_BYTES, a);
+        fprintf(a, "\r\n");
+    }
+    fprintf(q, "ECHO after-big\r\n*2\r\n$3\r\nGET\r\n$5\r\nbig:0\r\n*1\r\n$4\r\nPING\r\n");
+    fprintf(a, "$9\r\nafter-big\r\n$%d\r\n", BIG_GET_BYTES);
+    big_value(v, 0);
+    fwrite(v, 1, BIG_GET_BYTES, a);
+    fprintf(a, "\r\n+PONG\r\n");
+    for (int i = 0; i < 8; i++) /* big GETs, then an error that must wait for them */
+        fprintf(q, "*2\r\n$3\r\nGET\r\n$5\r\nbig:%d\r\n", i);
+    fprintf(q, "*1\r\n$x\r\n");
+    for (int i = 0; i < 8; i++) {
+        big_value(v, i);
+        fprintf(a, "$%d\r\n", BIG_GET_BYTES);
+        fwrite(v, 1, BIG_GET_BYTES, a);
+        fprintf(a, "\r\n");
+    }
+    fprintf(a, "-ERR Protocol error: invalid bulk length\r\n");
+    fclose(q);
+    fclose(a);
+}
+
+static void get_pipeline(bool in_pieces)
+{
+    struct run_result req = {0}, rep = {0};
+    build_get_pipeline(&req, &rep);
+    int fd = conn();
+    for (size_t pos = 0; pos < req.out_len;) {
+        size_t n = in_pieces ? 1 + test_rand() % 997 : req.out_len;
+        n = n > req.out_len - pos ? req.out_len - pos : n;
+        ck_assert_int_eq(send_all(fd, req.out + pos, n), 0);
+        pos += n;
+    }
+    char *got = malloc(rep.out_len + 1);
+    ck_assert_ptr_nonnull(got);
+    size_t n = recv_exact(fd, got, rep.out_len, 10000);
+    ck_assert_uint_eq(n, rep.out_len);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(got[i] == rep.out[i], "reply byte %zu: '%.40s' where '%.40s' was expected",
+                      i, got + i, rep.out + i);
+    ck_assert(wait_closed(fd, 10000));
+    free(got);
+    close(fd);
+    free(req.out);
+    free(rep.out);
+}
+
+START_TEST(pipelined_gets_in_order)
+{
+    start(NULL);
+    int fd = conn();
+    static char v[BIG_GET_BYTES];
+    for (int i = 0; i < 70; i++) {
+        char cmd[64];
+        int len = snprintf(cmd, sizeof(cmd), "SET key:%d v%d\r\n", i, i * 7);
+        exchange(fd, cmd, (size_t)len, "+OK\r\n", 5);
+    }
+    for (int i = 0; i < BIG_GETS; i++) {
+        char head[64];
+        int kl = snprintf(NULL, 0, "big:%d", i);
+        int len = snprintf(head, sizeof(head), "*3\r\n$3\r\nSET\r\n$%d\r\nbig:%d\r\n$%d\r\n", kl,
+                           i, BIG_GET_BYTES);
+        big_value(v, i);
+        ck_assert_int_eq(send_all(fd, head, (size_t)len), 0);
+        ck_assert_int_eq(send_all(fd, v, sizeof(v)), 0);
+        exchange(fd, "\r\n", 2, "+OK\r\n", 5);
+    }
+    close(fd);
+    long long before = info_field("total_commands_processed");
+    get_pipeline(false);
+    /* every request counted once, though some were parsed twice: 70 GETs;
+     * nokey, the empty key, the arity error, GET SET GET SET; 24 big GETs;
+     * ECHO, GET, PING; 8 big GETs; and this INFO (the error is no command) */
+    ck_assert_int_eq(info_field("total_commands_processed") - before, 70 + 7 + 24 + 3 + 8 + 1);
+    get_pipeline(true);
+    stop();
+}
+END_TEST
+
 START_TEST(half_close_gets_replies)
 {
     start(NULL);
@@ -484,6 +607,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, inline_commands);
     tcase_add_test(tc, pipelining_in_order);
+    tcase_add_test(tc, pipelined_gets_in_order);
     tcase_add_test(tc, half_close_gets_replies);
     suite_add_tcase(s, tc);
 
