@@ -287,10 +287,12 @@ KVS_API int kvs_options_set_segment_size(kvs_options_t *opts, size_t bytes);
  * this fraction of the bytes in sealed segments, and at least one segment's
  * worth of them exists (or 1 MiB, whichever is smaller). It then rewrites the
  * segments holding the most garbage until the fraction is at most half the
- * trigger. When nothing was written for a second, it uses a tenth of the
- * trigger instead, so a store at rest settles with less garbage (by default
- * under 1 %) than a busy one. kvs_close() compacts too, within a budget,
- * when the garbage is above the trigger.
+ * trigger. When nothing was written for a second, and fewer than 10,000
+ * gets a second were made, it uses a tenth of the trigger instead, so a
+ * store at rest settles with less garbage (by default under 1 %) than a
+ * busy one, without taking CPU time from a read-heavy load for what only
+ * saves space. kvs_close() compacts too, within a budget, down to that
+ * idle level.
  * @param[in,out] opts The options to change.
  * @param[in] percent 1 to 100; 100 never compacts in the background or at close
  *            (kvs_compact() still works). Default 20.

@@ -159,7 +159,7 @@ static int cmp_epoch(const void *a, const void *b)
 /* How hard compaction tries (see pick_inputs). */
 enum compact_mode {
     COMPACT_BUSY, /* writes are going on: bound the garbage, not the work */
-    COMPACT_IDLE, /* no write for a second: a tenth of the trigger */
+    COMPACT_IDLE, /* no write (nor many reads) for a second: a tenth of the trigger */
     COMPACT_ALL,  /* kvs_compact(): every segment holding garbage */
     COMPACT_CLOSE /* kvs_close(): as idle, in rounds of bounded copying */
 };
@@ -819,22 +819,45 @@ static void prefault_segments(struct kvs *db)
     }
 }
 
-/* A store is idle once nothing was written for IDLE_US. */
+/* A store is idle once nothing was written, and next to nothing read, for
+ * IDLE_US. */
 #define IDLE_US 1000000u
 
-/* Idle: no write seen since a look IDLE_US or more ago. */
-static bool store_idle(struct kvs *db, uint64_t *last_seq, uint64_t *last_us)
+/* Gets a second at which a store without writes is still busy: compacting
+ * to the idle level only saves space, and would take CPU time and cache from
+ * those reads (on two CPUs, a third of a server's pipelined GETs). A trickle
+ * of reads (monitoring, a few clients) does not hold it off. */
+#define BUSY_GETS_PER_S 10000u
+
+/* What the background thread saw at its last look. */
+struct activity {
+    uint64_t write_seq; /* db->write_seq */
+    uint64_t gets;      /* KVS_STAT_GETS */
+    uint64_t look_us;   /* when */
+    uint64_t busy_us;   /* the last look that saw a write or many reads */
+};
+
+static uint64_t gets_so_far(struct kvs *db)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
+        n += atomic_load_explicit(&db->index.shards[i].gets, memory_order_relaxed);
+    return n;
+}
+
+/* Idle: no write, and gets at under BUSY_GETS_PER_S, since a look IDLE_US
+ * or more ago. */
+static bool store_idle(struct kvs *db, struct activity *a)
 {
     pthread_mutex_lock(&db->write_mutex);
     uint64_t seq = db->write_seq;
     pthread_mutex_unlock(&db->write_mutex);
-    uint64_t now = kvs__now_us();
-    if (seq != *last_seq) {
-        *last_seq = seq;
-        *last_us = now;
-        return false;
-    }
-    return now - *last_us >= IDLE_US;
+    uint64_t gets = gets_so_far(db), now = kvs__now_us();
+    bool reading = (gets - a->gets) * 1000000u > (uint64_t)BUSY_GETS_PER_S * (now - a->look_us);
+    bool busy = seq != a->write_seq || reading;
+    *a = (struct activity){.write_seq = seq, .gets = gets, .look_us = now,
+                           .busy_us = busy ? now : a->busy_us};
+    return !busy && now - a->busy_us >= IDLE_US;
 }
 
 /*
@@ -860,8 +883,9 @@ static uint64_t next_look_us(uint64_t last_us)
 static void *bg_main(void *arg)
 {
     struct kvs *db = arg;
-    uint64_t last_seq = 0, last_us = kvs__now_us();
-    while (bg_wait(db, next_look_us(last_us))) {
+    uint64_t start = kvs__now_us();
+    struct activity seen = {.gets = gets_so_far(db), .look_us = start, .busy_us = start};
+    while (bg_wait(db, next_look_us(seen.busy_us))) {
         pthread_mutex_lock(&db->compact_mutex);
         if (db->index_file_stale && kvs__index_file_remove(db) == KVS_OK)
             db->index_file_stale = false;
@@ -872,8 +896,7 @@ static void *bg_main(void *arg)
         bool more_hints = kvs__write_pending_hints(db, HINTS_PER_ROUND);
         size_t left, deleted;
         if (!atomic_load(&db->write_failed))
-            compact(db, store_idle(db, &last_seq, &last_us) ? COMPACT_IDLE : COMPACT_BUSY, &left,
-                    &deleted);
+            compact(db, store_idle(db, &seen) ? COMPACT_IDLE : COMPACT_BUSY, &left, &deleted);
         pthread_mutex_unlock(&db->compact_mutex);
         if (more_hints && atomic_load(&db->compact_waiters) == 0)
             kvs__bg_kick(db); /* the next round at once, unless someone waits */
