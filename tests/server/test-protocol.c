@@ -271,6 +271,121 @@ START_TEST(pipelined_gets_in_order)
 }
 END_TEST
 
+/*
+ * Random pipelines against a model of the store: GETs (multibulk and
+ * inline), SETs of small and large values, DELs, MGETs, arity errors and
+ * PINGs over eight keys, sent whole or in random pieces. The replies must be
+ * exactly what executing the requests one by one gives, whatever runs of
+ * GETs the server gathers and however often their values' size sends it
+ * back to parse them again. The seed is printed; KVS_TEST_SEED replays it.
+ */
+#define MODEL_KEYS 8
+
+struct model {
+    char *val[MODEL_KEYS];
+    size_t len[MODEL_KEYS];
+};
+
+static void model_bulk(FILE *a, const struct model *m, int k)
+{
+    if (!m->val[k]) {
+        fprintf(a, "$-1\r\n");
+        return;
+    }
+    fprintf(a, "$%zu\r\n", m->len[k]);
+    fwrite(m->val[k], 1, m->len[k], a);
+    fprintf(a, "\r\n");
+}
+
+static void model_set(struct model *m, int k, size_t len)
+{
+    free(m->val[k]);
+    m->val[k] = malloc(len ? len : 1);
+    ck_assert_ptr_nonnull(m->val[k]);
+    for (size_t i = 0; i < len; i++)
+        m->val[k][i] = (char)test_rand();
+    m->len[k] = len;
+}
+
+/* One random request into q, its reply (per the model, updated) into a. */
+static void model_request(FILE *q, FILE *a, struct model *m)
+{
+    int k = (int)(test_rand() % MODEL_KEYS), pick = (int)(test_rand() % 100);
+    if (pick < 45) {
+        fprintf(q, "*2\r\n$3\r\nGET\r\n$3\r\nrk%d\r\n", k);
+        model_bulk(a, m, k);
+    } else if (pick < 55) {
+        fprintf(q, "get rk%d\r\n", k);
+        model_bulk(a, m, k);
+    } else if (pick < 72) {
+        size_t len = test_rand() % 4 == 0 ? 8192 + test_rand() % 32768 : test_rand() % 60;
+        model_set(m, k, len);
+        fprintf(q, "*3\r\n$3\r\nSET\r\n$3\r\nrk%d\r\n$%zu\r\n", k, len);
+        fwrite(m->val[k], 1, len, q);
+        fprintf(q, "\r\n");
+        fprintf(a, "+OK\r\n");
+    } else if (pick < 80) {
+        fprintf(q, "*2\r\n$3\r\nDEL\r\n$3\r\nrk%d\r\n", k);
+        fprintf(a, ":%d\r\n", m->val[k] != NULL);
+        free(m->val[k]);
+        m->val[k] = NULL;
+    } else if (pick < 88) {
+        int k2 = (int)(test_rand() % MODEL_KEYS);
+        fprintf(q, "*3\r\n$4\r\nMGET\r\n$3\r\nrk%d\r\n$3\r\nrk%d\r\n", k, k2);
+        fprintf(a, "*2\r\n");
+        model_bulk(a, m, k);
+        model_bulk(a, m, k2);
+    } else if (pick < 94) {
+        fprintf(q, "*3\r\n$3\r\nGET\r\n$3\r\nrk%d\r\n$1\r\nx\r\n", k);
+        fprintf(a, "-ERR wrong number of arguments for 'get' command\r\n");
+    } else {
+        fprintf(q, "PING\r\n");
+        fprintf(a, "+PONG\r\n");
+    }
+}
+
+START_TEST(random_pipelines_match_a_model)
+{
+    start(NULL);
+    struct model m;
+    memset(&m, 0, sizeof(m));
+    for (int round = 0; round < 6; round++) {
+        struct run_result req = {0}, rep = {0};
+        FILE *q = open_memstream(&req.out, &req.out_len);
+        FILE *a = open_memstream(&rep.out, &rep.out_len);
+        for (int i = 0; i < 400; i++)
+            model_request(q, a, &m);
+        fclose(q);
+        fclose(a);
+        int fd = conn();
+        for (size_t pos = 0; pos < req.out_len;) {
+            size_t n = round % 2 ? 1 + test_rand() % 4000 : req.out_len;
+            n = n > req.out_len - pos ? req.out_len - pos : n;
+            ck_assert_int_eq(send_all(fd, req.out + pos, n), 0);
+            pos += n;
+        }
+        char *got = malloc(rep.out_len + 1);
+        ck_assert_ptr_nonnull(got);
+        size_t n = recv_exact(fd, got, rep.out_len, 20000);
+        size_t at = 0;
+        while (at < n && got[at] == rep.out[at])
+            at++;
+        ck_assert_msg(n == rep.out_len && at == n,
+                      "round %d (seed %llu): %zu of %zu reply bytes, first difference at %zu: "
+                      "'%.40s' where '%.40s' was expected", round,
+                      (unsigned long long)test_seed(), n, rep.out_len, at, got + at,
+                      rep.out + at);
+        free(got);
+        close(fd);
+        free(req.out);
+        free(rep.out);
+    }
+    for (int k = 0; k < MODEL_KEYS; k++)
+        free(m.val[k]);
+    stop();
+}
+END_TEST
+
 START_TEST(half_close_gets_replies)
 {
     start(NULL);
@@ -608,6 +723,7 @@ int main(void)
     tcase_add_test(tc, inline_commands);
     tcase_add_test(tc, pipelining_in_order);
     tcase_add_test(tc, pipelined_gets_in_order);
+    tcase_add_test(tc, random_pipelines_match_a_model);
     tcase_add_test(tc, half_close_gets_replies);
     suite_add_tcase(s, tc);
 
