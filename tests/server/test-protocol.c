@@ -96,6 +96,33 @@ START_TEST(inline_commands)
 }
 END_TEST
 
+/*
+ * Send req->out (whole when max_piece is 0, else in random pieces of 1 to
+ * max_piece bytes) and expect exactly rep->out back within timeout_ms; a
+ * failure names what (and the test seed) and where the replies differ.
+ */
+static void send_expect(int fd, const struct run_result *req, const struct run_result *rep,
+                        size_t max_piece, int timeout_ms, const char *what)
+{
+    for (size_t pos = 0; pos < req->out_len;) {
+        size_t n = max_piece ? 1 + test_rand() % max_piece : req->out_len;
+        n = n > req->out_len - pos ? req->out_len - pos : n;
+        ck_assert_int_eq(send_all(fd, req->out + pos, n), 0);
+        pos += n;
+    }
+    char *got = malloc(rep->out_len + 1);
+    ck_assert_ptr_nonnull(got);
+    size_t n = recv_exact(fd, got, rep->out_len, timeout_ms);
+    size_t at = 0;
+    while (at < n && got[at] == rep->out[at])
+        at++;
+    ck_assert_msg(n == rep->out_len && at == n,
+                  "%s (seed %llu): %zu of %zu reply bytes, first difference at %zu: '%.40s' "
+                  "where '%.40s' was expected", what, (unsigned long long)test_seed(), n,
+                  rep->out_len, at, got + at, rep->out + at);
+    free(got);
+}
+
 /* 2000 commands in one buffer; replies must come back complete and in order. */
 static void build_pipeline(struct run_result *req, struct run_result *rep, int n)
 {
@@ -118,22 +145,7 @@ static void pipeline(bool in_pieces)
     struct run_result req = {0}, rep = {0};
     build_pipeline(&req, &rep, 2000);
     int fd = conn();
-    if (!in_pieces) {
-        ck_assert_int_eq(send_all(fd, req.out, req.out_len), 0);
-    } else {
-        for (size_t pos = 0; pos < req.out_len;) {
-            size_t n = 1 + test_rand() % 97;
-            n = n > req.out_len - pos ? req.out_len - pos : n;
-            ck_assert_int_eq(send_all(fd, req.out + pos, n), 0);
-            pos += n;
-        }
-    }
-    char *got = malloc(rep.out_len + 1);
-    ck_assert_ptr_nonnull(got);
-    size_t n = recv_exact(fd, got, rep.out_len, 10000);
-    ck_assert_uint_eq(n, rep.out_len);
-    ck_assert(memcmp(got, rep.out, n) == 0);
-    free(got);
+    send_expect(fd, &req, &rep, in_pieces ? 97 : 0, 10000, "SET/GET/EXISTS pipeline");
     close(fd);
     free(req.out);
     free(rep.out);
@@ -219,21 +231,8 @@ static void get_pipeline(bool in_pieces)
     struct run_result req = {0}, rep = {0};
     build_get_pipeline(&req, &rep);
     int fd = conn();
-    for (size_t pos = 0; pos < req.out_len;) {
-        size_t n = in_pieces ? 1 + test_rand() % 997 : req.out_len;
-        n = n > req.out_len - pos ? req.out_len - pos : n;
-        ck_assert_int_eq(send_all(fd, req.out + pos, n), 0);
-        pos += n;
-    }
-    char *got = malloc(rep.out_len + 1);
-    ck_assert_ptr_nonnull(got);
-    size_t n = recv_exact(fd, got, rep.out_len, 10000);
-    ck_assert_uint_eq(n, rep.out_len);
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(got[i] == rep.out[i], "reply byte %zu: '%.40s' where '%.40s' was expected",
-                      i, got + i, rep.out + i);
+    send_expect(fd, &req, &rep, in_pieces ? 997 : 0, 10000, "GET pipeline");
     ck_assert(wait_closed(fd, 10000));
-    free(got);
     close(fd);
     free(req.out);
     free(rep.out);
@@ -358,24 +357,9 @@ START_TEST(random_pipelines_match_a_model)
         fclose(q);
         fclose(a);
         int fd = conn();
-        for (size_t pos = 0; pos < req.out_len;) {
-            size_t n = round % 2 ? 1 + test_rand() % 4000 : req.out_len;
-            n = n > req.out_len - pos ? req.out_len - pos : n;
-            ck_assert_int_eq(send_all(fd, req.out + pos, n), 0);
-            pos += n;
-        }
-        char *got = malloc(rep.out_len + 1);
-        ck_assert_ptr_nonnull(got);
-        size_t n = recv_exact(fd, got, rep.out_len, 20000);
-        size_t at = 0;
-        while (at < n && got[at] == rep.out[at])
-            at++;
-        ck_assert_msg(n == rep.out_len && at == n,
-                      "round %d (seed %llu): %zu of %zu reply bytes, first difference at %zu: "
-                      "'%.40s' where '%.40s' was expected", round,
-                      (unsigned long long)test_seed(), n, rep.out_len, at, got + at,
-                      rep.out + at);
-        free(got);
+        char what[32];
+        snprintf(what, sizeof(what), "round %d", round);
+        send_expect(fd, &req, &rep, round % 2 ? 4000 : 0, 20000, what);
         close(fd);
         free(req.out);
         free(rep.out);
