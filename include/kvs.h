@@ -291,7 +291,8 @@ KVS_API int kvs_options_set_segment_size(kvs_options_t *opts, size_t bytes);
  * gets a second were made, it uses a tenth of the trigger instead, so a
  * store at rest settles with less garbage (by default under 1 %) than a
  * busy one, without taking CPU time from a read-heavy load for what only
- * saves space. kvs_close() compacts too, within a budget, down to that
+ * saves space; ten seconds after the last write it does so whatever the
+ * reads. kvs_close() compacts too, within a budget, down to that
  * idle level.
  * @param[in,out] opts The options to change.
  * @param[in] percent 1 to 100; 100 never compacts in the background or at close

@@ -829,12 +829,18 @@ static void prefault_segments(struct kvs *db)
  * of reads (monitoring, a few clients) does not hold it off. */
 #define BUSY_GETS_PER_S 10000u
 
+/* Reads put the idle compaction off for this long after the last write at
+ * most: a store read without pause still settles, a burst of reads (a
+ * batch job, a benchmark) is left alone. */
+#define READS_DEFER_US 10000000u
+
 /* What the background thread saw at its last look. */
 struct activity {
     uint64_t write_seq; /* db->write_seq */
     uint64_t gets;      /* KVS_STAT_GETS */
     uint64_t look_us;   /* when */
     uint64_t busy_us;   /* the last look that saw a write or many reads */
+    uint64_t write_us;  /* the last look that saw a write */
 };
 
 static uint64_t gets_so_far(struct kvs *db)
@@ -846,18 +852,22 @@ static uint64_t gets_so_far(struct kvs *db)
 }
 
 /* Idle: no write, and gets at under BUSY_GETS_PER_S, since a look IDLE_US
- * or more ago. */
+ * or more ago; or no write since a look READS_DEFER_US ago, whatever the
+ * reads. */
 static bool store_idle(struct kvs *db, struct activity *a)
 {
     pthread_mutex_lock(&db->write_mutex);
     uint64_t seq = db->write_seq;
     pthread_mutex_unlock(&db->write_mutex);
     uint64_t gets = gets_so_far(db), now = kvs__now_us();
+    bool writing = seq != a->write_seq;
     bool reading = (gets - a->gets) * 1000000u > (uint64_t)BUSY_GETS_PER_S * (now - a->look_us);
-    bool busy = seq != a->write_seq || reading;
     *a = (struct activity){.write_seq = seq, .gets = gets, .look_us = now,
-                           .busy_us = busy ? now : a->busy_us};
-    return !busy && now - a->busy_us >= IDLE_US;
+                           .busy_us = writing || reading ? now : a->busy_us,
+                           .write_us = writing ? now : a->write_us};
+    if (writing)
+        return false;
+    return now - a->busy_us >= IDLE_US || now - a->write_us >= READS_DEFER_US;
 }
 
 /*
@@ -884,7 +894,8 @@ static void *bg_main(void *arg)
 {
     struct kvs *db = arg;
     uint64_t start = kvs__now_us();
-    struct activity seen = {.gets = gets_so_far(db), .look_us = start, .busy_us = start};
+    struct activity seen = {.gets = gets_so_far(db), .look_us = start, .busy_us = start,
+                            .write_us = start};
     while (bg_wait(db, next_look_us(seen.busy_us))) {
         pthread_mutex_lock(&db->compact_mutex);
         if (db->index_file_stale && kvs__index_file_remove(db) == KVS_OK)

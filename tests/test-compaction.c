@@ -259,6 +259,27 @@ START_TEST(idle_store_settles_lower)
 }
 END_TEST
 
+/* Read the first 1,000 keys over and over (far more than 10,000 gets a
+ * second) for up to `seconds`, or until a compaction has run if
+ * until_compacted. Returns the seconds spent; *compactions the count. */
+static double read_for(kvs_t *db, double seconds, bool until_compacted, uint64_t *compactions)
+{
+    double start = tu_now();
+    for (;;) {
+        ck_assert_kvs(kvs_stat(db, KVS_STAT_COMPACTIONS, compactions), KVS_OK);
+        if ((until_compacted && *compactions > 0) || tu_now() - start >= seconds)
+            return tu_now() - start;
+        for (int i = 0; i < 1000; i++) {
+            char k[24];
+            int kl = snprintf(k, sizeof(k), "key-%06d", i);
+            void *v;
+            size_t n;
+            ck_assert_kvs(kvs_get(db, k, (size_t)kl, &v, &n), KVS_OK);
+            kvs_free(v);
+        }
+    }
+}
+
 /* Reads going on keep a store from being idle: the compaction that only
  * saves space waits until they stop, then runs as in idle_store_settles_lower.
  * Without the rule it starts about a second after the last write. */
@@ -267,24 +288,29 @@ START_TEST(idle_compaction_waits_for_reads)
     kvs_t *db = open_trigger(tu_dir, 40, 8192);
     put_round(db, 3000, 0, 60);
     put_round(db, 1000, 1, 60); /* a quarter of the bytes are dead, under the trigger */
-    double end = tu_now() + 3.0;
-    uint64_t compactions = 0, reads = 0;
-    while (tu_now() < end) { /* far more than 10,000 gets a second */
-        for (int i = 0; i < 1000; i++, reads++) {
-            char k[24];
-            int kl = snprintf(k, sizeof(k), "key-%06d", i);
-            ck_assert_kvs(kvs_exists(db, k, (size_t)kl), KVS_OK);
-            void *v;
-            size_t n;
-            ck_assert_kvs(kvs_get(db, k, (size_t)kl, &v, &n), KVS_OK);
-            kvs_free(v);
-        }
-        ck_assert_kvs(kvs_stat(db, KVS_STAT_COMPACTIONS, &compactions), KVS_OK);
-        ck_assert_msg(compactions == 0, "compacted after %llu reads", (unsigned long long)reads);
-    }
+    uint64_t compactions;
+    read_for(db, 3.0, true, &compactions);
+    ck_assert_msg(compactions == 0, "compacted while reads went on");
     unsigned pct = wait_for_settle(db, 15); /* reads stopped: idle now */
     ck_assert_uint_lt(pct, 15);
     ck_assert_uint_gt(wait_for_compactions(db), 0);
+    check_round(db, 1000, 1, 60, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
+/* But not for ever: ten seconds after the last write the store compacts to
+ * the idle level however much it is read. */
+START_TEST(idle_compaction_comes_despite_reads)
+{
+    kvs_t *db = open_trigger(tu_dir, 40, 8192);
+    put_round(db, 3000, 0, 60);
+    put_round(db, 1000, 1, 60);
+    uint64_t compactions;
+    double waited = read_for(db, 30.0, true, &compactions);
+    ck_assert_msg(compactions > 0, "no compaction in %.1f s of reads", waited);
+    ck_assert_msg(waited >= 8.0, "compacted %.1f s after the last write, reads going on", waited);
+    ck_assert_uint_lt(wait_for_settle(db, 15), 15);
     check_round(db, 1000, 1, 60, 0);
     ck_assert_kvs(kvs_close(db), KVS_OK);
 }
@@ -607,6 +633,7 @@ int main(void)
     tcase_add_test(tc, background_compaction_bounds_garbage);
     tcase_add_test(tc, idle_store_settles_lower);
     tcase_add_test(tc, idle_compaction_waits_for_reads);
+    tcase_add_test(tc, idle_compaction_comes_despite_reads);
     tcase_add_test(tc, compaction_runs_while_hints_lag_behind);
     tcase_add_test(tc, close_reclaims_a_write_burst);
     tcase_add_test(tc, close_compacts_to_the_idle_level);
