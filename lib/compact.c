@@ -843,14 +843,6 @@ struct activity {
     uint64_t write_us;  /* the last look that saw a write */
 };
 
-static uint64_t gets_so_far(struct kvs *db)
-{
-    uint64_t n = 0;
-    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
-        n += atomic_load_explicit(&db->index.shards[i].gets, memory_order_relaxed);
-    return n;
-}
-
 /* Idle: no write, and gets at under BUSY_GETS_PER_S, since a look IDLE_US
  * or more ago; or no write since a look READS_DEFER_US ago, whatever the
  * reads. */
@@ -859,7 +851,7 @@ static bool store_idle(struct kvs *db, struct activity *a)
     pthread_mutex_lock(&db->write_mutex);
     uint64_t seq = db->write_seq;
     pthread_mutex_unlock(&db->write_mutex);
-    uint64_t gets = gets_so_far(db), now = kvs__now_us();
+    uint64_t gets = kvs__index_gets(&db->index), now = kvs__now_us();
     bool writing = seq != a->write_seq;
     bool reading = (gets - a->gets) * 1000000u > (uint64_t)BUSY_GETS_PER_S * (now - a->look_us);
     *a = (struct activity){.write_seq = seq, .gets = gets, .look_us = now,
@@ -894,8 +886,8 @@ static void *bg_main(void *arg)
 {
     struct kvs *db = arg;
     uint64_t start = kvs__now_us();
-    struct activity seen = {.gets = gets_so_far(db), .look_us = start, .busy_us = start,
-                            .write_us = start};
+    struct activity seen = {
+        .gets = kvs__index_gets(&db->index), .look_us = start, .busy_us = start, .write_us = start};
     while (bg_wait(db, next_look_us(seen.busy_us))) {
         pthread_mutex_lock(&db->compact_mutex);
         if (db->index_file_stale && kvs__index_file_remove(db) == KVS_OK)

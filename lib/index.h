@@ -141,6 +141,16 @@ void kvs__index_destroy(struct kvs_index *ix);
 /* Size every shard for about n keys in total, so a bulk load never resizes. */
 int kvs__index_reserve(struct kvs_index *ix, uint64_t n);
 
+/* Gets made so far (the shards' counters summed): KVS_STAT_GETS, and what
+ * the background thread watches to tell a store being read from an idle one. */
+static inline uint64_t kvs__index_gets(struct kvs_index *ix)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
+        n += atomic_load_explicit(&ix->shards[i].gets, memory_order_relaxed);
+    return n;
+}
+
 static inline struct kvs_index_shard *kvs__index_shard(struct kvs_index *ix, uint64_t hash)
 {
     return &ix->shards[hash >> (64 - KVS_INDEX_SHARD_BITS)];

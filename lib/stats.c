@@ -100,8 +100,7 @@ int kvs_stat(kvs_t *db, kvs_stat_t which, uint64_t *value)
         pthread_mutex_unlock(&db->write_mutex);
         break;
     case KVS_STAT_GETS:
-        for (unsigned i = 0; i < KVS_INDEX_SHARDS; i++)
-            *value += atomic_load_explicit(&db->index.shards[i].gets, memory_order_relaxed);
+        *value = kvs__index_gets(&db->index);
         break;
     case KVS_STAT_WRITE_FAILED:
         *value = atomic_load(&db->write_failed);
