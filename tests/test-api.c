@@ -330,6 +330,29 @@ START_TEST(long_records_keep_exact_sizes)
 }
 END_TEST
 
+/* Each item holds what kvs_get gives for its key (status, length, value and
+ * the NUL after it); the items' values are freed. */
+static void expect_items_as_get(kvs_t *db, kvs_get_item_t *items, int n_items)
+{
+    for (int j = 0; j < n_items; j++) {
+        void *v;
+        size_t n;
+        int rc = kvs_get(db, items[j].key, items[j].klen, &v, &n);
+        ck_assert_msg(items[j].status == rc, "item %d: %s, kvs_get says %s", j,
+                      kvs_status_name(items[j].status), kvs_status_name(rc));
+        ck_assert_uint_eq(items[j].vlen, n);
+        if (rc == KVS_OK) {
+            ck_assert_ptr_nonnull(items[j].val);
+            ck_assert_mem_eq(items[j].val, v, n);
+            ck_assert_int_eq(((char *)items[j].val)[n], 0); /* NUL after it, as kvs_get */
+        } else {
+            ck_assert_ptr_null(items[j].val);
+        }
+        kvs_free(v);
+        kvs_free(items[j].val);
+    }
+}
+
 /* kvs_multi_get gives each item what kvs_get gives for its key: present,
  * absent, repeated, empty, large (copied outside the lock) and invalid keys,
  * over more items than one group. */
@@ -363,29 +386,13 @@ START_TEST(multi_get_matches_get)
     items[17].klen = KVS_KEY_MAX + 1;
     static const unsigned flags[] = {0, KVS_MULTI_GET_EACH};
     for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
-    ck_assert_kvs(kvs_multi_get_ex(db, items, ITEMS, 0, flags[f]), KVS_OK);
-    for (int j = 0; j < ITEMS; j++) {
-        void *v;
-        size_t n;
-        int rc = kvs_get(db, items[j].key, items[j].klen, &v, &n);
-        ck_assert_msg(items[j].status == rc, "item %d: %s, kvs_get says %s", j,
-                      kvs_status_name(items[j].status), kvs_status_name(rc));
-        ck_assert_uint_eq(items[j].vlen, n);
-        if (rc == KVS_OK) {
-            ck_assert_ptr_nonnull(items[j].val);
-            ck_assert_mem_eq(items[j].val, v, n);
-            ck_assert_int_eq(((char *)items[j].val)[n], 0); /* NUL after it, as kvs_get */
-        } else {
-            ck_assert_ptr_null(items[j].val);
-        }
-        kvs_free(v);
-        kvs_free(items[j].val);
-    }
-    ck_assert_kvs(items[11].status, KVS_OK);
-    ck_assert_uint_eq(items[11].vlen, big_len);
-    ck_assert_kvs(items[2].status, KVS_NOT_FOUND);
-    ck_assert_kvs(items[13].status, KVS_EINVAL);
-    ck_assert_kvs(items[17].status, KVS_ETOOBIG);
+        ck_assert_kvs(kvs_multi_get_ex(db, items, ITEMS, 0, flags[f]), KVS_OK);
+        ck_assert_kvs(items[11].status, KVS_OK);
+        ck_assert_uint_eq(items[11].vlen, big_len);
+        ck_assert_kvs(items[2].status, KVS_NOT_FOUND);
+        ck_assert_kvs(items[13].status, KVS_EINVAL);
+        ck_assert_kvs(items[17].status, KVS_ETOOBIG);
+        expect_items_as_get(db, items, ITEMS); /* and frees their values */
     }
     free(big);
     ck_assert_kvs(kvs_close(db), KVS_OK);
