@@ -29,6 +29,11 @@
  * boundary it grows to: 2 MiB, so that the page cache can hold each step as
  * one huge folio, mapped by one page-table entry (see kvs__io_map). */
 #define KVS_SEG_GROW_BYTES (2u << 20)
+/* How far ahead of the writer the grow-ahead thread is asked to keep the
+ * file grown and faulted in: two steps, 4 MiB, some 30,000 small records,
+ * so that a thread kept off both CPUs for a scheduler slice or two (by the
+ * writer and a compaction) is still done before the writer gets there. */
+#define KVS_SEG_AHEAD_LEAD (2 * (uint64_t)KVS_SEG_GROW_BYTES)
 /* Header flag: the segment was written by compaction. */
 #define KVS_SEG_FLAG_COMPACTED 1u
 /* Writer segments are 2^32 epochs apart; compaction outputs fit in between. */
@@ -46,7 +51,7 @@ struct kvs_segment {
     uint64_t tail;        /* end of the records written so far (owner thread only) */
     uint64_t ahead_asked; /* file length last asked of the grow-ahead thread (owner only) */
     pthread_mutex_t grow_mutex; /* the owner and the grow-ahead thread both grow the file */
-    uint64_t grown_bytes; /* file length reserved and faulted in (grow_mutex) */
+    uint64_t grown_bytes; /* file length reserved (grow_mutex); faulted in after */
     bool grow_closed;     /* sealed or cut: never grown again (grow_mutex) */
     _Atomic bool sealed;  /* ends with a SEAL record and never changes */
     bool write_through;   /* appends use pwritev, not the mapping (see kvs__seg_create) */
@@ -117,8 +122,9 @@ int kvs__seg_grow(struct kvs_segment *s, uint64_t len);
 
 /*
  * Owner only: the file length worth growing to ahead of the writer, once its
- * tail has passed the middle of the last step; 0 when nothing is due (asked
- * already, the mapping is full, or the segment is written with pwritev).
+ * tail is within KVS_SEG_AHEAD_LEAD of what was grown or asked for; 0 when
+ * nothing is due (asked already, the mapping is full, or the segment is
+ * written with pwritev).
  */
 uint64_t kvs__seg_ahead_due(struct kvs_segment *s);
 

@@ -220,34 +220,37 @@ static void append_until(struct kvs_segment *s, uint64_t end)
     }
 }
 
-/* The grow-ahead protocol on its own: the owner asks once its tail passes the
- * middle of the last step, another thread grows the file, the owner adopts
- * the space without growing again, and sealing trims it all back. */
+/* The grow-ahead protocol on its own: the owner asks for one more step
+ * whenever its tail is within KVS_SEG_AHEAD_LEAD (two steps) of what was
+ * grown or asked for, another thread grows the file, the owner adopts the
+ * space without growing again, and sealing trims it all back. */
 START_TEST(grow_ahead_is_adopted_and_trimmed_at_seal)
 {
     const uint64_t step = KVS_SEG_GROW_BYTES;
+    ck_assert_uint_eq(KVS_SEG_AHEAD_LEAD, 2 * step);
     int dfd = dirfd_of(tu_dir);
     struct kvs_segment *s;
-    ck_assert_kvs(kvs__seg_create(dfd, 4, 1, 0, 1, 4 * step, KVS_SEG_MAPPED, &s), KVS_OK);
+    ck_assert_kvs(kvs__seg_create(dfd, 4, 1, 0, 1, 8 * step, KVS_SEG_MAPPED, &s), KVS_OK);
     char *path = tu_path(tu_dir, "0000000004.log");
     ck_assert_int_eq(tu_file_size(path), (long)step);
-    ck_assert_uint_eq(kvs__seg_ahead_due(s), 0); /* tail still in the first half */
-    append_until(s, step / 2 + 1);
+    /* a new segment: asked step by step until two steps past the tail */
     ck_assert_uint_eq(kvs__seg_ahead_due(s), 2 * step);
-    ck_assert_uint_eq(kvs__seg_ahead_due(s), 0); /* asked once per step */
-    ck_assert_kvs(kvs__seg_grow(s, 2 * step), KVS_OK); /* what the thread does */
-    ck_assert_int_eq(tu_file_size(path), (long)(2 * step));
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 3 * step);
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 0); /* asked far enough */
+    ck_assert_kvs(kvs__seg_grow(s, 3 * step), KVS_OK); /* what the thread does */
+    ck_assert_int_eq(tu_file_size(path), (long)(3 * step));
     ck_assert_uint_eq(s->file_bytes, step); /* not adopted until needed */
     append_until(s, step + 1);
-    ck_assert_uint_eq(s->file_bytes, 2 * step);
-    ck_assert_int_eq(tu_file_size(path), (long)(2 * step)); /* the writer grew nothing */
+    ck_assert_uint_eq(s->file_bytes, 3 * step);
+    ck_assert_int_eq(tu_file_size(path), (long)(3 * step)); /* the writer grew nothing */
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 4 * step); /* tail + lead past 3 steps */
     ck_assert_uint_eq(kvs__seg_ahead_due(s), 0);
-    append_until(s, step + step / 2 + 1);
-    ck_assert_uint_eq(kvs__seg_ahead_due(s), 3 * step);
-    ck_assert_kvs(kvs__seg_grow(s, 3 * step), KVS_OK);
+    append_until(s, 2 * step + 1);
+    ck_assert_uint_eq(kvs__seg_ahead_due(s), 5 * step);
+    ck_assert_kvs(kvs__seg_grow(s, 5 * step), KVS_OK);
     ck_assert_kvs(kvs__seg_seal(s), KVS_OK); /* space grown ahead, never adopted */
     ck_assert_int_eq(tu_file_size(path), (long)s->tail);
-    ck_assert_kvs(kvs__seg_grow(s, 4 * step), KVS_OK); /* a late request: ignored */
+    ck_assert_kvs(kvs__seg_grow(s, 6 * step), KVS_OK); /* a late request: ignored */
     ck_assert_int_eq(tu_file_size(path), (long)s->tail);
     kvs__seg_unref(s);
     free(path);
@@ -267,9 +270,10 @@ static long newest_log_size(const char *dir)
     return largest;
 }
 
-/* In a store, the grow-ahead thread grows the active segment's file by the
- * next step once the writer is half way through the current one, without
- * the writer writing another byte. */
+/* In a store, the grow-ahead thread keeps the active segment's file grown
+ * to the first step boundary at least KVS_SEG_AHEAD_LEAD past the writer's
+ * tail (three steps here, the tail being in the first), without the writer
+ * writing another byte. */
 START_TEST(store_grows_the_active_segment_ahead)
 {
     const long step = KVS_SEG_GROW_BYTES;
@@ -282,11 +286,11 @@ START_TEST(store_grows_the_active_segment_ahead)
     }
     /* bounded wait for the other thread: up to 10 s in steps of 1 ms */
     long size = newest_log_size(tu_dir);
-    for (int i = 0; i < 10000 && size < 2 * step; i++) {
+    for (int i = 0; i < 10000 && size < 3 * step; i++) {
         usleep(1000);
         size = newest_log_size(tu_dir);
     }
-    ck_assert_int_eq(size, 2 * step);
+    ck_assert_int_eq(size, 3 * step);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     ck_assert_int_lt(newest_log_size(tu_dir), step); /* sealed: trimmed to its records */
     db = tu_open(tu_dir, KVS_SYNC_NONE, 16 * (size_t)step);
