@@ -292,6 +292,17 @@ static size_t select_inputs(struct kvs *db, struct compaction *c, enum compact_m
 
 /* ---- copying ---- */
 
+/*
+ * How many records ahead of the one being checked the index slots are
+ * fetched. The liveness check then finds its slot in the cache and holds
+ * the shard's lock for a few instructions rather than a cache miss: the
+ * writer waits on that lock whenever this thread is preempted holding it
+ * (with two CPUs, a writer, a compaction and the grow-ahead thread, that
+ * was most of the writer's waiting in an overwrite run, perf sched). The
+ * misses of several records also overlap, so compaction runs faster.
+ */
+#define SLOTS_AHEAD 8
+
 static void output_discard(struct kvs *db, struct kvs_segment *out)
 {
     char name[KVS_SEG_NAME_MAX];
@@ -304,6 +315,15 @@ static void output_discard(struct kvs *db, struct kvs_segment *out)
     kvs__seg_unref(out);
 }
 
+/* Start loading the index slot that a move will update (see SLOTS_AHEAD). */
+static void prefetch_move_slot(struct kvs *db, const struct kvs_segment *out,
+                               const struct move *m)
+{
+    const uint8_t *copy = out->base + m->to_off;
+    uint64_t hash = kvs__hash(db->seed, kvs__rec_key_at(copy), kvs__rec_klen_at(copy));
+    kvs__index_prefetch(kvs__index_shard(&db->index, hash), hash);
+}
+
 /* Point the index at the copies whose originals are still the current
  * records; a copy whose original was overwritten meanwhile is dead. A move
  * to slot 0 is an expired value, replaced in the output by a tombstone:
@@ -312,6 +332,8 @@ static void apply_moves(struct kvs *db, struct compaction *c)
 {
     struct kvs_segment *out = c->out;
     for (size_t i = 0; i < c->nmoves; i++) {
+        if (i + SLOTS_AHEAD < c->nmoves)
+            prefetch_move_slot(db, out, &c->moves[i + SLOTS_AHEAD]);
         const struct move *m = &c->moves[i];
         const uint8_t *copy = out->base + m->to_off;
         const uint8_t *orig = kvs__slot_get(db, m->from_slot)->base + m->from_off;
@@ -325,7 +347,7 @@ static void apply_moves(struct kvs *db, struct compaction *c)
                                                         kvs__rec_vlen_at(copy))};
         bool expired = kvs__rec_type_at(copy) == KVS_REC_DEL;
         struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
-        pthread_rwlock_wrlock(&sh->lock);
+        kvs__shard_wrlock(sh);
         struct kvs_index_entry *e = kvs__index_find_loc(sh, hash, &from);
         if (e && expired) {
             kvs__index_erase(sh, e);
@@ -406,7 +428,7 @@ static int remember_move(struct compaction *c, const struct kvs_loc *from, uint6
 static bool record_is_live(struct kvs *db, uint64_t hash, const struct kvs_loc *loc)
 {
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
-    pthread_rwlock_rdlock(&sh->lock);
+    kvs__shard_rdlock(sh);
     bool live = kvs__index_find_loc(sh, hash, loc) != NULL;
     pthread_rwlock_unlock(&sh->lock);
     return live;
@@ -422,7 +444,7 @@ static bool tombstone_needed(struct kvs *db, struct compaction *c, size_t input,
                              uint64_t hash, const struct kvs_rec *r)
 {
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
-    pthread_rwlock_rdlock(&sh->lock);
+    kvs__shard_rdlock(sh);
     bool rewritten = kvs__index_find(sh, hash, r->key, r->klen, kvs__key_eq, db) != NULL;
     pthread_rwlock_unlock(&sh->lock);
     if (rewritten)
@@ -490,15 +512,37 @@ static int copy_batch(struct kvs *db, struct compaction *c, size_t input,
     return KVS_OK;
 }
 
+/* Start loading the index slot of the record at *pf and step past it; on a
+ * record that cannot be read, go to the end (the copy loop deals with it). */
+static void prefetch_slot(struct kvs *db, const struct kvs_segment *s, uint64_t *pf)
+{
+    struct kvs_rec r;
+    if (*pf >= s->tail || kvs__rec_peek(s->base + *pf, s->tail - *pf, &r) != KVS_REC_OK ||
+        r.type == KVS_REC_SEAL) {
+        *pf = s->tail;
+        return;
+    }
+    if (r.type != KVS_REC_BATCH) {
+        uint64_t hash = kvs__hash(db->seed, r.key, r.klen);
+        kvs__index_prefetch(kvs__index_shard(&db->index, hash), hash);
+    }
+    *pf += r.size;
+}
+
 /* Copy the live records of one input. Damaged bytes (kept by a repair-mode
  * open) are skipped; a live record inside them keeps the input alive. */
 static int copy_segment(struct kvs *db, struct compaction *c, size_t input)
 {
     struct kvs_segment *s = c->in[input];
     uint64_t off = KVS_SEG_HEADER_SIZE;
+    uint64_t pf = off;
+    for (int i = 0; i < SLOTS_AHEAD; i++)
+        prefetch_slot(db, s, &pf);
     while (off < s->tail) {
         if (atomic_load(&db->compact_abort))
             return KVS_OK;
+        pf = KVS_MAX(pf, off);
+        prefetch_slot(db, s, &pf);
         struct kvs_rec r;
         if (kvs__rec_decode(s->base + off, s->tail - off, &r) != KVS_REC_OK) {
             off = kvs__seg_skip_bad(s, off, s->tail);

@@ -131,6 +131,45 @@ struct kvs_index {
     uint32_t capacity;   /* entries per shard */
 };
 
+/* A spin-wait hint to the CPU. */
+static inline void kvs__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * Take a shard's lock, spinning a little before sleeping on it. A shard
+ * lock is held for a few instructions (the miss on the slot is taken before,
+ * see kvs__index_prefetch), while going to sleep on the lock and being woken
+ * costs two system calls and a wake-up: between the writer and a compaction
+ * that was thousands of sleeps a second.
+ */
+#define KVS_SHARD_SPINS 100
+
+static inline void kvs__shard_wrlock(struct kvs_index_shard *s)
+{
+    for (int i = 0; i < KVS_SHARD_SPINS; i++) {
+        if (pthread_rwlock_trywrlock(&s->lock) == 0)
+            return;
+        kvs__cpu_relax();
+    }
+    pthread_rwlock_wrlock(&s->lock);
+}
+
+static inline void kvs__shard_rdlock(struct kvs_index_shard *s)
+{
+    for (int i = 0; i < KVS_SHARD_SPINS; i++) {
+        if (pthread_rwlock_tryrdlock(&s->lock) == 0)
+            return;
+        kvs__cpu_relax();
+    }
+    pthread_rwlock_rdlock(&s->lock);
+}
+
 /* Does the record at e->loc hold this key? */
 typedef int (*kvs_key_eq_fn)(void *ctx, const struct kvs_loc *loc, const void *key,
                              size_t klen);

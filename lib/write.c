@@ -92,6 +92,9 @@ int kvs__write_append(struct kvs *db, const struct kvs_write_op *op)
 {
     uint64_t h = kvs__hash(db->seed, op->key, op->klen);
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
+    /* The slot's cache miss overlaps the append instead of stretching the
+     * time the shard's lock is held. */
+    kvs__index_prefetch(sh, h);
     uint64_t size = kvs__rec_size_of(op->type, op->klen, op->vlen);
     int rc = KVS_OK;
     if (kvs__rec_is_put((uint8_t)op->type))
@@ -115,7 +118,7 @@ int kvs__write_append(struct kvs *db, const struct kvs_write_op *op)
         kvs__seg_note_expire(db->active, op->expire);
     struct kvs_loc loc = {.slot = db->active->slot, .off = (uint32_t)off, .size = (uint32_t)size};
     struct kvs_rec r = {.type = (uint8_t)op->type, .klen = (uint32_t)op->klen, .key = op->key};
-    pthread_rwlock_wrlock(&sh->lock);
+    kvs__shard_wrlock(sh);
     kvs__write_index(db, sh, h, &r, &loc);
     pthread_rwlock_unlock(&sh->lock);
     kvs__order_note(db, kvs__ref(loc.slot, loc.off, op->type == KVS_REC_DEL));
