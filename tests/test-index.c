@@ -3,8 +3,11 @@
  * a number stored in loc.off, and the hash is chosen by the test, so that
  * collisions of tags, home buckets and shards can be forced.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/testutil.h"
 #include "index.h"
@@ -254,6 +257,60 @@ START_TEST(hash_bits_pick_shards)
 }
 END_TEST
 
+/* A thread that takes a shard's lock (write or read), notes it, lets go. */
+struct lock_probe {
+    struct kvs_index_shard *s;
+    bool write;
+    atomic_int got;
+};
+
+static void *take_lock(void *arg)
+{
+    struct lock_probe *p = arg;
+    if (p->write)
+        kvs__shard_wrlock(p->s);
+    else
+        kvs__shard_rdlock(p->s);
+    atomic_store(&p->got, 1);
+    pthread_rwlock_unlock(&p->s->lock);
+    return NULL;
+}
+
+/* Whether the probe got its lock within ms milliseconds (it must not). */
+static bool got_within(struct lock_probe *p, int ms)
+{
+    for (int i = 0; i < ms && !atomic_load(&p->got); i++)
+        usleep(1000);
+    return atomic_load(&p->got);
+}
+
+/* kvs__shard_wrlock/rdlock spin a little, then sleep on the lock: either
+ * way they exclude what the lock excludes, for as long as it is held. */
+START_TEST(shard_locks_wait_past_their_spin)
+{
+    struct kvs_index_shard *s = &ix->shards[3];
+    kvs__shard_rdlock(s);
+    kvs__shard_rdlock(s); /* readers share the lock */
+    struct lock_probe w = {.s = s, .write = true};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, take_lock, &w), 0);
+    ck_assert(!got_within(&w, 50)); /* far longer than the spin */
+    pthread_rwlock_unlock(&s->lock);
+    ck_assert(!got_within(&w, 20)); /* one reader left */
+    pthread_rwlock_unlock(&s->lock);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(atomic_load(&w.got), 1);
+
+    kvs__shard_wrlock(s);
+    struct lock_probe r = {.s = s, .write = false};
+    ck_assert_int_eq(pthread_create(&t, NULL, take_lock, &r), 0);
+    ck_assert(!got_within(&r, 50));
+    pthread_rwlock_unlock(&s->lock);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(atomic_load(&r.got), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("index");
@@ -270,6 +327,7 @@ int main(void)
     tcase_add_test(tc, full_shard_refuses_insertion);
     tcase_add_test(tc, hash_bits_pick_shards);
     tcase_add_test(tc, entries_pack_locations);
+    tcase_add_test(tc, shard_locks_wait_past_their_spin);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
