@@ -143,10 +143,11 @@ static inline void kvs__cpu_relax(void)
 
 /*
  * Take a shard's lock, spinning a little before sleeping on it. A shard
- * lock is held for a few instructions (the miss on the slot is taken before,
- * see kvs__index_prefetch), while going to sleep on the lock and being woken
+ * lock is held briefly, about one cache miss at most (the slot's miss is
+ * taken before, see kvs__index_prefetch; the writer's key check may miss
+ * once on the old record), while going to sleep on the lock and being woken
  * costs two system calls and a wake-up: between the writer and a compaction
- * that was thousands of sleeps a second.
+ * that was thousands of sleeps a second. The spin lasts a few microseconds.
  */
 #define KVS_SHARD_SPINS 100
 
