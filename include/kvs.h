@@ -92,11 +92,11 @@ extern "C" {
 /** Major version: bumped on an incompatible ABI change. */
 #define KVS_VERSION_MAJOR 1
 /** Minor version: bumped when functions or options are added. */
-#define KVS_VERSION_MINOR 3
+#define KVS_VERSION_MINOR 4
 /** Patch version: bumped for fixes only. */
 #define KVS_VERSION_PATCH 0
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define KVS_VERSION_STRING "1.3.0"
+#define KVS_VERSION_STRING "1.4.0"
 /** The version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH`. */
 #define KVS_VERSION_NUMBER \
     (KVS_VERSION_MAJOR * 10000 + KVS_VERSION_MINOR * 100 + KVS_VERSION_PATCH)
@@ -488,6 +488,33 @@ KVS_API int kvs_set_ex(kvs_t *db, const void *key, size_t klen, const void *val,
  * @note Never waits for compaction or for `fdatasync`.
  */
 KVS_API int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen);
+
+/**
+ * @brief Read the latest value of a key into the caller's buffer (since 1.4.0).
+ *
+ * The same read as kvs_get(), without its allocation: for callers that
+ * have room for the value at hand (a fixed-size record, a reply buffer)
+ * and read often. No NUL byte is added.
+ * @param[in] db The handle.
+ * @param[in] key The key bytes.
+ * @param[in] klen Key length, 1 to #KVS_KEY_MAX.
+ * @param[out] buf Receives the value on #KVS_OK; may be `NULL` only if
+ *             @p cap is 0. Its contents are unspecified on any other status.
+ * @param[in] cap Bytes @p buf can take.
+ * @param[out] vlen Receives the value's length on #KVS_OK, and on
+ *             #KVS_ETOOBIG when the value is longer than @p cap (so the
+ *             caller can make room and read again); 0 otherwise.
+ * @return #KVS_OK; #KVS_NOT_FOUND;
+ *         #KVS_ETOOBIG (the value is longer than @p cap: @p vlen says how
+ *         long, nothing is copied; or the key is longer than #KVS_KEY_MAX:
+ *         @p vlen is 0);
+ *         #KVS_EINVAL (`NULL` @p db, @p key or @p vlen, empty key, `NULL`
+ *         @p buf with a non-zero @p cap);
+ *         #KVS_ECORRUPT (the stored record fails its checksum).
+ * @note Never waits for compaction or for `fdatasync`, never allocates.
+ */
+KVS_API int kvs_get_into(kvs_t *db, const void *key, size_t klen, void *buf, size_t cap,
+                         size_t *vlen);
 
 /** One key of a kvs_multi_get(): the key going in, its value and status coming out. */
 typedef struct kvs_get_item {

@@ -1,12 +1,14 @@
 /*
- * Point reads: kvs_get, kvs_multi_get, kvs_exists, kvs_get_expire. A reader
- * holds its shard's read lock while it looks the key up and copies the value
- * out of the segment mapping (see store.h), and never waits for a writer for
- * longer than one index update.
+ * Point reads: kvs_get, kvs_get_into, kvs_multi_get, kvs_exists,
+ * kvs_get_expire. A reader holds its shard's read lock while it looks the
+ * key up and copies the value out of the segment mapping (see store.h), and
+ * never waits for a writer for longer than one index update.
  */
 #include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hash.h"
 #include "run.h"
@@ -73,27 +75,59 @@ static int lookup_record(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
     return damaged ? KVS_ECORRUPT : KVS_NOT_FOUND;
 }
 
-/* Copy r's value, unless that would take the reads past *budget bytes of
- * values (budget NULL: no limit): then KVS_ETOOBIG, *vlen its length. */
-static int copy_value(const struct kvs_rec *r, size_t *budget, void **val, size_t *vlen)
+/*
+ * Where a read puts the value it found: a malloc'ed copy in *val (kvs_get
+ * and the multi gets, whose budget, when not NULL, is the bytes of values
+ * they may still copy), or the caller's buffer of cap bytes (kvs_get_into:
+ * val NULL). *vlen receives the value's length.
+ */
+struct value_out {
+    void **val;
+    void *buf;
+    size_t cap;
+    size_t *budget;
+    size_t *vlen;
+};
+
+/* Copy r's value out, unless it is longer than the buffer, or would take
+ * the reads past their budget: then KVS_ETOOBIG, *vlen its length. */
+static int copy_value(const struct kvs_rec *r, struct value_out *o)
 {
-    if (budget) {
-        if (r->vlen > *budget) {
-            *vlen = r->vlen;
-            return KVS_ETOOBIG;
-        }
-        *budget -= r->vlen;
+    size_t room = o->val ? (o->budget ? *o->budget : SIZE_MAX) : o->cap;
+    if (r->vlen > room) {
+        *o->vlen = r->vlen;
+        return KVS_ETOOBIG;
     }
-    return kvs__value_copy(r, val, vlen);
+    if (!o->val) {
+        if (r->vlen > 0)
+            memcpy(o->buf, r->val, r->vlen);
+        *o->vlen = r->vlen;
+        return KVS_OK;
+    }
+    if (o->budget)
+        *o->budget -= r->vlen;
+    return kvs__value_copy(r, o->val, o->vlen);
+}
+
+/* Forget what a read that must be made again copied out. */
+static void value_out_reset(struct value_out *o, size_t budget_before)
+{
+    if (o->val) {
+        kvs_free(*o->val);
+        *o->val = NULL;
+    }
+    *o->vlen = 0;
+    if (o->budget)
+        *o->budget = budget_before;
 }
 
 /* Check and copy a large record pinned by lookup_record, then unpin it. */
-static int copy_pinned(struct found *f, size_t *budget, void **val, size_t *vlen)
+static int copy_pinned(struct found *f, struct value_out *o)
 {
     struct kvs_rec r;
     int rc = KVS_ECORRUPT;
     if (record_intact(f->pinned->base + f->loc.off, &f->loc, &r))
-        rc = expired(&r) ? KVS_NOT_FOUND : copy_value(&r, budget, val, vlen);
+        rc = expired(&r) ? KVS_NOT_FOUND : copy_value(&r, o);
     kvs__seg_unref(f->pinned);
     return rc;
 }
@@ -116,37 +150,33 @@ static bool batch_seq_moved(struct kvs *db, uint64_t seq)
     return atomic_load(&db->batch_seq) != seq;
 }
 
-/* kvs_get once the key is checked and hashed; budget as copy_value's. */
-static int get_hashed(struct kvs *db, const void *key, size_t klen, uint64_t h, size_t *budget,
-                      void **val, size_t *vlen)
+/* kvs_get once the key is checked and hashed. */
+static int get_hashed(struct kvs *db, const void *key, size_t klen, uint64_t h,
+                      struct value_out *o)
 {
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
     struct found f = {.pinned = NULL};
-    size_t budget_before = budget ? *budget : 0;
+    size_t budget_before = o->budget ? *o->budget : 0;
     int rc;
     for (;;) {
         uint64_t seq = batch_seq_settled(db);
         pthread_rwlock_rdlock(&sh->lock);
         rc = lookup_record(db, sh, h, key, klen, &f);
         if (rc == KVS_OK && !f.pinned)
-            rc = copy_value(&f.rec, budget, val, vlen);
+            rc = copy_value(&f.rec, o);
         /* counted per shard: a counter shared by all readers would bounce
          * between their CPUs on every get */
         atomic_fetch_add_explicit(&sh->gets, 1, memory_order_relaxed);
         pthread_rwlock_unlock(&sh->lock);
         if (KVS_LIKELY(!batch_seq_moved(db, seq)))
             break;
-        kvs_free(*val); /* overlapped a batch: this may be half of it */
-        *val = NULL;
-        *vlen = 0;
-        if (budget)
-            *budget = budget_before;
+        value_out_reset(o, budget_before); /* overlapped a batch: this may be half of it */
         if (f.pinned)
             kvs__seg_unref(f.pinned);
         f.pinned = NULL;
     }
     if (rc == KVS_OK && f.pinned)
-        rc = copy_pinned(&f, budget, val, vlen);
+        rc = copy_pinned(&f, o);
     if (rc == KVS_ECORRUPT)
         kvs__log(db, KVS_LOG_ERROR, "a record of the key asked for fails its checksum");
     return rc;
@@ -161,7 +191,19 @@ int kvs_get(kvs_t *db, const void *key, size_t klen, void **val, size_t *vlen)
     int rc = kvs__check_key(db, key, klen);
     if (rc != KVS_OK || !val || !vlen)
         return rc != KVS_OK ? rc : KVS_EINVAL;
-    return get_hashed(db, key, klen, kvs__hash(db->seed, key, klen), NULL, val, vlen);
+    struct value_out o = {.val = val, .vlen = vlen};
+    return get_hashed(db, key, klen, kvs__hash(db->seed, key, klen), &o);
+}
+
+int kvs_get_into(kvs_t *db, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)
+{
+    if (vlen)
+        *vlen = 0;
+    int rc = kvs__check_key(db, key, klen);
+    if (rc != KVS_OK || !vlen || (!buf && cap > 0))
+        return rc != KVS_OK ? rc : KVS_EINVAL;
+    struct value_out o = {.buf = buf, .cap = cap, .vlen = vlen};
+    return get_hashed(db, key, klen, kvs__hash(db->seed, key, klen), &o);
 }
 
 /* ---- many keys at once ---- */
@@ -201,8 +243,9 @@ static void multi_get_group(struct kvs *db, kvs_get_item_t *g, size_t n, size_t 
             prefetch_records(db, kvs__index_shard(&db->index, h[i]), h[i]);
     for (size_t i = 0; i < n; i++)
         if (g[i].status == KVS_OK)
-            g[i].status =
-                get_hashed(db, g[i].key, g[i].klen, h[i], budget, &g[i].val, &g[i].vlen);
+            g[i].status = get_hashed(
+                db, g[i].key, g[i].klen, h[i],
+                &(struct value_out){.val = &g[i].val, .budget = budget, .vlen = &g[i].vlen});
 }
 
 /* Reads that a write may have come between, before they are made with

@@ -214,6 +214,59 @@ START_TEST(get_missing_is_not_found)
 }
 END_TEST
 
+/* kvs_get_into reads what kvs_get reads, into the caller's buffer: values
+ * of every length (one past the unlocked-read threshold of 64 KiB), an
+ * exact fit, one byte short (KVS_ETOOBIG with the length, the buffer left
+ * alone), empty values with no buffer, and the errors. */
+START_TEST(get_into_matches_get)
+{
+    kvs_t *db = open_default();
+    const size_t sizes[] = {0, 1, 100, 4096, 64 * 1024 + 1};
+    size_t big = 64 * 1024 + 1;
+    char *val = malloc(big), *buf = malloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        val[i] = (char)(i * 7 + 3);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%zu", sizes[i]);
+        ck_assert_kvs(kvs_set(db, key, strlen(key), val, sizes[i]), KVS_OK);
+        size_t n = 12345;
+        memset(buf, 'x', big + 1);
+        ck_assert_kvs(kvs_get_into(db, key, strlen(key), buf, sizes[i], &n), KVS_OK);
+        ck_assert_uint_eq(n, sizes[i]);
+        ck_assert_mem_eq(buf, val, sizes[i]);
+        ck_assert_int_eq(buf[sizes[i]], 'x'); /* no NUL added, nothing past the value */
+        if (sizes[i] == 0) {
+            ck_assert_kvs(kvs_get_into(db, key, strlen(key), NULL, 0, &n), KVS_OK);
+            ck_assert_uint_eq(n, 0);
+            continue;
+        }
+        memset(buf, 'x', big + 1);
+        ck_assert_kvs(kvs_get_into(db, key, strlen(key), buf, sizes[i] - 1, &n), KVS_ETOOBIG);
+        ck_assert_uint_eq(n, sizes[i]);
+        ck_assert_int_eq(buf[0], 'x');
+    }
+    size_t n = 9;
+    ck_assert_kvs(kvs_get_into(db, "nope", 4, buf, big, &n), KVS_NOT_FOUND);
+    ck_assert_uint_eq(n, 0);
+    char long_key[KVS_KEY_MAX + 1];
+    memset(long_key, 'a', sizeof(long_key));
+    n = 9;
+    ck_assert_kvs(kvs_get_into(db, long_key, sizeof(long_key), buf, big, &n), KVS_ETOOBIG);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_kvs(kvs_get_into(NULL, "k1", 2, buf, big, &n), KVS_EINVAL);
+    ck_assert_kvs(kvs_get_into(db, NULL, 2, buf, big, &n), KVS_EINVAL);
+    ck_assert_kvs(kvs_get_into(db, "k1", 0, buf, big, &n), KVS_EINVAL);
+    ck_assert_kvs(kvs_get_into(db, "k1", 2, NULL, 1, &n), KVS_EINVAL);
+    ck_assert_kvs(kvs_get_into(db, "k1", 2, buf, big, NULL), KVS_EINVAL);
+    ck_assert_kvs(kvs_set_expire(db, "gone", 4, "v", 1, 1, 0), KVS_OK); /* expired long ago */
+    ck_assert_kvs(kvs_get_into(db, "gone", 4, buf, big, &n), KVS_NOT_FOUND);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(val);
+    free(buf);
+}
+END_TEST
+
 START_TEST(remove_then_get)
 {
     kvs_t *db = open_default();
@@ -719,6 +772,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, empty_key_is_einval);
     tcase_add_test(tc, null_arguments_are_einval);
     tcase_add_test(tc, get_missing_is_not_found);
+    tcase_add_test(tc, get_into_matches_get);
     tcase_add_test(tc, remove_then_get);
     tcase_add_test(tc, key_and_value_limits);
     tcase_add_test(tc, large_value_16mib);
