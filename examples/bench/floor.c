@@ -17,9 +17,18 @@
  *   overlapped: independent reads, so that the CPU overlaps the misses of
  *               several, as a batched read (kvs_multi_get) arranges.
  *
+ * And what an update of an existing key must cost in a log-structured store
+ * (libkvs's overwrite): the same two loads, serialized (the record is read
+ * to check its key), then a new 136-byte record appended to a log whose
+ * pages are already in place (libkvs's grow-ahead thread faults them in),
+ * and the slot pointed at it:
+ *
+ *   update:     one update after the other, as separate synchronous sets.
+ *
  * usage: kvs-bench-floor [--dir PATH] [--records N] [--reads R]
- * Prints one line per mode: "serialized: X ns per read". The file is
- * created in PATH (default: a new directory in /tmp) and removed.
+ * Prints one line per mode: "serialized: X ns per read", ..., "update: X ns
+ * per update" (N updates, as kvs-bench's overwrite). The files are created
+ * in PATH (default: a new directory in /tmp) and removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +71,23 @@ static uint8_t *map_aligned(int fd, size_t len)
         return NULL;
     madvise(p, len, MADV_HUGEPAGE); /* a hint: new folios of 2 MiB */
     return p;
+}
+
+/* A new file of len bytes in dir, unlinked at once and mapped as libkvs
+ * maps its segments; NULL (with a message) on failure. */
+static uint8_t *map_file(const char *dir, const char *name, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)len) != 0) {
+        fprintf(stderr, "kvs-bench-floor: %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            unlink(path);
+        return NULL;
+    }
+    unlink(path);
+    return map_aligned(fd, len);
 }
 
 /* Every byte of a record, mixed as a checksum would read it. */
@@ -107,6 +133,34 @@ static double run(const uint8_t *slots, size_t nslots, const uint8_t *data, size
     return (t1 - t0) / (double)reads;
 }
 
+/* Updates: read the slot and the record (the key check), append a new
+ * record made from it at the log's tail, point the slot at it. The next key
+ * depends on the record read, so one update ends before the next begins. */
+static double run_updates(uint8_t *slots, size_t nslots, const uint8_t *data, uint8_t *log,
+                          size_t updates, uint64_t *sink)
+{
+    uint64_t x = 2685821657736338717ull, carry = 0, sum = 0;
+    double t0 = now_ns();
+    for (size_t u = 0; u < updates; u++) {
+        uint8_t *slot = slots + (size_t)((next_rand(&x) ^ carry) % nslots) * SLOT_BYTES;
+        uint32_t off;
+        memcpy(&off, slot + 4, sizeof(off));
+        uint64_t h = read_record(data + off);
+        uint8_t *rec = log + u * RECORD_BYTES;
+        memcpy(rec, data + off, RECORD_BYTES); /* a record of the same size */
+        memcpy(rec, &h, sizeof(h));            /* with a checksum of its own */
+        /* The slot's store: into its first word, so that the reads keep
+         * finding records in the data file (the log only takes appends). */
+        uint32_t to = (uint32_t)(u * RECORD_BYTES);
+        memcpy(slot, &to, sizeof(to));
+        carry = h & 1;
+        sum += h;
+    }
+    double t1 = now_ns();
+    *sink += sum;
+    return (t1 - t0) / (double)updates;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: kvs-bench-floor [--dir PATH] [--records N] [--reads R]\n");
@@ -141,22 +195,15 @@ int main(int argc, char **argv)
         dir = tmpl;
         snprintf(made, sizeof(made), "%s", tmpl);
     }
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/floor.data", dir);
     size_t data_len = records * RECORD_BYTES;
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || ftruncate(fd, (off_t)data_len) != 0) {
-        fprintf(stderr, "kvs-bench-floor: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    unlink(path);
+    uint8_t *data = map_file(dir, "floor.data", data_len);
+    uint8_t *log = map_file(dir, "floor.log", data_len);
     if (made[0])
         rmdir(made);
-    uint8_t *data = map_aligned(fd, data_len);
     size_t nslots = records + records / 4; /* a hash table three quarters full */
     size_t slots_len = (nslots * SLOT_BYTES + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     uint8_t *slots = aligned_alloc(HUGE_PAGE, slots_len);
-    if (!data || !slots) {
+    if (!data || !log || !slots) {
         fprintf(stderr, "kvs-bench-floor: out of memory\n");
         return 1;
     }
@@ -166,6 +213,7 @@ int main(int argc, char **argv)
         uint64_t w = next_rand(&x);
         memcpy(data + i, &w, data_len - i < 8 ? data_len - i : 8);
     }
+    memset(log, 0, data_len); /* its pages in place before the updates */
     for (size_t s = 0; s < nslots; s++) {
         uint32_t off = (uint32_t)(next_rand(&x) % records) * RECORD_BYTES;
         memset(slots + s * SLOT_BYTES, 0, SLOT_BYTES);
@@ -177,6 +225,7 @@ int main(int argc, char **argv)
            (double)(nslots * SLOT_BYTES) / 1e6, reads);
     printf("serialized: %.1f ns per read\n", run(slots, nslots, data, reads, 1, &sink));
     printf("overlapped: %.1f ns per read\n", run(slots, nslots, data, reads, 0, &sink));
+    printf("update: %.1f ns per update\n", run_updates(slots, nslots, data, log, records, &sink));
     volatile uint64_t keep = sink; /* the reads must not be optimised away */
     (void)keep;
     return 0;
