@@ -63,6 +63,7 @@ struct worker {
     struct conn *conns_tail;      /* the least recently active (idle.h) */
     unsigned nconns;
     struct conn *pending;         /* to flush (and maybe resume) this iteration */
+    bool busy;                    /* events came close together: poll before sleeping */
     struct bufpool pool;
     struct resp_limits limits;        /* request limits of authenticated clients */
     struct resp_limits limits_unauth; /* before AUTH, when a password is set */
