@@ -151,24 +151,26 @@ static inline void kvs__cpu_relax(void)
  */
 #define KVS_SHARD_SPINS 100
 
-static inline void kvs__shard_wrlock(struct kvs_index_shard *s)
+static inline void kvs__shard_lock_spinning(struct kvs_index_shard *s,
+                                            int (*try_lock)(pthread_rwlock_t *),
+                                            int (*lock)(pthread_rwlock_t *))
 {
     for (int i = 0; i < KVS_SHARD_SPINS; i++) {
-        if (pthread_rwlock_trywrlock(&s->lock) == 0)
+        if (try_lock(&s->lock) == 0)
             return;
         kvs__cpu_relax();
     }
-    pthread_rwlock_wrlock(&s->lock);
+    lock(&s->lock);
+}
+
+static inline void kvs__shard_wrlock(struct kvs_index_shard *s)
+{
+    kvs__shard_lock_spinning(s, pthread_rwlock_trywrlock, pthread_rwlock_wrlock);
 }
 
 static inline void kvs__shard_rdlock(struct kvs_index_shard *s)
 {
-    for (int i = 0; i < KVS_SHARD_SPINS; i++) {
-        if (pthread_rwlock_tryrdlock(&s->lock) == 0)
-            return;
-        kvs__cpu_relax();
-    }
-    pthread_rwlock_rdlock(&s->lock);
+    kvs__shard_lock_spinning(s, pthread_rwlock_tryrdlock, pthread_rwlock_rdlock);
 }
 
 /* Does the record at e->loc hold this key? */

@@ -113,11 +113,16 @@ static void flush_pending(struct worker *w)
     }
 }
 
-static long long now_ms(void)
+static long long now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long now_ms(void)
+{
+    return now_us() / 1000;
 }
 
 /* Close what is left once the loop ends. */
@@ -164,13 +169,6 @@ static int wait_ms(struct worker *w)
  */
 #define POLL_US 30
 #define BUSY_GAP_US 1000
-
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int wait_events(struct worker *w, struct epoll_event *evs, int timeout_ms)
 {
