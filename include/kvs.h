@@ -1146,7 +1146,7 @@ typedef enum {
     KVS_STAT_DEAD_BYTES,            /**< Bytes of stale records (overwritten, removed, tombstones). */
     KVS_STAT_INDEX_BYTES,           /**< Memory held by the index. */
     KVS_STAT_SETS,                  /**< kvs_set() calls that wrote, since open. */
-    KVS_STAT_GETS,                  /**< kvs_get() calls, since open. */
+    KVS_STAT_GETS,                  /**< kvs_get() and kvs_get_into() calls, and keys read by kvs_multi_get(), since open. */
     KVS_STAT_REMOVES,               /**< kvs_remove() calls that wrote, since open. */
     KVS_STAT_SYNCS,                 /**< `fdatasync` calls on segments, since open. */
     KVS_STAT_SYNCED_WRITES,         /**< Writes made durable by group commit, since open. */

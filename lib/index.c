@@ -100,6 +100,17 @@ static void shards_point_at_region(struct kvs_index *ix)
     }
 }
 
+unsigned kvs__thread_stripe(void)
+{
+    /* initial-exec: a plain load from the thread's block, not a call to
+     * __tls_get_addr on every get (a few bytes of static TLS) */
+    static __thread unsigned mine __attribute__((tls_model("initial-exec")));
+    static _Atomic unsigned next;
+    if (KVS_UNLIKELY(mine == 0))
+        mine = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) % KVS_GET_STRIPES + 1;
+    return mine - 1;
+}
+
 int kvs__index_init(struct kvs_index *ix)
 {
     struct region r;

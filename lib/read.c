@@ -164,9 +164,6 @@ static int get_hashed(struct kvs *db, const void *key, size_t klen, uint64_t h,
         rc = lookup_record(db, sh, h, key, klen, &f);
         if (rc == KVS_OK && !f.pinned)
             rc = copy_value(&f.rec, o);
-        /* counted per shard: a counter shared by all readers would bounce
-         * between their CPUs on every get */
-        atomic_fetch_add_explicit(&sh->gets, 1, memory_order_relaxed);
         pthread_rwlock_unlock(&sh->lock);
         if (KVS_LIKELY(!batch_seq_moved(db, seq)))
             break;
@@ -175,6 +172,7 @@ static int get_hashed(struct kvs *db, const void *key, size_t klen, uint64_t h,
             kvs__seg_unref(f.pinned);
         f.pinned = NULL;
     }
+    kvs__index_count_get(&db->index);
     if (rc == KVS_OK && f.pinned)
         rc = copy_pinned(&f, o);
     if (rc == KVS_ECORRUPT)

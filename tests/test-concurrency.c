@@ -497,6 +497,61 @@ static void free_items(kvs_get_item_t *it, size_t n)
         kvs_free(it[i].val);
 }
 
+/* ---- the gets counter ---- */
+
+enum { COUNTING_THREADS = 40, COUNTED_GETS = 3000 };
+
+struct counted {
+    kvs_t *db;
+    pthread_barrier_t start; /* so that the threads overlap */
+};
+
+/* Gets of present and missing keys, with kvs_get and kvs_get_into. */
+static void *counted_reader(void *arg)
+{
+    struct counted *c = arg;
+    kvs_t *db = c->db;
+    pthread_barrier_wait(&c->start);
+    for (int i = 0; i < COUNTED_GETS; i++) {
+        char k[16], buf[16];
+        int kl = snprintf(k, sizeof(k), "c%d", i % 100); /* c50..c99 missing */
+        void *v;
+        size_t n;
+        int rc = i % 2 ? kvs_get_into(db, k, (size_t)kl, buf, sizeof(buf), &n)
+                       : kvs_get(db, k, (size_t)kl, &v, &n);
+        ck_assert_kvs(rc, i % 100 < 50 ? KVS_OK : KVS_NOT_FOUND);
+        if (rc == KVS_OK && i % 2 == 0)
+            kvs_free(v);
+    }
+    return NULL;
+}
+
+/* More threads than the counter has stripes (so some share one), each
+ * counted exactly. */
+START_TEST(gets_counted_from_many_threads)
+{
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof(k), "c%d", i);
+        ck_assert_kvs(kvs_set(db, k, (size_t)kl, "value", 5), KVS_OK);
+    }
+    uint64_t before, after;
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_GETS, &before), KVS_OK);
+    struct counted c = {.db = db};
+    pthread_barrier_init(&c.start, NULL, COUNTING_THREADS);
+    pthread_t t[COUNTING_THREADS];
+    for (int i = 0; i < COUNTING_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, counted_reader, &c), 0);
+    for (int i = 0; i < COUNTING_THREADS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&c.start);
+    ck_assert_kvs(kvs_stat(db, KVS_STAT_GETS, &after), KVS_OK);
+    ck_assert_uint_eq(after - before, (uint64_t)COUNTING_THREADS * COUNTED_GETS);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 START_TEST(multi_get_reads_one_moment)
 {
     /* x and a first, y and b last */
@@ -555,6 +610,7 @@ int main(void)
     tcase_add_test(tc, group_commit_group_shrinks);
     tcase_add_test(tc, same_keys_from_many_threads);
     tcase_add_test(tc, sync_returns_beside_a_writer_sealing_segments);
+    tcase_add_test(tc, gets_counted_from_many_threads);
     tcase_add_test(tc, multi_get_reads_one_moment);
     tcase_add_test(tc, multi_get_each_reads_in_order);
     suite_add_tcase(s, tc);
