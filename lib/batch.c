@@ -172,9 +172,9 @@ static void index_batch(struct kvs *db, uint32_t slot, uint64_t payload_off, siz
         struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
         struct kvs_loc loc = {.slot = slot, .off = (uint32_t)(payload_off + at),
                               .size = (uint32_t)r.size};
-        pthread_rwlock_wrlock(&sh->lock);
+        kvs__shard_change_lock(sh);
         kvs__write_index(db, sh, h, &r, &loc);
-        pthread_rwlock_unlock(&sh->lock);
+        kvs__shard_change_unlock(sh);
         if (r.type == KVS_REC_PUTX)
             kvs__seg_note_expire(db->active, r.expire);
         kvs__order_note(db, kvs__ref(slot, loc.off, r.type == KVS_REC_DEL));

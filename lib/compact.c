@@ -25,6 +25,7 @@
 #include "index_file.h"
 #include "io.h"
 #include "obsolete.h"
+#include "readers.h"
 #include "store.h"
 #include "sync.h"
 
@@ -347,7 +348,7 @@ static void apply_moves(struct kvs *db, struct compaction *c)
                                                         kvs__rec_vlen_at(copy))};
         bool expired = kvs__rec_type_at(copy) == KVS_REC_DEL;
         struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
-        kvs__shard_wrlock(sh);
+        kvs__shard_change_lock(sh);
         struct kvs_index_entry *e = kvs__index_find_loc(sh, hash, &from);
         if (e && expired) {
             kvs__index_erase(sh, e);
@@ -359,7 +360,7 @@ static void apply_moves(struct kvs *db, struct compaction *c)
         } else if (!expired) { /* the tombstone of an expired value counts as dead already */
             atomic_fetch_add_explicit(&out->dead_bytes, to.size, memory_order_relaxed);
         }
-        pthread_rwlock_unlock(&sh->lock);
+        kvs__shard_change_unlock(sh);
     }
     c->nmoves = 0;
 }
@@ -562,9 +563,9 @@ static int copy_segment(struct kvs *db, struct compaction *c, size_t input)
 
 /* ---- deleting the inputs ---- */
 
-/* Wait until no thread can still be reading through an old location: every
- * reader holds a shard lock, the writer holds write_mutex while it accounts
- * for the record it replaced. */
+/* Wait until no thread can still be reading through an old location: point
+ * reads run in read sections (readers.h), other readers hold a shard lock,
+ * the writer holds write_mutex while it accounts for the record it replaced. */
 static void quiesce_readers(struct kvs *db)
 {
     pthread_mutex_lock(&db->write_mutex);
@@ -573,6 +574,7 @@ static void quiesce_readers(struct kvs *db)
         pthread_rwlock_wrlock(&db->index.shards[i].lock);
         pthread_rwlock_unlock(&db->index.shards[i].lock);
     }
+    kvs__readers_wait();
 }
 
 /*

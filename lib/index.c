@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "readers.h"
 
 #define INDEX_MIN_CAPACITY 16u
 #define INDEX_MAX_CAPACITY (1u << KVS_INDEX_BUCKET_BITS_MAX)
@@ -85,11 +86,13 @@ static struct kvs_index_entry *slice(void *base, unsigned shard, uint32_t capaci
 
 /* ---- setup ---- */
 
-/* Stores that kvs__index_prefetch may read at the same time. */
+/* Stores that readers without the lock may read at the same time: the
+ * table first, so that one that reads the capacity and then the table never
+ * gets a table smaller than the capacity (see kvs__index_candidates). */
 static void set_table(struct kvs_index_shard *s, struct kvs_index_entry *t, uint32_t capacity)
 {
-    __atomic_store_n(&s->table, t, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->capacity, capacity, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->table, t, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->capacity, capacity, __ATOMIC_RELEASE);
 }
 
 static void shards_point_at_region(struct kvs_index *ix)
@@ -155,7 +158,7 @@ static void place(struct kvs_index_entry *table, uint32_t capacity,
     uint32_t i = kvs__index_home_at(kvs__entry_tag(e), capacity);
     while (kvs__entry_used(&table[i]))
         i = kvs__index_next_slot(i, capacity);
-    table[i] = *e;
+    kvs__entry_copy(&table[i], e);
 }
 
 /* Give the pages of a moved shard's old table back now rather than when
@@ -172,7 +175,8 @@ static void release_slice(struct kvs_index_entry *t, uint32_t capacity)
 
 /* Move every shard into a region of new_capacity entries per shard. Each
  * shard moves under its write lock, so readers of the others go on; no
- * reader is left in its old table once the lock is released. */
+ * reader under the lock is left in its old table once it is released, and
+ * the old region goes once readers without the lock are out of it too. */
 static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
 {
     struct region r;
@@ -185,15 +189,16 @@ static int grow_all(struct kvs_index *ix, uint32_t new_capacity)
         struct kvs_index_shard *s = &ix->shards[i];
         struct kvs_index_entry *t = slice(r.base, i, new_capacity);
         struct kvs_index_entry *old = s->table;
-        pthread_rwlock_wrlock(&s->lock);
+        kvs__shard_change_lock(s);
         for (uint32_t j = 0; j < s->capacity; j++)
             if (kvs__entry_used(&s->table[j]))
                 place(t, new_capacity, &s->table[j]);
         set_table(s, t, new_capacity);
-        pthread_rwlock_unlock(&s->lock);
-        release_slice(old, old_capacity);
+        kvs__shard_change_unlock(s);
+        release_slice(old, old_capacity); /* its pages read as zeros from now on */
     }
     region_install(ix, &r, new_capacity);
+    kvs__readers_wait();
     region_unmap(old_map, old_map_bytes);
     return KVS_OK;
 }
@@ -311,11 +316,11 @@ void kvs__index_erase(struct kvs_index_shard *s, struct kvs_index_entry *e)
         /* next may move to the hole if its home is not in (hole, i]. */
         int home_between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
         if (!home_between) {
-            s->table[hole] = *next;
+            kvs__entry_copy(&s->table[hole], next);
             hole = i;
         }
     }
-    s->table[hole] = (struct kvs_index_entry){0};
+    kvs__entry_store(&s->table[hole], 0, 0, 0);
     s->count--;
 }
 

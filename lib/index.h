@@ -3,6 +3,8 @@
  * record. A hash table split into shards, each an open-addressing table with
  * linear probing under its own reader/writer lock, so gets on different keys
  * never contend and a write blocks only the readers of one shard, briefly.
+ * Point gets read a shard without its lock, as seqlock readers of its change
+ * count (kvs__index_candidates), so that they write no shared cache line.
  *
  * Keys are not kept in memory: an entry holds 24 bits of the hash (the tag)
  * and the record's location; a tag match is confirmed by comparing the key
@@ -27,6 +29,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "internal.h"
 
 #define KVS_INDEX_SHARD_BITS 8
 #define KVS_INDEX_SHARDS (1u << KVS_INDEX_SHARD_BITS)
@@ -89,12 +93,30 @@ static inline struct kvs_loc kvs__entry_loc(const struct kvs_index_entry *e)
                             .size = (e->hi >> 24) << 16 | (e->lo & 0xFFFFu)};
 }
 
+/*
+ * Entries in a table change under the shard's write lock, word by word with
+ * release stores, so that a reader without the lock (kvs__index_candidates)
+ * that loads a word with acquire and sees it new also sees the shard's change
+ * count odd (stored before), and retries.
+ */
+static inline void kvs__entry_store(struct kvs_index_entry *e, uint32_t hi, uint32_t off,
+                                    uint32_t lo)
+{
+    __atomic_store_n(&e->hi, hi, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->off, off, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->lo, lo, __ATOMIC_RELEASE);
+}
+
+static inline void kvs__entry_copy(struct kvs_index_entry *to, const struct kvs_index_entry *from)
+{
+    kvs__entry_store(to, from->hi, from->off, from->lo);
+}
+
 static inline void kvs__entry_set_loc(struct kvs_index_entry *e, const struct kvs_loc *loc)
 {
     uint32_t size = loc->size < KVS_LOC_SIZE_LONG ? loc->size : KVS_LOC_SIZE_LONG;
-    e->hi = (e->hi & KVS_INDEX_TAG_MASK) | (size >> 16) << 24;
-    e->off = loc->off;
-    e->lo = loc->slot << 16 | (size & 0xFFFFu);
+    kvs__entry_store(e, (e->hi & KVS_INDEX_TAG_MASK) | (size >> 16) << 24, loc->off,
+                     loc->slot << 16 | (size & 0xFFFFu));
 }
 
 static inline struct kvs_index_entry kvs__entry_make(uint32_t tag, const struct kvs_loc *loc)
@@ -105,12 +127,15 @@ static inline struct kvs_index_entry kvs__entry_make(uint32_t tag, const struct 
 }
 
 struct kvs_index_shard {
-    pthread_rwlock_t lock;
-    /* table and capacity change under the write lock, with atomic stores
-     * (kvs__index_prefetch reads them without the lock) */
+    /* What readers without the lock read, on a line of its own: the lock's
+     * line changes with every reader that takes it. table and capacity
+     * change under the write lock, with release stores (kvs__index_prefetch
+     * and kvs__index_candidates read them without the lock). */
     struct kvs_index_entry *table; /* its slice of the region; capacity entries */
     uint32_t capacity;
     uint32_t count;
+    _Atomic uint32_t changes; /* odd while the entries or the table change */
+    pthread_rwlock_t lock __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 /*
@@ -143,16 +168,6 @@ struct kvs_index {
     uint32_t capacity;   /* entries per shard */
 };
 
-/* A spin-wait hint to the CPU. */
-static inline void kvs__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /*
  * Take a shard's lock, spinning a little before sleeping on it. A shard
  * lock is held briefly, about one cache miss at most (the slot's miss is
@@ -183,6 +198,25 @@ static inline void kvs__shard_wrlock(struct kvs_index_shard *s)
 static inline void kvs__shard_rdlock(struct kvs_index_shard *s)
 {
     kvs__shard_lock_spinning(s, pthread_rwlock_tryrdlock, pthread_rwlock_rdlock);
+}
+
+/*
+ * Take a shard's write lock to change its entries or table, and release it:
+ * the change count is odd in between. The odd store needs no barrier of its
+ * own: the entry stores after it are release stores (kvs__entry_store).
+ */
+static inline void kvs__shard_change_lock(struct kvs_index_shard *s)
+{
+    kvs__shard_wrlock(s);
+    uint32_t c = atomic_load_explicit(&s->changes, memory_order_relaxed);
+    atomic_store_explicit(&s->changes, c + 1, memory_order_relaxed);
+}
+
+static inline void kvs__shard_change_unlock(struct kvs_index_shard *s)
+{
+    uint32_t c = atomic_load_explicit(&s->changes, memory_order_relaxed);
+    atomic_store_explicit(&s->changes, c + 1, memory_order_release);
+    pthread_rwlock_unlock(&s->lock);
 }
 
 /* Does the record at e->loc hold this key? */
@@ -297,6 +331,45 @@ static inline struct kvs_index_entry *kvs__index_next_tag(struct kvs_index_shard
             return e;
         }
     }
+}
+
+/*
+ * The locations of the entries whose tag matches hash, read without the
+ * shard's lock, as they all were at one moment: into locs (room for max),
+ * *n receives how many. False if a change of the shard overlapped the
+ * reads, or more than max entries match: the caller then reads under the
+ * lock. Call inside a read section (readers.h): the table may be an old
+ * one, about to be freed.
+ */
+static inline bool kvs__index_candidates(struct kvs_index_shard *s, uint64_t hash,
+                                         struct kvs_loc *locs, size_t max, size_t *n)
+{
+    uint32_t before = atomic_load_explicit(&s->changes, memory_order_acquire);
+    if (before & 1)
+        return false;
+    /* The capacity first: the table read after it is that one's or a later,
+     * larger one (tables only grow while readers run), never too small. */
+    uint32_t capacity = __atomic_load_n(&s->capacity, __ATOMIC_ACQUIRE);
+    const struct kvs_index_entry *t = __atomic_load_n(&s->table, __ATOMIC_ACQUIRE);
+    uint32_t tag = kvs__index_tag(hash);
+    uint32_t i = kvs__index_home_at(tag, capacity);
+    *n = 0;
+    /* bounded: a table seen mid-change may look full */
+    for (uint32_t probes = 0; probes < capacity; probes++) {
+        uint32_t lo = __atomic_load_n(&t[i].lo, __ATOMIC_ACQUIRE);
+        if (lo >> 16 == 0) /* empty: the end of the probe sequence */
+            return atomic_load_explicit(&s->changes, memory_order_relaxed) == before;
+        uint32_t hi = __atomic_load_n(&t[i].hi, __ATOMIC_ACQUIRE);
+        if (((hi ^ tag) & KVS_INDEX_TAG_MASK) == 0) {
+            if (*n == max)
+                return false;
+            locs[(*n)++] = (struct kvs_loc){.slot = lo >> 16,
+                                            .off = __atomic_load_n(&t[i].off, __ATOMIC_ACQUIRE),
+                                            .size = (hi >> 24) << 16 | (lo & 0xFFFFu)};
+        }
+        i = kvs__index_next_slot(i, capacity);
+    }
+    return false;
 }
 
 /*

@@ -112,4 +112,14 @@ void kvs__set_clock_ms(uint64_t (*fn)(void));
  * condition variables (which use that clock, see db_alloc). */
 struct timespec kvs__deadline_in_us(uint64_t us);
 
+/* A spin-wait hint to the CPU. */
+static inline void kvs__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif /* KVS_INTERNAL_H */

@@ -10,7 +10,9 @@
  *                 A reader holds its shard's read lock while it copies a value
  *                 out of a segment mapping, which is what keeps that segment
  *                 alive: compaction moves entries under the write lock and
- *                 sweeps every shard lock before it frees a segment.
+ *                 sweeps every shard lock before it frees a segment. Point
+ *                 gets take no lock: they read in a read section (readers.h),
+ *                 which compaction waits for too.
  *   seg_mutex     the list of segments and the slot table (leaf lock).
  *   sync_mutex    group commit state (leaf lock).
  *   bg_mutex      background thread wake-ups (leaf lock).

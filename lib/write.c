@@ -118,9 +118,9 @@ int kvs__write_append(struct kvs *db, const struct kvs_write_op *op)
         kvs__seg_note_expire(db->active, op->expire);
     struct kvs_loc loc = {.slot = db->active->slot, .off = (uint32_t)off, .size = (uint32_t)size};
     struct kvs_rec r = {.type = (uint8_t)op->type, .klen = (uint32_t)op->klen, .key = op->key};
-    kvs__shard_wrlock(sh);
+    kvs__shard_change_lock(sh);
     kvs__write_index(db, sh, h, &r, &loc);
-    pthread_rwlock_unlock(&sh->lock);
+    kvs__shard_change_unlock(sh);
     kvs__order_note(db, kvs__ref(loc.slot, loc.off, op->type == KVS_REC_DEL));
     db->write_seq++;
     return KVS_OK;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -497,6 +498,152 @@ static void free_items(kvs_get_item_t *it, size_t n)
         kvs_free(it[i].val);
 }
 
+/* ---- point reads without the shard lock ---- */
+
+/* Keys k0..k1999: every 97th with a value past the size read outside the
+ * lock (64 KiB, read.c), every 89th with one just under it (copied inside
+ * the read section, which then lasts long); new keys n0.. grow the index
+ * from its smallest size, and are removed again in part. */
+enum {
+    RACE_KEYS = 2000,
+    RACE_BIG_EVERY = 97,
+    RACE_BIG = 70 * 1024,
+    RACE_LONG_EVERY = 89,
+    RACE_LONG = 60 * 1024,
+    RACE_WRITES = 60000,
+    RACE_READERS = 6
+};
+
+static size_t race_len(int k)
+{
+    return k % RACE_BIG_EVERY == 0 ? RACE_BIG : k % RACE_LONG_EVERY == 0 ? RACE_LONG : 64;
+}
+
+struct race {
+    kvs_t *db;
+    atomic_bool stop;
+    _Atomic long version[RACE_KEYS]; /* the newest version set, or being set */
+};
+
+/* Value of key k at version v: "k<k>-v<v>;" then filler bytes of v. */
+static size_t race_value(int k, long v, char *buf)
+{
+    int n = snprintf(buf, 64, "k%d-v%ld;", k, v);
+    size_t len = race_len(k);
+    memset(buf + n, 'a' + (int)(v % 26), len - (size_t)n);
+    return len;
+}
+
+static void race_set(struct race *r, int k, long v, char *buf)
+{
+    char key[16];
+    int kl = snprintf(key, sizeof(key), "k%d", k);
+    atomic_store(&r->version[k], v);
+    ck_assert_kvs(kvs_set(r->db, key, (size_t)kl, buf, race_value(k, v, buf)), KVS_OK);
+}
+
+/* Overwrites of the old keys, interleaved with new keys set and removed. */
+static void *race_writer(void *arg)
+{
+    struct race *r = arg;
+    static char buf[RACE_BIG];
+    uint64_t st = 12345;
+    for (long i = 0; i < RACE_WRITES; i++) {
+        int k = (int)(tu_rand(&st) % RACE_KEYS);
+        race_set(r, k, atomic_load(&r->version[k]) + 1, buf);
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "n%ld", i);
+        ck_assert_kvs(kvs_set(r->db, key, (size_t)kl, "new", 3), KVS_OK);
+        if (i % 3 == 0)
+            ck_assert_kvs(kvs_remove(r->db, key, (size_t)kl), KVS_OK);
+    }
+    atomic_store(&r->stop, true);
+    return NULL;
+}
+
+static void *race_compactor(void *arg)
+{
+    struct race *r = arg;
+    for (int i = 0; i < 1000 && !atomic_load(&r->stop); i++)
+        ck_assert_kvs(kvs_compact(r->db), KVS_OK);
+    return NULL;
+}
+
+/* The value read is the key's, whole, of a version set, and never older
+ * than one this reader saw before. */
+static void race_check(struct race *r, int k, const char *val, size_t len, long *seen)
+{
+    long v;
+    int kk, n;
+    ck_assert_int_eq(sscanf(val, "k%d-v%ld;%n", &kk, &v, &n), 2);
+    ck_assert_int_eq(kk, k);
+    ck_assert_msg(v >= seen[k], "k%d went back from version %ld to %ld", k, seen[k], v);
+    ck_assert_int_le(v, atomic_load(&r->version[k]));
+    ck_assert_uint_eq(len, race_len(k));
+    ck_assert_int_eq(val[len - 1], 'a' + (int)(v % 26));
+    ck_assert_int_eq(val[n], val[len - 1]);
+    seen[k] = v;
+}
+
+static void *race_reader(void *arg)
+{
+    struct race *r = arg;
+    long *seen = calloc(RACE_KEYS, sizeof(*seen));
+    char *buf = malloc(RACE_BIG);
+    uint64_t st = (uint64_t)(uintptr_t)seen;
+    long reads = 0;
+    while (!atomic_load(&r->stop) && reads < 5000000) {
+        /* half the reads of keys with long values */
+        uint64_t x = tu_rand(&st);
+        int k = x & 1 ? (int)(x % RACE_KEYS)
+                      : (int)(x % (RACE_KEYS / RACE_LONG_EVERY + 1)) * RACE_LONG_EVERY;
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "k%d", k);
+        size_t len;
+        if (reads++ % 2) {
+            ck_assert_kvs(kvs_get_into(r->db, key, (size_t)kl, buf, RACE_BIG, &len), KVS_OK);
+            race_check(r, k, buf, len, seen);
+        } else {
+            void *v;
+            ck_assert_kvs(kvs_get(r->db, key, (size_t)kl, &v, &len), KVS_OK);
+            race_check(r, k, v, len, seen);
+            kvs_free(v);
+        }
+    }
+    free(seen);
+    free(buf);
+    return NULL;
+}
+
+/* Gets made without the shard lock while compaction moves keys and deletes
+ * their segments, and the index grows: each reads a whole value of its key,
+ * never an older one than before, and nothing freed (ASan, TSan in CI). */
+START_TEST(unlocked_reads_beside_compaction_and_growth)
+{
+    struct race *r = calloc(1, sizeof(*r));
+    r->db = tu_open_trigger(tu_dir, KVS_SYNC_NONE, 256 * 1024, 10);
+    static char buf[RACE_BIG];
+    for (int k = 0; k < RACE_KEYS; k++)
+        race_set(r, k, 1, buf);
+    /* more threads than this machine's CPUs: readers are preempted inside
+     * their sections, which then last across a compaction's end */
+    pthread_t w, c, rd[RACE_READERS];
+    for (int i = 0; i < RACE_READERS; i++)
+        ck_assert_int_eq(pthread_create(&rd[i], NULL, race_reader, r), 0);
+    ck_assert_int_eq(pthread_create(&c, NULL, race_compactor, r), 0);
+    ck_assert_int_eq(pthread_create(&w, NULL, race_writer, r), 0);
+    pthread_join(w, NULL);
+    pthread_join(c, NULL);
+    for (int i = 0; i < RACE_READERS; i++)
+        pthread_join(rd[i], NULL);
+    uint64_t compactions;
+    ck_assert_kvs(kvs_stat(r->db, KVS_STAT_COMPACTIONS, &compactions), KVS_OK);
+    ck_assert_uint_ge(compactions, 2);
+    ck_assert_kvs(kvs_close(r->db), KVS_OK);
+    free(r);
+}
+END_TEST
+
 /* ---- the gets counter ---- */
 
 enum { COUNTING_THREADS = 40, COUNTED_GETS = 3000 };
@@ -611,6 +758,7 @@ int main(void)
     tcase_add_test(tc, same_keys_from_many_threads);
     tcase_add_test(tc, sync_returns_beside_a_writer_sealing_segments);
     tcase_add_test(tc, gets_counted_from_many_threads);
+    tcase_add_test(tc, unlocked_reads_beside_compaction_and_growth);
     tcase_add_test(tc, multi_get_reads_one_moment);
     tcase_add_test(tc, multi_get_each_reads_in_order);
     suite_add_tcase(s, tc);
