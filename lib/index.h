@@ -112,18 +112,20 @@ static inline void kvs__entry_copy(struct kvs_index_entry *to, const struct kvs_
     kvs__entry_store(to, from->hi, from->off, from->lo);
 }
 
-static inline void kvs__entry_set_loc(struct kvs_index_entry *e, const struct kvs_loc *loc)
-{
-    uint32_t size = loc->size < KVS_LOC_SIZE_LONG ? loc->size : KVS_LOC_SIZE_LONG;
-    kvs__entry_store(e, (e->hi & KVS_INDEX_TAG_MASK) | (size >> 16) << 24, loc->off,
-                     loc->slot << 16 | (size & 0xFFFFu));
-}
-
+/* An entry for tag and loc, built in registers (a table's entry is changed
+ * with kvs__entry_set_loc or kvs__entry_copy). */
 static inline struct kvs_index_entry kvs__entry_make(uint32_t tag, const struct kvs_loc *loc)
 {
-    struct kvs_index_entry e = {.hi = tag & KVS_INDEX_TAG_MASK};
-    kvs__entry_set_loc(&e, loc);
-    return e;
+    uint32_t size = loc->size < KVS_LOC_SIZE_LONG ? loc->size : KVS_LOC_SIZE_LONG;
+    return (struct kvs_index_entry){.hi = (tag & KVS_INDEX_TAG_MASK) | (size >> 16) << 24,
+                                    .off = loc->off,
+                                    .lo = loc->slot << 16 | (size & 0xFFFFu)};
+}
+
+static inline void kvs__entry_set_loc(struct kvs_index_entry *e, const struct kvs_loc *loc)
+{
+    struct kvs_index_entry n = kvs__entry_make(e->hi, loc);
+    kvs__entry_copy(e, &n);
 }
 
 struct kvs_index_shard {
