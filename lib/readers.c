@@ -66,8 +66,8 @@ static struct kvs_reader *take_counter(void)
     pthread_mutex_lock(&registry_mutex);
     struct kvs_reader *r = atomic_load_explicit(&registry, memory_order_relaxed);
     for (; r; r = r->next) {
-        bool free = false;
-        if (atomic_compare_exchange_strong(&r->taken, &free, true))
+        bool taken = false;
+        if (atomic_compare_exchange_strong(&r->taken, &taken, true))
             break;
     }
     if (!r && (r = aligned_alloc(64, sizeof(*r))) != NULL) {
