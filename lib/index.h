@@ -107,6 +107,15 @@ static inline void kvs__entry_store(struct kvs_index_entry *e, uint32_t hi, uint
     __atomic_store_n(&e->lo, lo, __ATOMIC_RELEASE);
 }
 
+/* The words of a table's entry, read without the shard's lock: acquire loads,
+ * the counterpart of kvs__entry_store (see kvs__index_candidates). */
+static inline struct kvs_index_entry kvs__entry_load(const struct kvs_index_entry *e)
+{
+    return (struct kvs_index_entry){.hi = __atomic_load_n(&e->hi, __ATOMIC_ACQUIRE),
+                                    .off = __atomic_load_n(&e->off, __ATOMIC_ACQUIRE),
+                                    .lo = __atomic_load_n(&e->lo, __ATOMIC_ACQUIRE)};
+}
+
 static inline void kvs__entry_copy(struct kvs_index_entry *to, const struct kvs_index_entry *from)
 {
     kvs__entry_store(to, from->hi, from->off, from->lo);
@@ -358,16 +367,13 @@ static inline bool kvs__index_candidates(struct kvs_index_shard *s, uint64_t has
     *n = 0;
     /* bounded: a table seen mid-change may look full */
     for (uint32_t probes = 0; probes < capacity; probes++) {
-        uint32_t lo = __atomic_load_n(&t[i].lo, __ATOMIC_ACQUIRE);
-        if (lo >> 16 == 0) /* empty: the end of the probe sequence */
+        struct kvs_index_entry e = kvs__entry_load(&t[i]);
+        if (!kvs__entry_used(&e)) /* the end of the probe sequence */
             return atomic_load_explicit(&s->changes, memory_order_relaxed) == before;
-        uint32_t hi = __atomic_load_n(&t[i].hi, __ATOMIC_ACQUIRE);
-        if (((hi ^ tag) & KVS_INDEX_TAG_MASK) == 0) {
+        if (kvs__entry_tag_is(&e, tag)) {
             if (*n == max)
                 return false;
-            locs[(*n)++] = (struct kvs_loc){.slot = lo >> 16,
-                                            .off = __atomic_load_n(&t[i].off, __ATOMIC_ACQUIRE),
-                                            .size = (hi >> 24) << 16 | (lo & 0xFFFFu)};
+            locs[(*n)++] = kvs__entry_loc(&e);
         }
         i = kvs__index_next_slot(i, capacity);
     }
