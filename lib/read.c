@@ -1,9 +1,9 @@
 /*
  * Point reads: kvs_get, kvs_get_into, kvs_multi_get, kvs_exists,
- * kvs_get_expire. kvs_get and kvs_get_into look the key up without the
+ * kvs_get_expire. All but the multi gets look the key up without the
  * shard's lock, in a read section (readers.h), and copy the value out of the
  * segment mapping there; when a change of the shard overlaps, they read
- * again under its read lock, as the other reads do (see store.h). A reader
+ * again under its read lock, as the multi gets do (see store.h). A reader
  * never waits for a writer for longer than one index update.
  */
 #include <sched.h>
@@ -376,6 +376,47 @@ int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max_bytes)
     return kvs_multi_get_ex(db, items, n, max_bytes, 0);
 }
 
+/* Where the key's value lies, if the index holds the key: its records are
+ * only matched by key (kvs__key_eq), not checksummed, as neither caller
+ * returns the value. True and *loc when found. */
+static bool find_key_loc(struct kvs *db, const struct kvs_loc *locs, size_t n, const void *key,
+                         size_t klen, struct kvs_loc *loc)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (kvs__key_eq(db, &locs[i], key, klen)) {
+            *loc = locs[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The key's presence and expiry as the index holds them now: without the
+ * shard lock, in a read section (as get_unlocked), else under the lock. */
+static bool index_expiry(struct kvs *db, struct kvs_index_shard *sh, uint64_t h, const void *key,
+                         size_t klen, uint64_t *expire)
+{
+    struct kvs_loc locs[UNLOCKED_CANDIDATES], loc;
+    size_t n;
+    bool found = false;
+    if (kvs__read_begin()) {
+        bool done = kvs__index_candidates(sh, h, locs, UNLOCKED_CANDIDATES, &n);
+        if (done && (found = find_key_loc(db, locs, n, key, klen, &loc)))
+            *expire = kvs__loc_expire(db, &loc);
+        kvs__read_end();
+        if (done)
+            return found;
+    }
+    pthread_rwlock_rdlock(&sh->lock);
+    struct kvs_index_entry *e = kvs__index_find(sh, h, key, klen, kvs__key_eq, db);
+    if ((found = e != NULL)) {
+        loc = kvs__entry_loc(e);
+        *expire = kvs__loc_expire(db, &loc);
+    }
+    pthread_rwlock_unlock(&sh->lock);
+    return found;
+}
+
 /* The key's expiry if it holds a value now: KVS_OK, or KVS_NOT_FOUND. */
 static int current_expiry(struct kvs *db, const void *key, size_t klen, uint64_t *expire)
 {
@@ -384,12 +425,8 @@ static int current_expiry(struct kvs *db, const void *key, size_t klen, uint64_t
     bool found;
     for (;;) {
         uint64_t seq = batch_seq_settled(db);
-        pthread_rwlock_rdlock(&sh->lock);
-        struct kvs_index_entry *e = kvs__index_find(sh, h, key, klen, kvs__key_eq, db);
-        found = e != NULL;
-        struct kvs_loc loc = e ? kvs__entry_loc(e) : (struct kvs_loc){0};
-        *expire = e ? kvs__loc_expire(db, &loc) : 0;
-        pthread_rwlock_unlock(&sh->lock);
+        *expire = 0;
+        found = index_expiry(db, sh, h, key, klen, expire);
         if (KVS_LIKELY(!batch_seq_moved(db, seq)))
             break;
     }

@@ -585,6 +585,19 @@ static void race_check(struct race *r, int k, const char *val, size_t len, long 
     seen[k] = v;
 }
 
+/* kvs_exists and kvs_get_expire (no checksum, no copy) of key k, which
+ * always holds a value without expiry, and of "m<k>", which never exists. */
+static void race_presence(struct race *r, int k, const char *key, size_t kl)
+{
+    uint64_t expire = 1;
+    ck_assert_kvs(kvs_exists(r->db, key, kl), KVS_OK);
+    ck_assert_kvs(kvs_get_expire(r->db, key, kl, &expire), KVS_OK);
+    ck_assert_uint_eq(expire, 0);
+    char missing[16];
+    int ml = snprintf(missing, sizeof(missing), "m%d", k);
+    ck_assert_kvs(kvs_exists(r->db, missing, (size_t)ml), KVS_NOT_FOUND);
+}
+
 static void *race_reader(void *arg)
 {
     struct race *r = arg;
@@ -600,6 +613,8 @@ static void *race_reader(void *arg)
         char key[16];
         int kl = snprintf(key, sizeof(key), "k%d", k);
         size_t len;
+        if (reads % 4 == 0)
+            race_presence(r, k, key, (size_t)kl);
         if (reads++ % 2) {
             ck_assert_kvs(kvs_get_into(r->db, key, (size_t)kl, buf, RACE_BIG, &len), KVS_OK);
             race_check(r, k, buf, len, seen);
@@ -615,9 +630,10 @@ static void *race_reader(void *arg)
     return NULL;
 }
 
-/* Gets made without the shard lock while compaction moves keys and deletes
- * their segments, and the index grows: each reads a whole value of its key,
- * never an older one than before, and nothing freed (ASan, TSan in CI). */
+/* Gets (and kvs_exists, kvs_get_expire) made without the shard lock while
+ * compaction moves keys and deletes their segments, and the index grows:
+ * each reads a whole value of its key, never an older one than before, and
+ * nothing freed (ASan, TSan in CI). */
 START_TEST(unlocked_reads_beside_compaction_and_growth)
 {
     struct race *r = calloc(1, sizeof(*r));
