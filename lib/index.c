@@ -237,7 +237,8 @@ int kvs__index_prepare_insert(struct kvs_index *ix, struct kvs_index_shard *s)
 int kvs__index_prepare_inserts(struct kvs_index *ix, struct kvs_index_shard *s, uint64_t k)
 {
     uint64_t capacity = ix->capacity;
-    while (index_too_full((uint64_t)s->count + k, capacity) && capacity < INDEX_MAX_CAPACITY)
+    uint64_t count = atomic_load_explicit(&s->count, memory_order_relaxed);
+    while (index_too_full(count + k, capacity) && capacity < INDEX_MAX_CAPACITY)
         capacity = next_capacity(capacity);
     if (capacity > ix->capacity) {
         int rc = grow_all(ix, (uint32_t)capacity);
@@ -245,7 +246,8 @@ int kvs__index_prepare_inserts(struct kvs_index *ix, struct kvs_index_shard *s, 
             return rc;
     }
     /* At the largest size a shard may fill up to 15/16. */
-    return ((uint64_t)s->count + k) * 16 > (uint64_t)ix->capacity * 15 ? KVS_ENOMEM : KVS_OK;
+    count = atomic_load_explicit(&s->count, memory_order_relaxed);
+    return (count + k) * 16 > (uint64_t)ix->capacity * 15 ? KVS_ENOMEM : KVS_OK;
 }
 
 /* ---- loading a saved index ---- */
@@ -282,6 +284,13 @@ struct kvs_index_entry *kvs__index_find_loc(struct kvs_index_shard *s, uint64_t 
     }
 }
 
+/* Under the shard's write lock: only one thread changes the count. */
+static void shard_count_add(struct kvs_index_shard *s, uint32_t delta)
+{
+    uint32_t n = atomic_load_explicit(&s->count, memory_order_relaxed);
+    atomic_store_explicit(&s->count, n + delta, memory_order_relaxed);
+}
+
 int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, size_t klen,
                    kvs_key_eq_fn eq, void *ctx, const struct kvs_loc *loc, struct kvs_loc *old)
 {
@@ -296,7 +305,7 @@ int kvs__index_put(struct kvs_index_shard *s, uint64_t hash, const void *key, si
         return KVS_ENOMEM; /* never leave the table without an empty slot */
     struct kvs_index_entry ne = kvs__entry_make(kvs__index_tag(hash), loc);
     place(s->table, s->capacity, &ne);
-    s->count++;
+    shard_count_add(s, 1);
     return 0;
 }
 
@@ -321,7 +330,7 @@ void kvs__index_erase(struct kvs_index_shard *s, struct kvs_index_entry *e)
         }
     }
     kvs__entry_store(&s->table[hole], 0, 0, 0);
-    s->count--;
+    shard_count_add(s, (uint32_t)-1);
 }
 
 void kvs__index_usage(struct kvs_index *ix, uint64_t *keys, uint64_t *bytes)

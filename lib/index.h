@@ -144,7 +144,10 @@ struct kvs_index_shard {
      * and kvs__index_candidates read them without the lock). */
     struct kvs_index_entry *table; /* its slice of the region; capacity entries */
     uint32_t capacity;
-    uint32_t count;
+    /* Entries in use: changed under the write lock (a load and a store, not
+     * a locked add), read without it by the writer's growth check, which
+     * compaction's erasures may overlap (they only lower it). */
+    _Atomic uint32_t count;
     _Atomic uint32_t changes; /* odd while the entries or the table change */
     pthread_rwlock_t lock __attribute__((aligned(64)));
 } __attribute__((aligned(64)));

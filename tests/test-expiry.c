@@ -10,7 +10,7 @@
 #include "common/testutil.h"
 #include "internal.h"
 
-static uint64_t fake_now;
+static _Atomic uint64_t fake_now; /* read by the background thread too */
 static uint64_t fake_clock(void)
 {
     return fake_now;

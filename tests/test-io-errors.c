@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "common/testutil.h"
@@ -18,16 +19,19 @@ struct fault {
     int after; /* let this many calls of op succeed first; -1: never fail */
 };
 
+/* Called from the library's threads too (the grow-ahead thread allocates). */
 static int fault_hook(enum kvs_io_op op, void *ctx)
 {
+    static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
     struct fault *f = ctx;
-    if (op != f->op || f->after < 0)
-        return 0;
-    if (f->after > 0) {
+    int err = 0;
+    pthread_mutex_lock(&mutex);
+    if (op == f->op && f->after == 0)
+        err = f->err;
+    else if (op == f->op && f->after > 0)
         f->after--;
-        return 0;
-    }
-    return f->err;
+    pthread_mutex_unlock(&mutex);
+    return err;
 }
 
 /* Disk full while the active segment must grow: the write fails cleanly,
