@@ -90,11 +90,8 @@ void kvs__write_index(struct kvs *db, struct kvs_index_shard *sh, uint64_t h,
 
 int kvs__write_append(struct kvs *db, const struct kvs_write_op *op)
 {
-    uint64_t h = kvs__hash(db->seed, op->key, op->klen);
+    uint64_t h = op->hash;
     struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
-    /* The slot's cache miss overlaps the append instead of stretching the
-     * time the shard's lock is held. */
-    kvs__index_prefetch(sh, h);
     uint64_t size = kvs__rec_size_of(op->type, op->klen, op->vlen);
     int rc = KVS_OK;
     if (kvs__rec_is_put((uint8_t)op->type))
@@ -126,15 +123,22 @@ int kvs__write_append(struct kvs *db, const struct kvs_write_op *op)
     return KVS_OK;
 }
 
-static struct kvs_write_op put_op(const void *key, size_t klen, const void *val, size_t vlen,
-                                  uint64_t expire)
+static struct kvs_write_op put_op(uint64_t hash, const void *key, size_t klen, const void *val,
+                                  size_t vlen, uint64_t expire)
 {
-    return (struct kvs_write_op){.type = expire ? KVS_REC_PUTX : KVS_REC_PUT,
+    return (struct kvs_write_op){.hash = hash,
+                                 .type = expire ? KVS_REC_PUTX : KVS_REC_PUT,
                                  .expire = expire,
                                  .key = key,
                                  .klen = klen,
                                  .val = val,
                                  .vlen = vlen};
+}
+
+static struct kvs_write_op del_op(struct kvs *db, const void *key, size_t klen)
+{
+    return (struct kvs_write_op){
+        .hash = kvs__hash(db->seed, key, klen), .type = KVS_REC_DEL, .key = key, .klen = klen};
 }
 
 /* ---- sets ---- */
@@ -173,11 +177,16 @@ int kvs_set_expire(kvs_t *db, const void *key, size_t klen, const void *val, siz
             (KVS_SET_IF_ABSENT | KVS_SET_IF_PRESENT) ||
         ((flags & KVS_SET_KEEP_EXPIRY) && expire_at_ms != 0))
         return KVS_EINVAL;
+    /* The key's index slot starts loading before write_mutex is taken, so
+     * that its cache miss overlaps the end of the previous write (or the
+     * wait for the mutex) rather than this write's append. */
+    uint64_t h = kvs__hash(db->seed, key, klen);
+    kvs__index_prefetch(kvs__index_shard(&db->index, h), h);
     if ((rc = kvs__write_lock(db)) != KVS_OK)
         return rc;
     rc = set_conditions(db, key, klen, flags, &expire_at_ms);
     if (rc == KVS_OK) {
-        struct kvs_write_op op = put_op(key, klen, val, vlen, expire_at_ms);
+        struct kvs_write_op op = put_op(h, key, klen, val, vlen, expire_at_ms);
         rc = kvs__write_append(db, &op);
     }
     return kvs__write_unlock(db, rc);
@@ -218,7 +227,7 @@ int kvs_remove(kvs_t *db, const void *key, size_t klen)
     if (lrc != KVS_OK)
         return lrc;
     if (rc == KVS_OK || rc == KVS_ECORRUPT) { /* a damaged value can be removed */
-        struct kvs_write_op op = {.type = KVS_REC_DEL, .key = key, .klen = klen};
+        struct kvs_write_op op = del_op(db, key, klen);
         rc = kvs__write_append(db, &op);
     }
     return kvs__write_unlock(db, rc);
@@ -234,7 +243,8 @@ int kvs_expire(kvs_t *db, const void *key, size_t klen, uint64_t expire_at_ms)
     /* The value is written again with the new expiry (records never
      * change); its bytes stay mapped while write_mutex is held. */
     if (rc == KVS_OK && cur.expire != expire_at_ms) {
-        struct kvs_write_op op = put_op(key, klen, cur.val, cur.vlen, expire_at_ms);
+        struct kvs_write_op op =
+            put_op(kvs__hash(db->seed, key, klen), key, klen, cur.val, cur.vlen, expire_at_ms);
         rc = kvs__write_append(db, &op);
     }
     return kvs__write_unlock(db, rc);
@@ -252,7 +262,7 @@ static int update_apply(struct kvs *db, const void *key, size_t klen, int action
     case KVS_UPDATE_REMOVE: {
         if (!found)
             return KVS_NOT_FOUND;
-        struct kvs_write_op op = {.type = KVS_REC_DEL, .key = key, .klen = klen};
+        struct kvs_write_op op = del_op(db, key, klen);
         return kvs__write_append(db, &op);
     }
     case KVS_UPDATE_SET: {
@@ -260,7 +270,8 @@ static int update_apply(struct kvs *db, const void *key, size_t klen, int action
             return KVS_EINVAL;
         if (out->vlen > KVS_VALUE_MAX)
             return KVS_ETOOBIG;
-        struct kvs_write_op op = put_op(key, klen, out->val, out->vlen, out->expire_at_ms);
+        struct kvs_write_op op = put_op(kvs__hash(db->seed, key, klen), key, klen, out->val,
+                                        out->vlen, out->expire_at_ms);
         return kvs__write_append(db, &op);
     }
     default:

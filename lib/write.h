@@ -16,6 +16,7 @@
 
 /* One record to write: a PUT, a PUTX (with expire) or a DEL. */
 struct kvs_write_op {
+    uint64_t hash; /* of key, with the store's seed (kvs__hash) */
     enum kvs_rec_type type;
     uint64_t expire;
     const void *key;
