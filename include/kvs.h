@@ -94,9 +94,9 @@ extern "C" {
 /** Minor version: bumped when functions or options are added. */
 #define KVS_VERSION_MINOR 4
 /** Patch version: bumped for fixes only. */
-#define KVS_VERSION_PATCH 1
+#define KVS_VERSION_PATCH 2
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define KVS_VERSION_STRING "1.4.1"
+#define KVS_VERSION_STRING "1.4.2"
 /** The version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH`. */
 #define KVS_VERSION_NUMBER \
     (KVS_VERSION_MAJOR * 10000 + KVS_VERSION_MINOR * 100 + KVS_VERSION_PATCH)
