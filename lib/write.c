@@ -37,13 +37,12 @@ int kvs__write_unlock(struct kvs *db, int rc)
     return db->opts.sync == KVS_SYNC_ALWAYS ? kvs__sync_upto(db, seq) : KVS_OK;
 }
 
-int kvs__write_current(struct kvs *db, const void *key, size_t klen, uint64_t now_ms,
-                       struct kvs_rec *out)
+int kvs__write_current(struct kvs *db, const void *key, size_t klen, uint64_t hash,
+                       uint64_t now_ms, struct kvs_rec *out)
 {
-    uint64_t h = kvs__hash(db->seed, key, klen);
-    struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
+    struct kvs_index_shard *sh = kvs__index_shard(&db->index, hash);
     pthread_rwlock_rdlock(&sh->lock);
-    struct kvs_index_entry *e = kvs__index_find(sh, h, key, klen, kvs__key_eq, db);
+    struct kvs_index_entry *e = kvs__index_find(sh, hash, key, klen, kvs__key_eq, db);
     struct kvs_loc loc = e ? kvs__entry_loc(e) : (struct kvs_loc){0};
     if (e)
         kvs__loc_exact(db, &loc);
@@ -135,10 +134,9 @@ static struct kvs_write_op put_op(uint64_t hash, const void *key, size_t klen, c
                                  .vlen = vlen};
 }
 
-static struct kvs_write_op del_op(struct kvs *db, const void *key, size_t klen)
+static struct kvs_write_op del_op(uint64_t hash, const void *key, size_t klen)
 {
-    return (struct kvs_write_op){
-        .hash = kvs__hash(db->seed, key, klen), .type = KVS_REC_DEL, .key = key, .klen = klen};
+    return (struct kvs_write_op){.hash = hash, .type = KVS_REC_DEL, .key = key, .klen = klen};
 }
 
 /* ---- sets ---- */
@@ -147,13 +145,13 @@ static struct kvs_write_op del_op(struct kvs *db, const void *key, size_t klen)
 
 /* The conditions of flags against the key's current value, and the expiry
  * to keep. Caller holds write_mutex. */
-static int set_conditions(struct kvs *db, const void *key, size_t klen, unsigned flags,
-                          uint64_t *expire)
+static int set_conditions(struct kvs *db, const void *key, size_t klen, uint64_t hash,
+                          unsigned flags, uint64_t *expire)
 {
     if (flags == 0)
         return KVS_OK;
     struct kvs_rec cur;
-    int rc = kvs__write_current(db, key, klen, kvs__now_ms(), &cur);
+    int rc = kvs__write_current(db, key, klen, hash, kvs__now_ms(), &cur);
     if (rc == KVS_ECORRUPT)
         return rc;
     bool exists = rc == KVS_OK;
@@ -184,7 +182,7 @@ int kvs_set_expire(kvs_t *db, const void *key, size_t klen, const void *val, siz
     kvs__index_prefetch(kvs__index_shard(&db->index, h), h);
     if ((rc = kvs__write_lock(db)) != KVS_OK)
         return rc;
-    rc = set_conditions(db, key, klen, flags, &expire_at_ms);
+    rc = set_conditions(db, key, klen, h, flags, &expire_at_ms);
     if (rc == KVS_OK) {
         struct kvs_write_op op = put_op(h, key, klen, val, vlen, expire_at_ms);
         rc = kvs__write_append(db, &op);
@@ -206,28 +204,30 @@ int kvs_set_ex(kvs_t *db, const void *key, size_t klen, const void *val, size_t 
 /* ---- removal and expiry ---- */
 
 /* The start of a write that depends on the key's current value: check the
- * arguments, take write_mutex (held when KVS_OK is returned), read the
- * value (kvs__write_current's status in *cur_rc). */
-static int lock_key(struct kvs *db, const void *key, size_t klen, struct kvs_rec *cur,
-                    int *cur_rc)
+ * arguments, hash the key (*hash), take write_mutex (held when KVS_OK is
+ * returned), read the value (kvs__write_current's status in *cur_rc). */
+static int lock_key(struct kvs *db, const void *key, size_t klen, uint64_t *hash,
+                    struct kvs_rec *cur, int *cur_rc)
 {
     int rc = kvs__check_write(db, key, klen, NULL, 0);
-    if (rc == KVS_OK)
-        rc = kvs__write_lock(db);
-    if (rc == KVS_OK)
-        *cur_rc = kvs__write_current(db, key, klen, kvs__now_ms(), cur);
+    if (rc != KVS_OK)
+        return rc;
+    *hash = kvs__hash(db->seed, key, klen);
+    if ((rc = kvs__write_lock(db)) == KVS_OK)
+        *cur_rc = kvs__write_current(db, key, klen, *hash, kvs__now_ms(), cur);
     return rc;
 }
 
 int kvs_remove(kvs_t *db, const void *key, size_t klen)
 {
     struct kvs_rec cur;
+    uint64_t h;
     int rc;
-    int lrc = lock_key(db, key, klen, &cur, &rc);
+    int lrc = lock_key(db, key, klen, &h, &cur, &rc);
     if (lrc != KVS_OK)
         return lrc;
     if (rc == KVS_OK || rc == KVS_ECORRUPT) { /* a damaged value can be removed */
-        struct kvs_write_op op = del_op(db, key, klen);
+        struct kvs_write_op op = del_op(h, key, klen);
         rc = kvs__write_append(db, &op);
     }
     return kvs__write_unlock(db, rc);
@@ -236,15 +236,15 @@ int kvs_remove(kvs_t *db, const void *key, size_t klen)
 int kvs_expire(kvs_t *db, const void *key, size_t klen, uint64_t expire_at_ms)
 {
     struct kvs_rec cur;
+    uint64_t h;
     int rc;
-    int lrc = lock_key(db, key, klen, &cur, &rc);
+    int lrc = lock_key(db, key, klen, &h, &cur, &rc);
     if (lrc != KVS_OK)
         return lrc;
     /* The value is written again with the new expiry (records never
      * change); its bytes stay mapped while write_mutex is held. */
     if (rc == KVS_OK && cur.expire != expire_at_ms) {
-        struct kvs_write_op op =
-            put_op(kvs__hash(db->seed, key, klen), key, klen, cur.val, cur.vlen, expire_at_ms);
+        struct kvs_write_op op = put_op(h, key, klen, cur.val, cur.vlen, expire_at_ms);
         rc = kvs__write_append(db, &op);
     }
     return kvs__write_unlock(db, rc);
@@ -253,8 +253,8 @@ int kvs_expire(kvs_t *db, const void *key, size_t klen, uint64_t expire_at_ms)
 /* ---- read-modify-write ---- */
 
 /* Carry out what the callback asked for. Caller holds write_mutex. */
-static int update_apply(struct kvs *db, const void *key, size_t klen, int action, bool found,
-                        const kvs_update_value_t *out)
+static int update_apply(struct kvs *db, const void *key, size_t klen, uint64_t hash, int action,
+                        bool found, const kvs_update_value_t *out)
 {
     switch (action) {
     case KVS_UPDATE_KEEP:
@@ -262,7 +262,7 @@ static int update_apply(struct kvs *db, const void *key, size_t klen, int action
     case KVS_UPDATE_REMOVE: {
         if (!found)
             return KVS_NOT_FOUND;
-        struct kvs_write_op op = del_op(db, key, klen);
+        struct kvs_write_op op = del_op(hash, key, klen);
         return kvs__write_append(db, &op);
     }
     case KVS_UPDATE_SET: {
@@ -270,8 +270,7 @@ static int update_apply(struct kvs *db, const void *key, size_t klen, int action
             return KVS_EINVAL;
         if (out->vlen > KVS_VALUE_MAX)
             return KVS_ETOOBIG;
-        struct kvs_write_op op = put_op(kvs__hash(db->seed, key, klen), key, klen, out->val,
-                                        out->vlen, out->expire_at_ms);
+        struct kvs_write_op op = put_op(hash, key, klen, out->val, out->vlen, out->expire_at_ms);
         return kvs__write_append(db, &op);
     }
     default:
@@ -284,15 +283,16 @@ int kvs_update(kvs_t *db, const void *key, size_t klen, kvs_update_fn fn, void *
     if (!fn)
         return KVS_EINVAL;
     struct kvs_rec cur;
+    uint64_t h;
     int rc;
-    int lrc = lock_key(db, key, klen, &cur, &rc);
+    int lrc = lock_key(db, key, klen, &h, &cur, &rc);
     if (lrc != KVS_OK)
         return lrc;
     if (rc == KVS_OK || rc == KVS_NOT_FOUND) {
         bool found = rc == KVS_OK;
         kvs_update_value_t out = {.expire_at_ms = found ? cur.expire : 0};
         int action = fn(ctx, found ? cur.val : NULL, found ? cur.vlen : 0, found, &out);
-        rc = update_apply(db, key, klen, action, found, &out);
+        rc = update_apply(db, key, klen, h, action, found, &out);
     }
     return kvs__write_unlock(db, rc);
 }

@@ -29,13 +29,13 @@ struct kvs_write_op {
 int kvs__write_lock(struct kvs *db);
 
 /*
- * The key's current value under write_mutex: KVS_OK with its record
- * (verified), KVS_NOT_FOUND (absent or expired at now_ms), KVS_ECORRUPT.
- * The record's bytes stay valid while write_mutex is held: compaction
- * unmaps a segment only after taking it once.
+ * The key's current value under write_mutex (hash: the key's, kvs__hash):
+ * KVS_OK with its record (verified), KVS_NOT_FOUND (absent or expired at
+ * now_ms), KVS_ECORRUPT. The record's bytes stay valid while write_mutex is
+ * held: compaction unmaps a segment only after taking it once.
  */
-int kvs__write_current(struct kvs *db, const void *key, size_t klen, uint64_t now_ms,
-                       struct kvs_rec *out);
+int kvs__write_current(struct kvs *db, const void *key, size_t klen, uint64_t hash,
+                       uint64_t now_ms, struct kvs_rec *out);
 
 /* Append op and apply it to the index and the key order. Caller holds
  * write_mutex; on failure nothing changed. */
