@@ -15,6 +15,7 @@
 
 #include "ahead.h"
 #include "hash.h"
+#include "run.h"
 #include "write.h"
 
 struct kvs_batch {
@@ -125,31 +126,42 @@ static bool next_entry(const uint8_t *buf, size_t len, size_t *pos, struct kvs_r
     return true;
 }
 
-/* Per shard: new keys it may have to take. */
-struct shard_counts {
+/* What applying a batch works out before it writes: per shard, the new keys
+ * it may have to take; per entry, its key's hash (in batch order). */
+struct batch_plan {
     uint32_t puts[KVS_INDEX_SHARDS];
+    uint64_t hash[];
 };
 
-static void count_shards(struct kvs *db, const kvs_batch_t *b, struct shard_counts *c)
+static struct batch_plan *plan_create(const kvs_batch_t *b)
 {
-    memset(c, 0, sizeof(*c));
+    if (b->count > (SIZE_MAX - sizeof(struct batch_plan)) / sizeof(uint64_t))
+        return NULL;
+    return malloc(sizeof(struct batch_plan) + b->count * sizeof(uint64_t));
+}
+
+static void count_shards(struct kvs *db, const kvs_batch_t *b, struct batch_plan *p)
+{
+    memset(p->puts, 0, sizeof(p->puts));
     struct kvs_rec r;
-    for (size_t pos = 0; next_entry(b->buf, b->len, &pos, &r);) {
+    size_t i = 0;
+    for (size_t pos = 0; next_entry(b->buf, b->len, &pos, &r); i++) {
         uint64_t h = kvs__hash(db->seed, r.key, r.klen);
         unsigned s = (unsigned)(kvs__index_shard(&db->index, h) - db->index.shards);
-        c->puts[s] += kvs__rec_is_put(r.type);
+        p->puts[s] += kvs__rec_is_put(r.type);
+        p->hash[i] = h;
     }
 }
 
 /* Everything that could fail once the batch is in the log, done first:
  * index room for every key, pending-write room, file space. */
-static int prepare(struct kvs *db, const kvs_batch_t *b, const struct shard_counts *c,
+static int prepare(struct kvs *db, const kvs_batch_t *b, const struct batch_plan *plan,
                    uint64_t size)
 {
     int rc = KVS_OK;
     for (unsigned s = 0; s < KVS_INDEX_SHARDS && rc == KVS_OK; s++)
-        if (c->puts[s])
-            rc = kvs__index_prepare_inserts(&db->index, &db->index.shards[s], c->puts[s]);
+        if (plan->puts[s])
+            rc = kvs__index_prepare_inserts(&db->index, &db->index.shards[s], plan->puts[s]);
     if (rc == KVS_OK)
         rc = kvs__order_prepare(db, b->count);
     if (rc == KVS_OK && !kvs__seg_has_room(db->active, size))
@@ -159,16 +171,56 @@ static int prepare(struct kvs *db, const kvs_batch_t *b, const struct shard_coun
     return rc;
 }
 
+/*
+ * The index changes of a batch are independent of one another, so their
+ * cache misses can overlap, as a multi-get's do: while entry i is indexed,
+ * the index slot of entry i + SLOTS_AHEAD is being fetched, and the record
+ * that entry i + RECORDS_AHEAD replaces (the key check reads it) too; its
+ * slot arrived meanwhile. One entry at a time, each costs the two misses
+ * one after the other.
+ */
+#define SLOTS_AHEAD 16u
+#define RECORDS_AHEAD 8u
+
+/* Start fetching the records the index lists under hash h (all their first
+ * lines: the key a replacement checks may straddle two). The entries are
+ * read without the shard's lock: the caller holds write_mutex, so the table
+ * cannot be replaced (only the writer grows it) nor a segment they point at
+ * be deleted (compaction waits for write_mutex first); when compaction is
+ * moving entries of the shard, nothing is fetched. */
+static void prefetch_replaced(struct kvs *db, uint64_t h)
+{
+    struct kvs_loc locs[2];
+    size_t n = 0;
+    if (kvs__index_candidates(kvs__index_shard(&db->index, h), h, locs, 2, &n))
+        for (size_t i = 0; i < n; i++)
+            kvs__ref_prefetch(db, kvs__ref(locs[i].slot, locs[i].off, false));
+}
+
+static void prefetch_ahead(struct kvs *db, const struct batch_plan *p, size_t count, size_t i)
+{
+    if (i + SLOTS_AHEAD < count) {
+        uint64_t h = p->hash[i + SLOTS_AHEAD];
+        kvs__index_prefetch_run(kvs__index_shard(&db->index, h), h);
+    }
+    if (i + RECORDS_AHEAD < count)
+        prefetch_replaced(db, p->hash[i + RECORDS_AHEAD]);
+}
+
 /* Point the index at the batch's records, all at once for readers: the
  * batch sequence is odd meanwhile (see the top of this file). */
-static void index_batch(struct kvs *db, uint32_t slot, uint64_t payload_off, size_t len)
+static void index_batch(struct kvs *db, const struct batch_plan *p, size_t count, uint32_t slot,
+                        uint64_t payload_off, size_t len)
 {
     const uint8_t *payload = db->active->base + payload_off;
+    for (size_t i = 0; i < SLOTS_AHEAD && i < count; i++)
+        kvs__index_prefetch_run(kvs__index_shard(&db->index, p->hash[i]), p->hash[i]);
     atomic_fetch_add(&db->batch_seq, 1);
     struct kvs_rec r;
     size_t pos = 0, at = 0;
-    while (next_entry(payload, len, &pos, &r)) {
-        uint64_t h = kvs__hash(db->seed, r.key, r.klen);
+    for (size_t i = 0; i < count && next_entry(payload, len, &pos, &r); i++) {
+        prefetch_ahead(db, p, count, i);
+        uint64_t h = p->hash[i];
         struct kvs_index_shard *sh = kvs__index_shard(&db->index, h);
         struct kvs_loc loc = {.slot = slot, .off = (uint32_t)(payload_off + at),
                               .size = (uint32_t)r.size};
@@ -193,17 +245,17 @@ int kvs_batch_apply(kvs_t *db, kvs_batch_t *b)
         return KVS_EREADONLY;
     if (b->count == 0)
         return KVS_OK;
-    struct shard_counts *c = malloc(sizeof(*c));
-    if (!c)
+    struct batch_plan *plan = plan_create(b);
+    if (!plan)
         return KVS_ENOMEM;
     int rc = kvs__write_lock(db);
     if (rc != KVS_OK) {
-        free(c);
+        free(plan);
         return rc;
     }
-    count_shards(db, b, c);
+    count_shards(db, b, plan);
     uint64_t size = KVS_REC_HEADER_SIZE + (uint64_t)b->len;
-    rc = prepare(db, b, c, size);
+    rc = prepare(db, b, plan, size);
     uint64_t off;
     if (rc == KVS_OK)
         rc = kvs__seg_append_x(db->active, KVS_REC_BATCH, 0, NULL, 0, b->buf, b->len, &off);
@@ -211,12 +263,12 @@ int kvs_batch_apply(kvs_t *db, kvs_batch_t *b)
         /* the batch header holds no value: count it as garbage */
         atomic_fetch_add_explicit(&db->active->dead_bytes, KVS_REC_HEADER_SIZE,
                                   memory_order_relaxed);
-        index_batch(db, db->active->slot, off + KVS_REC_HEADER_SIZE, b->len);
+        index_batch(db, plan, b->count, db->active->slot, off + KVS_REC_HEADER_SIZE, b->len);
         uint64_t ahead_to = kvs__seg_ahead_due(db->active);
         if (ahead_to)
             kvs__ahead_ask(db, db->active, ahead_to);
         db->write_seq++;
     }
-    free(c);
+    free(plan);
     return kvs__write_unlock(db, rc);
 }

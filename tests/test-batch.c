@@ -2,8 +2,9 @@
  * Atomic batches: entries apply in order and survive reopening and
  * compaction; one of 1 and one of 100,000 entries work; an entry over the
  * limits poisons the batch (nothing written); one fdatasync per batch under
- * KVS_SYNC_ALWAYS; readers never see part of a batch; after kill -9 at any
- * moment a batch is on disk whole or not at all.
+ * KVS_SYNC_ALWAYS; readers never see part of a batch; batches of overwrites
+ * and removes beside compaction match a model; after kill -9 at any moment a
+ * batch is on disk whole or not at all.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -406,6 +407,80 @@ START_TEST(kill_during_batches_keeps_whole_batches)
 }
 END_TEST
 
+/*
+ * Batches that overwrite and remove keys already in the store (their index
+ * changes fetch the replaced records ahead, read from segments compaction
+ * may be deleting), with the background compaction running on small
+ * segments and a low trigger: every key ends as the model says, before and
+ * after reopening, and compaction did run meanwhile.
+ */
+#define MODEL_KEYS 2000
+#define MODEL_BATCH 500
+#define MODEL_ROUNDS 120
+
+static void model_key(char *k, size_t size, uint64_t i)
+{
+    snprintf(k, size, "model-%05u", (unsigned)i);
+}
+
+static void expect_model(kvs_t *db, const uint32_t *model)
+{
+    for (uint64_t i = 0; i < MODEL_KEYS; i++) {
+        char k[32], v[32];
+        model_key(k, sizeof(k), i);
+        if (model[i] == 0) {
+            expect(db, k, NULL);
+        } else {
+            snprintf(v, sizeof(v), "v%u-%05u", model[i], (unsigned)i);
+            expect(db, k, v);
+        }
+    }
+}
+
+START_TEST(batch_overwrites_beside_compaction_match_a_model)
+{
+    kvs_t *db = tu_open_trigger(tu_dir, KVS_SYNC_NONE, 64 * 1024, 5);
+    static uint32_t model[MODEL_KEYS]; /* 0: absent, else the round that set it */
+    memset(model, 0, sizeof(model));
+    uint64_t rng = tu_seed();
+    kvs_batch_t *b;
+    ck_assert_kvs(kvs_batch_create(&b), KVS_OK);
+    for (uint32_t round = 1; round <= MODEL_ROUNDS; round++) {
+        kvs_batch_clear(b);
+        for (int n = 0; n < MODEL_BATCH; n++) {
+            /* a key may come twice in a batch: the later entry wins */
+            uint64_t i = tu_rand(&rng) % MODEL_KEYS;
+            char k[32], v[32];
+            model_key(k, sizeof(k), i);
+            if (tu_rand(&rng) % 8 == 0) {
+                ck_assert_kvs(kvs_batch_remove(b, k, strlen(k)), KVS_OK);
+                model[i] = 0;
+            } else {
+                snprintf(v, sizeof(v), "v%u-%05u", round, (unsigned)i);
+                ck_assert_kvs(kvs_batch_set(b, k, strlen(k), v, strlen(v)), KVS_OK);
+                model[i] = round;
+            }
+        }
+        ck_assert_kvs(kvs_batch_apply(db, b), KVS_OK);
+        if (round % 40 == 0)
+            expect_model(db, model);
+    }
+    kvs_batch_destroy(b);
+    expect_model(db, model);
+    uint64_t compactions = 0;
+    for (int t = 0; t < 500 && compactions == 0; t++) { /* at most 5 s */
+        ck_assert_kvs(kvs_stat(db, KVS_STAT_COMPACTIONS, &compactions), KVS_OK);
+        if (compactions == 0)
+            usleep(10000);
+    }
+    ck_assert_uint_gt(compactions, 0);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    db = tu_open(tu_dir, KVS_SYNC_NONE, 64 * 1024);
+    expect_model(db, model);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+}
+END_TEST
+
 static Suite *batch_suite(void)
 {
     Suite *s = suite_create("batch");
@@ -423,6 +498,7 @@ static Suite *batch_suite(void)
     tcase_add_checked_fixture(tc, tu_dir_setup, tu_dir_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, readers_never_see_part_of_a_batch);
+    tcase_add_test(tc, batch_overwrites_beside_compaction_match_a_model);
     /* 3 x 40 = 120 kill -9 runs */
     tcase_add_loop_test(tc, kill_during_batches_keeps_whole_batches, 0, 3);
     suite_add_tcase(s, tc);
