@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "hash.h"
 #include "internal.h"
@@ -182,14 +184,43 @@ static int hint_validate(const uint8_t *buf, size_t len, const struct kvs_segmen
     return KVS_OK;
 }
 
+bool kvs__hint_present(int dirfd, uint32_t id)
+{
+    char name[KVS_SEG_NAME_MAX];
+    kvs__seg_name(name, id, "hint");
+    struct stat st;
+    return kvs__io_stat(dirfd, name, &st) == 0 && S_ISREG(st.st_mode) &&
+           st.st_size >= KVS_HINT_HEADER_SIZE + KVS_HINT_TRAILER_SIZE;
+}
+
+/* The segment size a hint's header records, if it looks like a hint of
+ * segment id (not yet verified: its checksum covers the whole file); else
+ * 0. Offsets are 32-bit, so no segment is larger than 4 GiB. */
+static uint64_t hint_claimed_size(int dirfd, const char *name, uint32_t id)
+{
+    uint8_t h[KVS_HINT_HEADER_SIZE];
+    int fd = kvs__io_openat(dirfd, name, O_RDONLY, 0);
+    if (fd < 0)
+        return 0;
+    bool ok = kvs__io_pread_all(fd, h, sizeof(h), 0) == 0;
+    kvs__io_close(fd);
+    if (!ok || memcmp(h, hint_magic, sizeof(hint_magic)) != 0 || kvs__load32(h + 12) != id)
+        return 0;
+    return KVS_MIN(kvs__load64(h + 16), (uint64_t)UINT32_MAX);
+}
+
 int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct kvs_hint *out)
 {
     char name[KVS_SEG_NAME_MAX];
     kvs__seg_name(name, s->id, "hint");
     *out = (struct kvs_hint){0};
-    /* a hint is never bigger than one entry per smallest record */
+    /* A hint is never bigger than one entry per smallest record of the
+     * segment it describes. That is the segment's size, or the larger size
+     * the hint records: a segment cut short must still meet its hint, which
+     * then proves the damage (hint_validate) instead of being ignored. */
+    uint64_t seg_bytes = KVS_MAX(s->tail, hint_claimed_size(dirfd, name, s->id));
     uint64_t max_len = KVS_HINT_HEADER_SIZE + KVS_HINT_TRAILER_SIZE +
-                       (s->tail / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE;
+                       (seg_bytes / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE;
     uint8_t *buf;
     size_t len;
     if (kvs__io_read_file(dirfd, name, max_len, &buf, &len) < 0) {

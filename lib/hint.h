@@ -58,4 +58,10 @@ void kvs__hint_get(const struct kvs_hint *h, uint64_t i, struct kvs_hint_rec *ou
 
 void kvs__hint_free(struct kvs_hint *h);
 
+/* Is there a hint file for segment id, long enough to be one? Hints are
+ * written only after their segment was synced, so one proves that the
+ * segment's header reached the disk: a segment found empty or with a zeroed
+ * header then was damaged, not interrupted at its creation. */
+bool kvs__hint_present(int dirfd, uint32_t id);
+
 #endif

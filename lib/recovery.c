@@ -478,6 +478,13 @@ static int open_segments(struct kvs *db, const uint32_t *ids, size_t n,
         uint64_t seed;
         struct kvs_segment *s;
         rc = kvs__seg_open(db->dirfd, ids[i], !db->opts.read_only, &s, &seed);
+        if (rc == KVS_NOT_FOUND && kvs__hint_present(db->dirfd, ids[i])) {
+            kvs__log(db, KVS_LOG_ERROR,
+                     "segment %u is empty or its header zeroed, but its hint shows it was "
+                     "synced: damaged",
+                     ids[i]);
+            rc = KVS_ECORRUPT;
+        }
         if (rc == KVS_NOT_FOUND) {
             kvs__log(db, KVS_LOG_WARN, "segment %u is empty (crash at creation): removed", ids[i]);
             if (!db->opts.read_only)

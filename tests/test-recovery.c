@@ -520,6 +520,71 @@ START_TEST(truncated_sealed_segment_with_hint_is_damage)
 }
 END_TEST
 
+/* Zero the first len bytes of a file (a lost first page or sector). */
+static void zero_start(const char *path, size_t len)
+{
+    uint8_t zeros[4096] = {0};
+    ck_assert_uint_le(len, sizeof(zeros));
+    int fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, zeros, len, 0), (ssize_t)len);
+    close(fd);
+}
+
+/*
+ * A sealed segment emptied, cut to a few bytes past its header, or whose
+ * first bytes were zeroed, while its hint survived. Without the hint these
+ * look like a segment a crash interrupted at its creation (nothing in it was
+ * ever synced), which open deletes; the hint proves the segment was sealed
+ * and synced, so it is damage: the open fails and deletes nothing, and a
+ * repairing open does without the segment.
+ */
+START_TEST(sealed_segment_emptied_or_zeroed_with_hint_is_damage)
+{
+    write_many(tu_dir, 100);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0); /* a second segment, newer */
+    tu_set_str(db, "newer", "n");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *first = tu_path(tu_dir, "0000000001.log");
+    char *hint = tu_path(tu_dir, "0000000001.hint");
+    ck_assert_int_eq(access(hint, F_OK), 0);
+    switch (_i) {
+    case 0: tu_truncate(first, 0); break;
+    case 1: tu_truncate(first, KVS_SEG_HEADER_SIZE); break;
+    case 2: tu_truncate(first, (long)record_offset(2)); break;
+    case 3: zero_start(first, KVS_SEG_HEADER_SIZE); break;
+    default: zero_start(first, 4096); break;
+    }
+    ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
+    ck_assert_int_eq(access(first, F_OK), 0);
+    ck_assert_int_eq(access(hint, F_OK), 0);
+    db = tu_open_opts(tu_dir, 1, 1, 0);
+    tu_expect_value(db, "key0099", NULL);
+    tu_expect_value(db, "newer", "n");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    free(first);
+    free(hint);
+}
+END_TEST
+
+/* The same zeroed header without a hint, in a file of zeros: a crash
+ * interrupted the segment's creation; open removes it. */
+START_TEST(zeroed_segment_without_hint_is_a_crash_at_creation)
+{
+    write_many(tu_dir, 3);
+    char *stray = tu_path(tu_dir, "0000000099.log");
+    int fd = open(stray, O_CREAT | O_WRONLY, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 2 << 20), 0); /* grown, header never written */
+    close(fd);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    tu_expect_value(db, "key0002", "value number 0002, some padding");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    ck_assert_int_eq(access(stray, F_OK), -1);
+    free(stray);
+}
+END_TEST
+
 START_TEST(damaged_header_and_unknown_version)
 {
     write_many(tu_dir, 3);
@@ -844,6 +909,8 @@ static Suite *recovery_suite(void)
     tcase_add_test(tc, flipped_bytes_everywhere_never_return_wrong_data);
     tcase_add_test(tc, damaged_header_and_unknown_version);
     tcase_add_test(tc, truncated_sealed_segment_with_hint_is_damage);
+    tcase_add_loop_test(tc, sealed_segment_emptied_or_zeroed_with_hint_is_damage, 0, 5);
+    tcase_add_test(tc, zeroed_segment_without_hint_is_a_crash_at_creation);
     tcase_add_test(tc, damaged_hint_is_ignored);
     tcase_add_test(tc, repair_skips_a_segment_with_a_damaged_header);
     tcase_add_test(tc, empty_segment_file_from_a_crash_is_removed);
