@@ -573,7 +573,10 @@ KVS_API int kvs_multi_get(kvs_t *db, kvs_get_item_t *items, size_t n, size_t max
 
 /**
  * @brief kvs_multi_get() with flags (since 1.3.0).
- * @param[in] db,items,n,max_bytes As kvs_multi_get()'s.
+ * @param[in] db As kvs_multi_get()'s.
+ * @param[in,out] items As kvs_multi_get()'s.
+ * @param[in] n As kvs_multi_get()'s.
+ * @param[in] max_bytes As kvs_multi_get()'s.
  * @param[in] flags 0 (exactly kvs_multi_get()), or #KVS_MULTI_GET_EACH.
  * @return As kvs_multi_get(); #KVS_EINVAL also for an unknown flag (no item
  *         is touched).

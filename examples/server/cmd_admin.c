@@ -6,6 +6,7 @@
  * CONFIG SET is refused because settings are fixed at start.
  */
 #include <fnmatch.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +14,10 @@
 
 void cmd_shutdown(struct session *s, size_t argc, const struct resp_arg *argv)
 {
+    bool save = false, nosave = false;
     for (size_t i = 1; i < argc; i++) {
+        save = save || arg_is(&argv[i], "save");
+        nosave = nosave || arg_is(&argv[i], "nosave");
         if (arg_is(&argv[i], "abort")) {
             resp_add_error(s->out, "ERR No shutdown in progress.");
             return;
@@ -23,6 +27,10 @@ void cmd_shutdown(struct session *s, size_t argc, const struct resp_arg *argv)
             resp_add_error(s->out, "ERR syntax error");
             return;
         }
+    }
+    if (save && nosave) { /* contradictory, as Redis says */
+        resp_add_error(s->out, "ERR syntax error");
+        return;
     }
     /* Like Redis: no reply, the connection closes as the server stops. */
     log_msg(LL_INFO, "SHUTDOWN requested by client %llu", (unsigned long long)s->id);

@@ -62,7 +62,8 @@ static void reply_wrongpass(struct session *s)
     resp_add_error(s->out, "WRONGPASS invalid username-password pair or user is disabled.");
 }
 
-/* AUTH password, or AUTH default password (Redis 6 form). */
+/* AUTH password, or AUTH default password (Redis 6 form; without a
+ * configured password the default user takes any, as Redis's nopass). */
 void cmd_auth(struct session *s, size_t argc, const struct resp_arg *argv)
 {
     const char *secret = s->srv->cfg->requirepass;
@@ -70,7 +71,7 @@ void cmd_auth(struct session *s, size_t argc, const struct resp_arg *argv)
         resp_add_error(s->out, "ERR syntax error");
         return;
     }
-    if (!secret) {
+    if (!secret && argc == 2) { /* Redis refuses only the one-argument form */
         resp_add_error(s->out, "ERR AUTH <password> called without any password configured "
                                "for the default user. Are you sure your configuration is correct?");
         return;

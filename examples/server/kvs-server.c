@@ -264,6 +264,17 @@ static int finish(struct server *srv)
     return crc;
 }
 
+/* What main set up before a start that failed (a leak checker run over a
+ * failed start then reports nothing). */
+static void release_at_failure(struct server *srv, struct server_config *cfg)
+{
+    if (srv->wake_fd >= 0)
+        close(srv->wake_fd);
+    scan_cursors_destroy(srv->cursors);
+    free(cfg->dir_abs);
+    free(cfg->backup_dir_abs);
+}
+
 int main(int argc, char **argv)
 {
     struct server_config cfg;
@@ -291,13 +302,16 @@ int main(int argc, char **argv)
     srv.cursors = scan_cursors_create(SCAN_CURSOR_SLOTS, SCAN_CURSOR_BYTES, 0);
     if (!srv.cursors)
         log_msg(LL_ERROR, "out of memory");
-    if (srv.wake_fd < 0 || !srv.cursors || open_store(&cfg, &srv.db) != 0)
+    if (srv.wake_fd < 0 || !srv.cursors || open_store(&cfg, &srv.db) != 0) {
+        release_at_failure(&srv, &cfg);
         return 1;
+    }
     log_msg(LL_ALWAYS, "data directory: %s", cfg.dir_abs ? cfg.dir_abs : cfg.dir);
     if (prepare(&srv, &cfg) != 0) {
         saver_destroy(srv.saver);
         write_gate_destroy(srv.gate);
         kvs_close(srv.db);
+        release_at_failure(&srv, &cfg);
         return 1;
     }
 

@@ -35,3 +35,14 @@ readelf -d "$tmp/app" | grep -q 'NEEDED.*libkvs.so.1'
 ${CC:-cc} -std=c11 "$app" -o "$tmp/app-static" $(pkg-config --cflags kvs) \
     "$tmp/prefix/lib/libkvs.a" $(pkg-config --libs --static kvs | sed 's/-lkvs//')
 "$tmp/app-static" "$tmp/db-static"
+# The installed tree moved (as a --destdir install or a relocated package
+# is): kvs.pc names its directories relative to itself, so it still works.
+mv "$tmp/prefix" "$tmp/moved"
+export PKG_CONFIG_LIBDIR="$tmp/moved/lib/pkgconfig"
+flags=$(pkg-config --cflags --libs kvs)
+case "$flags" in
+*"$tmp/moved/"*) ;;
+*) echo "kvs.pc does not follow the moved tree: $flags"; exit 1 ;;
+esac
+${CC:-cc} -std=c11 -Wall -Wextra -Werror "$app" -o "$tmp/app-moved" $flags
+LD_LIBRARY_PATH="$tmp/moved/lib" "$tmp/app-moved" "$tmp/db-moved"

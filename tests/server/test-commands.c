@@ -430,6 +430,12 @@ START_TEST(auth_without_password)
 {
     expect_error_prefix(run("AUTH", "x", NULL), "ERR AUTH <password> called without any password");
     expect_error(run("AUTH", "a", "b", "c", NULL), "ERR syntax error");
+    /* the two-argument form: the default user is "nopass", as in Redis */
+    expect_status(run("AUTH", "default", "anything", NULL), "OK");
+    expect_error_prefix(run("AUTH", "someone", "x", NULL), "WRONGPASS");
+    /* contradictory SHUTDOWN options are refused, and the server stays up */
+    expect_error(run("SHUTDOWN", "SAVE", "NOSAVE", NULL), "ERR syntax error");
+    expect_status(run("PING", NULL), "PONG");
 }
 END_TEST
 
