@@ -94,9 +94,9 @@ extern "C" {
 /** Minor version: bumped when functions or options are added. */
 #define KVS_VERSION_MINOR 4
 /** Patch version: bumped for fixes only. */
-#define KVS_VERSION_PATCH 2
+#define KVS_VERSION_PATCH 3
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define KVS_VERSION_STRING "1.4.2"
+#define KVS_VERSION_STRING "1.4.3"
 /** The version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH`. */
 #define KVS_VERSION_NUMBER \
     (KVS_VERSION_MAJOR * 10000 + KVS_VERSION_MINOR * 100 + KVS_VERSION_PATCH)
@@ -384,6 +384,13 @@ typedef struct kvs kvs_t;
  * Rebuilds the index from the segments (from their hint files where those are
  * intact), cuts off a torn record a crash left at the end of a segment, and
  * starts the background threads (interval sync, compaction).
+ *
+ * An open store holds one file descriptor per segment file, plus a few: a
+ * store of 64 GB in the default 64 MiB segments needs about 1,000, the usual
+ * soft limit (`ulimit -n`). Past the process's limit, the write that needs a
+ * new segment, and a later open, fail with #KVS_EIO and `errno` `EMFILE`:
+ * raise the limit (`setrlimit`), or use larger segments
+ * (kvs_options_set_segment_size()).
  * @param[in] dir Path of the store's directory.
  * @param[in] opts Options, or `NULL` for the defaults. Copied; may be destroyed afterwards.
  * @param[out] out Receives the handle; `NULL` on failure.

@@ -20,6 +20,7 @@
 
 #include "compact.h"
 #include "io.h"
+#include "lock.h"
 #include "store.h"
 
 /* One segment to copy: referenced, with the length to take. */
@@ -143,6 +144,17 @@ static int sync_parent(const char *path)
     return rc;
 }
 
+/* The lock file, as kvs_open makes it: a read-only open needs one where it
+ * cannot create it (a backup kept in a read-only place). */
+static int make_lock_file(int dirfd)
+{
+    int fd = kvs__io_openat(dirfd, KVS_LOCK_FILE_NAME, O_WRONLY | O_CREAT, 0644);
+    if (fd < 0)
+        return KVS_EIO;
+    kvs__io_close(fd);
+    return KVS_OK;
+}
+
 /* Copy the parts into the temporary directory tmp, make it durable. */
 static int fill(struct kvs *db, const char *tmp, const struct part *parts, size_t n)
 {
@@ -152,6 +164,8 @@ static int fill(struct kvs *db, const char *tmp, const struct part *parts, size_
     int rc = KVS_OK;
     for (size_t i = 0; i < n && rc == KVS_OK; i++)
         rc = copy_part(db, dirfd, &parts[i]);
+    if (rc == KVS_OK)
+        rc = make_lock_file(dirfd);
     if (rc == KVS_OK && kvs__io_sync_dir(dirfd) < 0)
         rc = KVS_EIO;
     kvs__io_close(dirfd);

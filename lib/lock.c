@@ -14,9 +14,9 @@
 int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd)
 {
     *lock_fd = -1;
-    int fd = kvs__io_openat(dirfd, "LOCK", O_RDWR | O_CREAT, 0644);
+    int fd = kvs__io_openat(dirfd, KVS_LOCK_FILE_NAME, O_RDWR | O_CREAT, 0644);
     if (fd < 0 && read_only)
-        fd = kvs__io_openat(dirfd, "LOCK", O_RDONLY, 0);
+        fd = kvs__io_openat(dirfd, KVS_LOCK_FILE_NAME, O_RDONLY, 0);
     if (fd < 0)
         return KVS_EIO;
     if (kvs__io_lock(fd) < 0) {

@@ -5,6 +5,10 @@
 
 #include <stdbool.h>
 
+/* The lock file's name; every store directory has one (kvs_backup makes one
+ * too, so that a backup opens read-only where it cannot be written). */
+#define KVS_LOCK_FILE_NAME "LOCK"
+
 int kvs__lock_dir(int dirfd, bool read_only, int *lock_fd);
 void kvs__unlock_dir(int lock_fd);
 

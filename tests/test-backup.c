@@ -48,6 +48,11 @@ START_TEST(backup_opens_with_the_data)
     ck_assert_kvs(kvs_set(db, "later", 5, "x", 1), KVS_OK);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     ck_assert_int_eq(tu_count_files(dst, ".tmp"), 0);
+    /* a lock file, as in a store: a read-only open of the backup where it
+     * cannot be written (a read-only medium, another user) needs one */
+    char *lock = tu_path(dst, "LOCK");
+    ck_assert_int_eq(access(lock, F_OK), 0);
+    free(lock);
     db = open_small(dst);
     uint64_t keys;
     ck_assert_kvs(kvs_stat(db, KVS_STAT_KEYS, &keys), KVS_OK);

@@ -72,7 +72,7 @@ __all__ = [
     "library_version_number", "status_name", "strerror",
 ]
 
-__version__ = "1.4.2"
+__version__ = "1.4.3"
 
 #: Version of the libkvs actually loaded, e.g. "1.0.0", and as a number (10000).
 library_version = ffi.string(lib.kvs_version()).decode("ascii")
