@@ -385,12 +385,11 @@ typedef struct kvs kvs_t;
  * intact), cuts off a torn record a crash left at the end of a segment, and
  * starts the background threads (interval sync, compaction).
  *
- * An open store holds one file descriptor per segment file, plus a few: a
- * store of 64 GB in the default 64 MiB segments needs about 1,000, the usual
- * soft limit (`ulimit -n`). Past the process's limit, the write that needs a
- * new segment, and a later open, fail with #KVS_EIO and `errno` `EMFILE`:
- * raise the limit (`setrlimit`), or use larger segments
- * (kvs_options_set_segment_size()).
+ * An open store holds a few file descriptors (the directory, its lock, the
+ * segment being written and those sealed but not yet synced), not one per
+ * segment: sealed segments are read through their memory mappings. When the
+ * process has none left, a write that needs a new segment fails with
+ * #KVS_EIO and `errno` `EMFILE`.
  * @param[in] dir Path of the store's directory.
  * @param[in] opts Options, or `NULL` for the defaults. Copied; may be destroyed afterwards.
  * @param[out] out Receives the handle; `NULL` on failure.

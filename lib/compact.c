@@ -57,7 +57,7 @@ static void write_hint(struct kvs *db, struct kvs_segment *s)
     kvs__io_prefault_read(s->base, s->tail);
     if (!atomic_load(&s->synced)) {
         kvs__stat_add(db, KVS_STAT_SYNCS, 1);
-        if (kvs__io_datasync(s->fd) < 0) {
+        if (kvs__seg_datasync(s) < 0) {
             /* as in group commit: the kernel may have dropped the pages,
              * and a later fdatasync of the file would succeed without them */
             kvs__log(db, KVS_LOG_ERROR, "fdatasync of segment %u failed: %s", s->id,
@@ -68,6 +68,7 @@ static void write_hint(struct kvs *db, struct kvs_segment *s)
         }
         atomic_store(&s->synced, true);
     }
+    kvs__seg_close_fd(s); /* synced: nothing writes or syncs it any more */
     int rc = kvs__hint_write(db->dirfd, s, db->seed);
     if (rc == KVS_OK) {
         atomic_store(&s->hinted, true);
@@ -373,7 +374,7 @@ static int output_finish(struct kvs *db, struct compaction *c)
         return KVS_OK;
     int rc = kvs__seg_seal(out);
     kvs__stat_add(db, KVS_STAT_SYNCS, 1);
-    if (rc == KVS_OK && kvs__io_datasync(out->fd) < 0)
+    if (rc == KVS_OK && kvs__seg_datasync(out) < 0)
         rc = KVS_EIO;
     if (rc == KVS_OK)
         rc = kvs__sync_dir_if_dirty(db);

@@ -103,9 +103,12 @@ static uint8_t *hint_encode(const struct kvs_segment *s, uint64_t seed, uint64_t
 int kvs__hint_write(int dirfd, const struct kvs_segment *s, uint64_t seed)
 {
     KVS_ASSERT(s->sealed);
-    uint64_t file_size;
-    if (kvs__io_file_size(s->fd, &file_size) < 0)
+    char log[KVS_SEG_NAME_MAX];
+    kvs__seg_name(log, s->id, "log");
+    struct stat st;
+    if (kvs__io_stat(dirfd, log, &st) < 0)
         return KVS_EIO;
+    uint64_t file_size = (uint64_t)st.st_size;
     /* A hint certifies the exact file: none if trimming after the seal failed. */
     if (file_size != s->tail)
         return KVS_ECORRUPT;

@@ -546,12 +546,14 @@ static int finish_unsealed(struct kvs *db, struct kvs_segment *s, uint64_t valid
         s->tail = valid_end;
         return KVS_OK;
     }
-    int rc = kvs__seg_cut(s, valid_end);
+    int rc = kvs__seg_open_fd(db->dirfd, s);
+    if (rc == KVS_OK)
+        rc = kvs__seg_cut(s, valid_end);
     if (rc == KVS_OK)
         rc = kvs__seg_reserve(s, 0);
     if (rc == KVS_OK)
         rc = kvs__seg_seal(s);
-    if (rc == KVS_OK && kvs__io_datasync(s->fd) < 0)
+    if (rc == KVS_OK && kvs__seg_datasync(s) < 0)
         rc = KVS_EIO;
     if (rc != KVS_OK)
         kvs__log(db, KVS_LOG_ERROR, "segment %u: cannot seal after recovery: %s", s->id,
@@ -603,6 +605,7 @@ static int load_segment(struct kvs *db, struct kvs_segment *s, struct kvs_hint *
     }
     rc = finish_unsealed(db, s, res.valid_end);
     atomic_store(&s->synced, rc == KVS_OK);
+    kvs__seg_close_fd(s);
     return rc;
 }
 

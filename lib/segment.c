@@ -54,6 +54,7 @@ static struct kvs_segment *seg_alloc(uint32_t id, int fd)
     s->id = id;
     s->fd = fd;
     pthread_mutex_init(&s->grow_mutex, NULL);
+    pthread_mutex_init(&s->fd_mutex, NULL);
     atomic_init(&s->refs, 1);
     return s;
 }
@@ -65,6 +66,7 @@ static void seg_free(struct kvs_segment *s)
         atomic_compare_exchange_strong(s->slot_cell, &self, NULL);
     }
     pthread_mutex_destroy(&s->grow_mutex);
+    pthread_mutex_destroy(&s->fd_mutex);
     kvs__io_unmap(s->base, s->map_bytes);
     if (s->fd >= 0)
         kvs__io_close(s->fd);
@@ -185,8 +187,40 @@ int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **ou
         seg_free(s);
         return rc;
     }
+    kvs__io_close(s->fd); /* the mapping stays */
+    s->fd = -1;
     *out = s;
     return KVS_OK;
+}
+
+int kvs__seg_open_fd(int dirfd, struct kvs_segment *s)
+{
+    if (s->fd >= 0)
+        return KVS_OK;
+    char name[KVS_SEG_NAME_MAX];
+    kvs__seg_name(name, s->id, "log");
+    s->fd = kvs__io_openat(dirfd, name, O_RDWR, 0);
+    return s->fd >= 0 ? KVS_OK : KVS_EIO;
+}
+
+int kvs__seg_datasync_at(KVS_IO_SITE, struct kvs_segment *s)
+{
+    pthread_mutex_lock(&s->fd_mutex);
+    int rc = s->fd >= 0 ? kvs__io_datasync_at(func_, line_, s->fd) : 0;
+    int err = errno;
+    pthread_mutex_unlock(&s->fd_mutex);
+    errno = err;
+    return rc;
+}
+
+void kvs__seg_close_fd(struct kvs_segment *s)
+{
+    pthread_mutex_lock(&s->fd_mutex);
+    if (s->fd >= 0 && atomic_load(&s->sealed) && atomic_load(&s->synced)) {
+        kvs__io_close(s->fd);
+        s->fd = -1;
+    }
+    pthread_mutex_unlock(&s->fd_mutex);
 }
 
 /*

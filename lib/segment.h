@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io.h"
+
 #include "record.h"
 
 #define KVS_SEG_HEADER_SIZE 64u
@@ -44,7 +46,15 @@ struct kvs_segment {
     uint32_t slot;  /* index in the store's slot table; 0 = none */
     uint64_t epoch; /* replay order: higher epochs hold newer records */
     uint32_t flags;
+    /* The file, while something may still write or sync it: a segment found
+     * at open has none (kvs__seg_open_fd gives one to recovery), and a sealed
+     * one gives it back once synced (kvs__seg_close_fd), so that a store holds
+     * descriptors for the few segments being written, not for all of them
+     * (the process's limit, often 1,024, would bound the store's size). */
     int fd;
+    /* Held by whoever uses fd once the segment is sealed (a sync, the hint
+     * writer) and by its closing, so that it is never closed under them. */
+    pthread_mutex_t fd_mutex;
     uint8_t *base;        /* mapping of the file */
     size_t map_bytes;     /* length of the mapping (the most the file may grow to) */
     uint64_t file_bytes;  /* file length the owner may write up to (owner thread only) */
@@ -100,13 +110,28 @@ int kvs__seg_create(int dirfd, uint32_t id, uint64_t epoch, uint32_t flags, uint
 
 /*
  * Open an existing segment and check its header. writable maps it read-write
- * (needed to seal a segment left unsealed by a crash).
+ * (needed to seal a segment left unsealed by a crash). The segment keeps
+ * its mapping, not its file descriptor (see fd above).
  * Returns KVS_OK, KVS_NOT_FOUND if the file is empty or its header is all
  * zeros (a crash right after creation), KVS_ECORRUPT, KVS_EVERSION, KVS_EIO.
  * *seed receives the store's hash seed from the header.
  */
 int kvs__seg_open(int dirfd, uint32_t id, bool writable, struct kvs_segment **out,
                   uint64_t *seed);
+
+/* Open the file of a segment kvs__seg_open found (for recovery, which cuts
+ * and seals a segment a crash left unsealed); KVS_OK or KVS_EIO. */
+int kvs__seg_open_fd(int dirfd, struct kvs_segment *s);
+
+/* fdatasync the segment's file; 0, or -1 with errno. A segment whose file
+ * was closed was synced already (kvs__seg_close_fd): 0. The I/O hooks see
+ * the caller's site (io.h). */
+int kvs__seg_datasync_at(KVS_IO_SITE, struct kvs_segment *s);
+#define kvs__seg_datasync(...) kvs__seg_datasync_at(KVS_IO_HERE, __VA_ARGS__)
+
+/* Close a sealed segment's file once it is synced (nothing writes or syncs
+ * it any more); a no-op otherwise. */
+void kvs__seg_close_fd(struct kvs_segment *s);
 
 /* Make room for need more bytes after the tail (plus a seal), growing the
  * file by whole steps. KVS_ETOOBIG if the mapping is too small, KVS_EIO. */

@@ -44,9 +44,9 @@ static uint64_t disk_bytes(struct kvs *db)
     for (size_t i = 0; i < db->nsegs; i++) {
         struct stat st;
         char name[KVS_SEG_NAME_MAX];
-        uint64_t size;
-        if (kvs__io_file_size(db->segs[i]->fd, &size) == 0)
-            total += size;
+        kvs__seg_name(name, db->segs[i]->id, "log");
+        if (kvs__io_stat(db->dirfd, name, &st) == 0)
+            total += (uint64_t)st.st_size;
         kvs__seg_name(name, db->segs[i]->id, "hint");
         if (kvs__io_stat(db->dirfd, name, &st) == 0)
             total += (uint64_t)st.st_size;

@@ -62,7 +62,7 @@ int kvs__sync_dir_if_dirty(struct kvs *db)
 static int datasync(struct kvs *db, struct kvs_segment *s)
 {
     kvs__stat_add(db, KVS_STAT_SYNCS, 1);
-    if (kvs__io_datasync(s->fd) < 0) {
+    if (kvs__seg_datasync(s) < 0) {
         kvs__log(db, KVS_LOG_ERROR, "fdatasync of segment %u failed: %s", s->id,
                  strerror(errno));
         return KVS_EIO;
@@ -94,8 +94,10 @@ static int sync_pending(struct kvs *db, uint64_t *target)
     struct kvs_segment *s;
     while (rc == KVS_OK && (s = next_unsynced(db, NULL, max_id)) != NULL) {
         rc = datasync(db, s);
-        if (rc == KVS_OK)
+        if (rc == KVS_OK) {
             atomic_store(&s->synced, true);
+            kvs__seg_close_fd(s);
+        }
         kvs__seg_unref(s);
     }
     if (rc == KVS_OK && active)

@@ -1,10 +1,13 @@
 /* Segment files and hint files on their own: names, headers, growth,
  * sealing, and hint validation against the segment they describe. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/testutil.h"
@@ -301,6 +304,84 @@ START_TEST(store_grows_the_active_segment_ahead)
 }
 END_TEST
 
+/*
+ * A store of many more segments than the process may have descriptors: a
+ * segment keeps its mapping, not its file, once it is sealed and synced,
+ * and one found at open keeps none. In a child whose limit is 64
+ * descriptors, 400 segments are written (synced every 40, as the interval
+ * sync or the background thread's hints do), read, closed, opened again
+ * and read again; before, the 61st segment's creation failed with EMFILE
+ * and so did every open of the store.
+ */
+#define FD_LIMIT 64
+#define FD_SEGMENTS 400
+
+static int fd_limited_child(const char *dir)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 10;
+    lim.rlim_cur = FD_LIMIT;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 11;
+    kvs_options_t *o = kvs_options_create();
+    kvs_options_set_sync(o, KVS_SYNC_NONE);
+    kvs_options_set_segment_size(o, 4096);
+    kvs_options_set_compaction_trigger(o, 100);
+    kvs_t *db = NULL;
+    if (kvs_open(dir, o, &db) != KVS_OK)
+        return 12;
+    char key[16], val[1000];
+    memset(val, 'v', sizeof(val));
+    /* three records of 1,000 bytes fill a 4 KiB segment */
+    for (int i = 0; i < 3 * FD_SEGMENTS; i++) {
+        snprintf(key, sizeof(key), "k%06d", i);
+        val[0] = (char)i;
+        if (kvs_set(db, key, strlen(key), val, sizeof(val)) != KVS_OK)
+            return 13;
+        if (i % 120 == 119 && kvs_sync(db) != KVS_OK)
+            return 14;
+    }
+    uint64_t segments = 0;
+    if (kvs_stat(db, KVS_STAT_SEGMENTS, &segments) != KVS_OK || segments < FD_SEGMENTS)
+        return 15;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (kvs_close(db) != KVS_OK)
+                return 16;
+            if (kvs_open(dir, o, &db) != KVS_OK)
+                return 17;
+        }
+        for (int i = 0; i < 3 * FD_SEGMENTS; i++) {
+            void *v;
+            size_t vl;
+            snprintf(key, sizeof(key), "k%06d", i);
+            if (kvs_get(db, key, strlen(key), &v, &vl) != KVS_OK)
+                return 18;
+            bool same = vl == sizeof(val) && ((char *)v)[0] == (char)i;
+            kvs_free(v);
+            if (!same)
+                return 19;
+        }
+    }
+    kvs_options_destroy(o);
+    return kvs_close(db) == KVS_OK ? 0 : 20;
+}
+
+START_TEST(more_segments_than_descriptors)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(fd_limited_child(tu_dir));
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "the child died (signal %d)",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    ck_assert_msg(WEXITSTATUS(status) == 0, "the child failed at step %d", WEXITSTATUS(status));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("segments");
@@ -315,6 +396,7 @@ int main(void)
     tcase_add_test(tc, short_or_zero_files_are_empty_segments);
     tcase_add_test(tc, hint_round_trip);
     tcase_add_test(tc, hint_checked_against_its_segment);
+    tcase_add_test(tc, more_segments_than_descriptors);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
