@@ -313,7 +313,9 @@ KVS_API void kvs_options_set_create_if_missing(kvs_options_t *opts, int on);
  *
  * A read-only handle never changes the directory: writes return
  * #KVS_EREADONLY, a torn tail left by a crash is ignored in memory rather
- * than cut off, and no compaction runs. It still takes the directory lock.
+ * than cut off, and no compaction runs. It still takes the directory lock
+ * (without creating the `LOCK` file where a copy of a store has none: it
+ * then locks the directory itself, which writers lock too).
  * @param[in,out] opts The options to change (`NULL` is ignored).
  * @param[in] on Non-zero for read-only.
  */

@@ -1,5 +1,7 @@
-/* The directory lock: a flock on LOCK, so that a second open, from this or
- * another process, gets KVS_EBUSY. */
+/* The directory lock (see lock.c), so that a second open, from this or
+ * another process, gets KVS_EBUSY. *lock_fd is -1 when a read-only handle
+ * found no LOCK file and holds only the directory's lock; that one lasts as
+ * long as dirfd stays open. */
 #ifndef KVS_LOCK_H
 #define KVS_LOCK_H
 

@@ -556,6 +556,44 @@ START_TEST(read_only_refuses_writes)
 }
 END_TEST
 
+/*
+ * A copy of a store without its LOCK file (a backup made with cp, a store
+ * on a read-only medium): a read-only handle opens it without creating the
+ * file, since it never changes the directory (and may not be allowed to),
+ * and still excludes a writer and a second handle, through the lock it
+ * takes on the directory itself.
+ */
+START_TEST(read_only_open_without_a_lock_file)
+{
+    kvs_t *db = open_default();
+    ck_assert_kvs(kvs_set(db, "k", 1, "v", 1), KVS_OK);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    char *lock = tu_path(tu_dir, "LOCK");
+    ck_assert_int_eq(unlink(lock), 0);
+    kvs_options_t *ro = kvs_options_create();
+    kvs_options_set_read_only(ro, 1);
+    ck_assert_kvs(kvs_open(tu_dir, ro, &db), KVS_OK);
+    ck_assert_int_eq(access(lock, F_OK), -1); /* not created */
+    kvs_t *other = NULL;
+    ck_assert_kvs(kvs_open(tu_dir, NULL, &other), KVS_EBUSY);
+    ck_assert_ptr_null(other);
+    ck_assert_kvs(kvs_open(tu_dir, ro, &other), KVS_EBUSY);
+    void *v;
+    size_t n;
+    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_OK);
+    ck_assert_mem_eq(v, "v", 1);
+    kvs_free(v);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    /* a writer then opens it, and makes the file again */
+    ck_assert_kvs(kvs_open(tu_dir, NULL, &db), KVS_OK);
+    ck_assert_int_eq(access(lock, F_OK), 0);
+    ck_assert_kvs(kvs_open(tu_dir, ro, &other), KVS_EBUSY);
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    kvs_options_destroy(ro);
+    free(lock);
+}
+END_TEST
+
 /* ---- sync, compact, stats ---- */
 
 START_TEST(sync_in_every_mode)
@@ -782,6 +820,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, multi_get_byte_limit);
     tcase_add_test(tc, set_ex_conditions);
     tcase_add_test(tc, read_only_refuses_writes);
+    tcase_add_test(tc, read_only_open_without_a_lock_file);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("maintenance");
