@@ -140,7 +140,7 @@ static struct batch_plan *plan_create(const kvs_batch_t *b)
     return malloc(sizeof(struct batch_plan) + b->count * sizeof(uint64_t));
 }
 
-static void count_shards(struct kvs *db, const kvs_batch_t *b, struct batch_plan *p)
+static void plan_fill(struct kvs *db, const kvs_batch_t *b, struct batch_plan *p)
 {
     memset(p->puts, 0, sizeof(p->puts));
     struct kvs_rec r;
@@ -201,7 +201,7 @@ static void prefetch_ahead(struct kvs *db, const struct batch_plan *p, size_t co
 {
     if (i + SLOTS_AHEAD < count) {
         uint64_t h = p->hash[i + SLOTS_AHEAD];
-        kvs__index_prefetch_run(kvs__index_shard(&db->index, h), h);
+        kvs__index_prefetch_lines(kvs__index_shard(&db->index, h), h, true);
     }
     if (i + RECORDS_AHEAD < count)
         prefetch_replaced(db, p->hash[i + RECORDS_AHEAD]);
@@ -214,7 +214,7 @@ static void index_batch(struct kvs *db, const struct batch_plan *p, size_t count
 {
     const uint8_t *payload = db->active->base + payload_off;
     for (size_t i = 0; i < SLOTS_AHEAD && i < count; i++)
-        kvs__index_prefetch_run(kvs__index_shard(&db->index, p->hash[i]), p->hash[i]);
+        kvs__index_prefetch_lines(kvs__index_shard(&db->index, p->hash[i]), p->hash[i], true);
     atomic_fetch_add(&db->batch_seq, 1);
     struct kvs_rec r;
     size_t pos = 0, at = 0;
@@ -253,7 +253,7 @@ int kvs_batch_apply(kvs_t *db, kvs_batch_t *b)
         free(plan);
         return rc;
     }
-    count_shards(db, b, plan);
+    plan_fill(db, b, plan);
     uint64_t size = KVS_REC_HEADER_SIZE + (uint64_t)b->len;
     rc = prepare(db, b, plan, size);
     uint64_t off;
