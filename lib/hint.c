@@ -212,24 +212,37 @@ static uint64_t hint_claimed_size(int dirfd, const char *name, uint32_t id)
     return KVS_MIN(kvs__load64(h + 16), (uint64_t)UINT32_MAX);
 }
 
+/* A hint is never bigger than one entry per smallest record of the
+ * segment it describes. */
+static uint64_t hint_max_len(uint64_t seg_bytes)
+{
+    return KVS_HINT_HEADER_SIZE + KVS_HINT_TRAILER_SIZE +
+           (seg_bytes / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE;
+}
+
 int kvs__hint_load(int dirfd, const struct kvs_segment *s, uint64_t seed, struct kvs_hint *out)
 {
     char name[KVS_SEG_NAME_MAX];
     kvs__seg_name(name, s->id, "hint");
     *out = (struct kvs_hint){0};
-    /* A hint is never bigger than one entry per smallest record of the
-     * segment it describes. That is the segment's size, or the larger size
-     * the hint records: a segment cut short must still meet its hint, which
-     * then proves the damage (hint_validate) instead of being ignored. */
-    uint64_t seg_bytes = KVS_MAX(s->tail, hint_claimed_size(dirfd, name, s->id));
-    uint64_t max_len = KVS_HINT_HEADER_SIZE + KVS_HINT_TRAILER_SIZE +
-                       (seg_bytes / KVS_REC_HEADER_SIZE) * KVS_HINT_ENTRY_SIZE;
     uint8_t *buf;
     size_t len;
-    if (kvs__io_read_file(dirfd, name, max_len, &buf, &len) < 0) {
-        if (errno == ENOMEM)
+    int got = kvs__io_read_file(dirfd, name, hint_max_len(s->tail), &buf, &len);
+    int err = errno;
+    if (got < 0 && err == EFBIG) {
+        /* Too big for this segment: if it is the hint of a longer one, the
+         * segment was cut short, and the hint, read whole, proves the
+         * damage (hint_validate) instead of being ignored. */
+        uint64_t claimed = hint_claimed_size(dirfd, name, s->id);
+        if (claimed > s->tail) {
+            got = kvs__io_read_file(dirfd, name, hint_max_len(claimed), &buf, &len);
+            err = errno;
+        }
+    }
+    if (got < 0) {
+        if (err == ENOMEM)
             return KVS_ENOMEM;
-        return errno == ENOENT || errno == EFBIG ? KVS_NOT_FOUND : KVS_EIO;
+        return err == ENOENT || err == EFBIG ? KVS_NOT_FOUND : KVS_EIO;
     }
     int rc = hint_validate(buf, len, s, seed, out);
     if (rc != KVS_OK) {
