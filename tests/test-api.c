@@ -533,13 +533,22 @@ END_TEST
 
 /* ---- read-only ---- */
 
-START_TEST(read_only_refuses_writes)
+/* Write k = "v" into a store and close it; options to open it read-only. */
+static kvs_options_t *closed_store_read_only(void)
 {
     kvs_t *db = open_default();
     ck_assert_kvs(kvs_set(db, "k", 1, "v", 1), KVS_OK);
     ck_assert_kvs(kvs_close(db), KVS_OK);
     kvs_options_t *o = kvs_options_create();
+    ck_assert_ptr_nonnull(o);
     kvs_options_set_read_only(o, 1);
+    return o;
+}
+
+START_TEST(read_only_refuses_writes)
+{
+    kvs_options_t *o = closed_store_read_only();
+    kvs_t *db;
     ck_assert_kvs(kvs_open(tu_dir, o, &db), KVS_OK);
     kvs_options_destroy(o);
     ck_assert_kvs(kvs_set(db, "k", 1, "w", 1), KVS_EREADONLY);
@@ -547,11 +556,7 @@ START_TEST(read_only_refuses_writes)
     ck_assert_kvs(kvs_remove(db, "k", 1), KVS_EREADONLY);
     ck_assert_kvs(kvs_compact(db), KVS_EREADONLY);
     ck_assert_kvs(kvs_sync(db), KVS_OK);
-    void *v;
-    size_t n;
-    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_OK);
-    ck_assert_mem_eq(v, "v", 1);
-    kvs_free(v);
+    tu_expect_value(db, "k", "v");
     ck_assert_kvs(kvs_close(db), KVS_OK);
 }
 END_TEST
@@ -565,24 +570,17 @@ END_TEST
  */
 START_TEST(read_only_open_without_a_lock_file)
 {
-    kvs_t *db = open_default();
-    ck_assert_kvs(kvs_set(db, "k", 1, "v", 1), KVS_OK);
-    ck_assert_kvs(kvs_close(db), KVS_OK);
+    kvs_options_t *ro = closed_store_read_only();
     char *lock = tu_path(tu_dir, "LOCK");
     ck_assert_int_eq(unlink(lock), 0);
-    kvs_options_t *ro = kvs_options_create();
-    kvs_options_set_read_only(ro, 1);
+    kvs_t *db;
     ck_assert_kvs(kvs_open(tu_dir, ro, &db), KVS_OK);
     ck_assert_int_eq(access(lock, F_OK), -1); /* not created */
     kvs_t *other = NULL;
     ck_assert_kvs(kvs_open(tu_dir, NULL, &other), KVS_EBUSY);
     ck_assert_ptr_null(other);
     ck_assert_kvs(kvs_open(tu_dir, ro, &other), KVS_EBUSY);
-    void *v;
-    size_t n;
-    ck_assert_kvs(kvs_get(db, "k", 1, &v, &n), KVS_OK);
-    ck_assert_mem_eq(v, "v", 1);
-    kvs_free(v);
+    tu_expect_value(db, "k", "v");
     ck_assert_kvs(kvs_close(db), KVS_OK);
     /* a writer then opens it, and makes the file again */
     ck_assert_kvs(kvs_open(tu_dir, NULL, &db), KVS_OK);

@@ -500,18 +500,26 @@ static void patch_header_version(const char *path, uint32_t version)
     close(fd);
 }
 
+/* write_many(100) into the first segment, then "newer" = "n" into a second,
+ * newer one; the path of the first segment's file (its hint is written at
+ * close). */
+static char *first_of_two_segments(void)
+{
+    write_many(tu_dir, 100);
+    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0);
+    tu_set_str(db, "newer", "n");
+    ck_assert_kvs(kvs_close(db), KVS_OK);
+    return tu_path(tu_dir, "0000000001.log");
+}
+
 /* A sealed segment cut short while its hint survived: not a torn write
  * (the hint proves it was complete and synced) but damage. */
 START_TEST(truncated_sealed_segment_with_hint_is_damage)
 {
-    write_many(tu_dir, 100);
-    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0); /* a second segment, newer */
-    tu_set_str(db, "newer", "n");
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    char *first = tu_path(tu_dir, "0000000001.log");
+    char *first = first_of_two_segments();
     tu_truncate(first, (long)record_offset(90));
     ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
-    db = tu_open_opts(tu_dir, 1, 1, 0);
+    kvs_t *db = tu_open_opts(tu_dir, 1, 1, 0);
     tu_expect_value(db, "key0089", "value number 0089, some padding");
     tu_expect_value(db, "key0090", NULL);
     tu_expect_value(db, "newer", "n");
@@ -541,11 +549,7 @@ static void zero_start(const char *path, size_t len)
  */
 START_TEST(sealed_segment_emptied_or_zeroed_with_hint_is_damage)
 {
-    write_many(tu_dir, 100);
-    kvs_t *db = tu_open(tu_dir, KVS_SYNC_NONE, 0); /* a second segment, newer */
-    tu_set_str(db, "newer", "n");
-    ck_assert_kvs(kvs_close(db), KVS_OK);
-    char *first = tu_path(tu_dir, "0000000001.log");
+    char *first = first_of_two_segments();
     char *hint = tu_path(tu_dir, "0000000001.hint");
     ck_assert_int_eq(access(hint, F_OK), 0);
     switch (_i) {
@@ -558,7 +562,7 @@ START_TEST(sealed_segment_emptied_or_zeroed_with_hint_is_damage)
     ck_assert_kvs(tu_open_status(tu_dir, 0), KVS_ECORRUPT);
     ck_assert_int_eq(access(first, F_OK), 0);
     ck_assert_int_eq(access(hint, F_OK), 0);
-    db = tu_open_opts(tu_dir, 1, 1, 0);
+    kvs_t *db = tu_open_opts(tu_dir, 1, 1, 0);
     tu_expect_value(db, "key0099", NULL);
     tu_expect_value(db, "newer", "n");
     ck_assert_kvs(kvs_close(db), KVS_OK);
